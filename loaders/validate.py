@@ -1,0 +1,336 @@
+"""Validate a dataset directory against the data contract, in polars, before anything is written.
+
+Errors (a :class:`~graphsona.errors.DataValidationError` naming file, row and column) stop the
+load with nothing written; repairs (dropped, merged or truncated rows) are counted in the
+:class:`~graphsona.loaders.dataset.LoadReport`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from graphsona._ident import IDENTIFIER
+from graphsona.errors import DataValidationError
+from graphsona.loaders._read import ROW, read_table
+from graphsona.loaders.contract import FORMATS, TABLES, TableSpec
+from graphsona.loaders.dataset import Dataset, LoadReport
+
+__all__ = ["LoadOptions", "load_dataset"]
+
+TIME = pl.Datetime("us", "UTC")
+_ISO_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+_KIND = r"^[a-z][a-z0-9_]*$"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How strict a load is.
+
+    Args:
+        strict: rows naming unknown users are an error instead of being dropped and counted.
+        lossy_utf8: replace invalid UTF-8 bytes with U+FFFD instead of failing.
+        max_post_chars: longer posts are truncated to this many characters (and counted).
+    """
+
+    strict: bool = False
+    lossy_utf8: bool = False
+    max_post_chars: int = 5000
+
+
+def _find_file(root: Path, table: str) -> Path | None:
+    found = [root / f"{table}{ext}" for ext in FORMATS if (root / f"{table}{ext}").exists()]
+    if len(found) > 1:
+        raise DataValidationError(
+            f"more than one file for table {table!r}: {', '.join(p.name for p in found)}; keep one",
+            file=str(root),
+        )
+    return found[0] if found else None
+
+
+def _fail_first(df: pl.DataFrame, bad: pl.Expr, file: Path, column: str, message: str) -> None:
+    """Raise for the first row where ``bad`` holds, if any."""
+    hit = df.filter(bad)
+    if hit.height:
+        first = hit.row(0, named=True)
+        raise DataValidationError(
+            f"{message} (got {first.get(column)!r}; {hit.height} row(s) affected)",
+            file=str(file), row=int(first[ROW]), column=column,
+        )
+
+
+def _ids(df: pl.DataFrame, spec: TableSpec, file: Path) -> pl.DataFrame:
+    for col in spec.id_columns:
+        dtype = df.schema[col]
+        if not (dtype == pl.String or dtype.is_integer()):
+            raise DataValidationError(
+                f"expected string (or integer) ids, got {dtype}", file=str(file), column=col
+            )
+        df = df.with_columns(pl.col(col).cast(pl.String).str.strip_chars())
+        _fail_first(df, pl.col(col).is_null() | (pl.col(col) == ""), file, col, "missing id")
+    return df
+
+
+def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
+    if col not in df.columns:
+        return df.with_columns(pl.lit(None, dtype=TIME).alias(col))
+    dtype = df.schema[col]
+    if isinstance(dtype, pl.Datetime):
+        parsed = (
+            pl.col(col).dt.convert_time_zone("UTC") if dtype.time_zone
+            else pl.col(col).dt.replace_time_zone("UTC")
+        ).dt.cast_time_unit("us")
+    elif dtype.is_numeric():
+        parsed = pl.from_epoch((pl.col(col).cast(pl.Float64) * 1e6).cast(pl.Int64), "us")
+        parsed = parsed.dt.replace_time_zone("UTC")
+    elif dtype == pl.String:
+        s = pl.col(col).str.strip_chars()
+        tries = [s.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in _ISO_FORMATS]
+        epoch = s.cast(pl.Float64, strict=False)
+        tries.append(pl.from_epoch((epoch * 1e6).cast(pl.Int64), "us").dt.replace_time_zone("UTC"))
+        parsed = pl.coalesce(tries)
+    else:
+        raise DataValidationError(
+            f"expected ISO-8601 text or epoch seconds, got {dtype}", file=str(file), column=col
+        )
+    out = df.with_columns(parsed.alias("__t"))
+    given = pl.col(col).is_not_null()
+    if dtype == pl.String:
+        given = given & (pl.col(col).str.strip_chars() != "")
+    _fail_first(
+        out, given & pl.col("__t").is_null(), file, col,
+        "cannot parse time: expected ISO-8601 (e.g. 2024-05-01T12:00:00Z) or epoch seconds",
+    )
+    return out.with_columns(pl.col("__t").alias(col)).drop("__t")
+
+
+def _infer_extra(df: pl.DataFrame, col: str) -> pl.DataFrame:
+    """CSV extra columns arrive as text: make them integer or float when every value is."""
+    if df.schema[col] != pl.String:
+        return df
+    s = df[col].str.strip_chars()
+    nonnull = s.drop_nulls().filter(s.drop_nulls() != "")
+    if nonnull.len() == 0:
+        return df
+    for dtype in (pl.Int64, pl.Float64):
+        cast = nonnull.cast(dtype, strict=False)
+        if cast.null_count() == 0:
+            return df.with_columns(
+                pl.when(pl.col(col).str.strip_chars() == "").then(None).otherwise(pl.col(col))
+                .str.strip_chars().cast(dtype).alias(col)
+            )
+    return df
+
+
+def _read(root: Path, spec: TableSpec, opts: LoadOptions, report: LoadReport) -> tuple[pl.DataFrame, Path] | None:
+    path = _find_file(root, spec.name)
+    if path is None:
+        if spec.mandatory:
+            raise DataValidationError(
+                f"missing required file: {spec.name}.csv, {spec.name}.parquet or {spec.name}.jsonl",
+                file=str(root / spec.name),
+            )
+        return None
+    df = read_table(path, lossy_utf8=opts.lossy_utf8)
+    missing = [c for c in spec.required if c not in df.columns]
+    if missing:
+        have = [c for c in df.columns if c != ROW]
+        raise DataValidationError(
+            f"missing required column(s) {missing}; found {have}", file=str(path), column=missing[0]
+        )
+    report.files[spec.name] = str(path)
+    report.rows_read[spec.name] = df.height
+    return _ids(df, spec, path), path
+
+
+def _drop_unknown(
+    df: pl.DataFrame, cols: tuple[str, ...], known: pl.Series, table: str, path: Path,
+    opts: LoadOptions, report: LoadReport,
+) -> pl.DataFrame:
+    unknown = pl.any_horizontal([~pl.col(c).is_in(known.implode()) for c in cols])
+    if opts.strict:
+        for c in cols:
+            _fail_first(df, ~pl.col(c).is_in(known.implode()), path, c, "names a user not in users")
+    n = df.height
+    df = df.filter(~unknown)
+    report.count(f"{table}.unknown_user", n - df.height)
+    return df
+
+
+def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+    spec = TABLES["users"]
+    read = _read(root, spec, opts, report)
+    assert read is not None  # users is mandatory: _read raised otherwise
+    df, path = read
+    dup = df.filter(pl.col("user_id").is_duplicated()).sort(ROW)
+    if dup.height:
+        firsts = dup.group_by("user_id", maintain_order=True).agg(pl.col(ROW)).head(5)
+        listed = "; ".join(f"{r['user_id']!r} at rows {r[ROW]}" for r in firsts.iter_rows(named=True))
+        raise DataValidationError(
+            f"duplicate user_id: {listed}", file=str(path), row=int(dup[ROW][0]), column="user_id"
+        )
+    for col in df.columns:
+        if col == ROW:
+            continue
+        if not IDENTIFIER.fullmatch(col):
+            raise DataValidationError(
+                "column name must be a plain identifier (letters, digits, underscore; starting "
+                "with a letter) because it becomes a graph property", file=str(path), column=col,
+            )
+    for col in ("handle", "bio"):
+        if col in df.columns:
+            df = df.with_columns(pl.col(col).cast(pl.String))
+    df = _parse_time(df, "created_at", path)
+    for col in df.columns:
+        if col not in ("user_id", "handle", "bio", "created_at", ROW):
+            df = _infer_extra(df, col)
+    report.rows_kept["users"] = df.height
+    return df.drop(ROW)
+
+
+def _posts(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+    empty = pl.DataFrame(
+        schema={"post_id": pl.String, "user_id": pl.String, "text": pl.String, "created_at": TIME, "lang": pl.String}
+    )
+    read = _read(root, TABLES["posts"], opts, report)
+    if read is None:
+        return empty
+    df, path = read
+    if df.schema["text"] != pl.String:
+        raise DataValidationError(f"expected text, got {df.schema['text']}", file=str(path), column="text")
+    if "post_id" in df.columns:
+        df = df.with_columns(pl.col("post_id").cast(pl.String).str.strip_chars())
+        _fail_first(df, pl.col("post_id").is_null() | (pl.col("post_id") == ""), path, "post_id", "missing post_id")
+        dup = df.filter(pl.col("post_id").is_duplicated()).sort(ROW)
+        if dup.height:
+            ids = dup["post_id"].unique(maintain_order=True).head(5).to_list()
+            raise DataValidationError(
+                f"duplicate post_id (first: {ids})", file=str(path), row=int(dup[ROW][0]), column="post_id"
+            )
+    else:
+        # Deterministic ids: the user's id and the post's ordinal among that user's rows, so ids
+        # of earlier posts stay the same when a file is appended to.
+        df = df.with_columns(
+            (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias("post_id")
+        )
+    df = _parse_time(df, "created_at", path)
+    df = df.with_columns(
+        (pl.col("lang").cast(pl.String) if "lang" in df.columns else pl.lit(None, pl.String)).alias("lang")
+    )
+    df = _drop_unknown(df, ("user_id",), users, "posts", path, opts, report)
+    n = df.height
+    df = df.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
+    report.count("posts.empty", n - df.height)
+    too_long = pl.col("text").str.len_chars() > opts.max_post_chars
+    report.count("posts.truncated", df.select(too_long.sum()).item())
+    df = df.with_columns(pl.col("text").str.slice(0, opts.max_post_chars))
+    report.rows_kept["posts"] = df.height
+    return df.select("post_id", "user_id", "text", "created_at", "lang")
+
+
+def _edges_common(
+    root: Path, table: str, users: pl.Series, opts: LoadOptions, report: LoadReport
+) -> tuple[pl.DataFrame, Path] | None:
+    read = _read(root, TABLES[table], opts, report)
+    if read is None:
+        return None
+    df, path = read
+    df = _parse_time(df, "created_at", path)
+    df = _drop_unknown(df, ("src", "dst"), users, table, path, opts, report)
+    n = df.height
+    df = df.filter(pl.col("src") != pl.col("dst"))
+    report.count(f"{table}.self_loop", n - df.height)
+    return df, path
+
+
+def _follows(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+    got = _edges_common(root, "follows", users, opts, report)
+    if got is None:
+        return pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "created_at": TIME})
+    df, _ = got
+    n = df.height
+    df = df.group_by("src", "dst").agg(pl.col("created_at").min()).sort("src", "dst")
+    report.count("follows.duplicate_merged", n - df.height)
+    report.rows_kept["follows"] = df.height
+    return df
+
+
+def _interactions(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+    got = _edges_common(root, "interactions", users, opts, report)
+    schema = {"src": pl.String, "dst": pl.String, "kind": pl.String, "weight": pl.Float64,
+              "count": pl.Int64, "created_at": TIME, "last_at": TIME}
+    if got is None:
+        return pl.DataFrame(schema=schema)
+    df, path = got
+    df = df.with_columns(pl.col("kind").cast(pl.String).str.strip_chars().str.to_lowercase())
+    _fail_first(
+        df, pl.col("kind").is_null() | ~pl.col("kind").str.contains(_KIND), path, "kind",
+        "kind must be one word (letters, digits, underscore), e.g. reply, repost, mention",
+    )
+    if "weight" in df.columns:
+        raw = pl.col("weight")
+        if df.schema["weight"] == pl.String:
+            raw = pl.when(raw.str.strip_chars() == "").then(None).otherwise(raw.str.strip_chars())
+        df = df.with_columns(raw.cast(pl.Float64, strict=False).alias("__w"))
+        _fail_first(df, pl.col("weight").is_not_null() & pl.col("__w").is_null()
+                    & (pl.col("weight").cast(pl.String).str.strip_chars() != ""),
+                    path, "weight", "weight must be a number")
+        _fail_first(df, pl.col("__w").is_nan() | pl.col("__w").is_infinite() | (pl.col("__w") < 0),
+                    path, "weight", "weight must be a finite number >= 0")
+        df = df.with_columns(pl.col("__w").fill_null(1.0).alias("weight"))
+    else:
+        df = df.with_columns(pl.lit(1.0).alias("weight"))
+    n = df.height
+    df = (
+        df.group_by("src", "dst", "kind")
+        .agg(
+            pl.col("weight").sum(),
+            pl.len().cast(pl.Int64).alias("count"),
+            pl.col("created_at").min(),
+            pl.col("created_at").max().alias("last_at"),
+        )
+        .sort("src", "dst", "kind")
+    )
+    report.count("interactions.duplicate_merged", n - df.height)
+    report.rows_kept["interactions"] = df.height
+    return df.select(list(schema))
+
+
+def load_dataset(path: str | Path, options: LoadOptions | None = None) -> tuple[Dataset, LoadReport]:
+    """Read and validate the dataset directory ``path``.
+
+    Returns the validated :class:`Dataset` and a :class:`LoadReport`; raises
+    :class:`~graphsona.errors.DataValidationError` (file, row, column) on the first contract
+    violation. Nothing is written anywhere.
+
+    Example:
+        >>> ds, report = load_dataset("data/mynet")          # doctest: +SKIP
+        >>> print(report)                                     # doctest: +SKIP
+    """
+    opts = options or LoadOptions()
+    if opts.max_post_chars < 1:
+        raise DataValidationError(f"max_post_chars must be >= 1, got {opts.max_post_chars}")
+    root = Path(path)
+    if not root.is_dir():
+        raise DataValidationError("dataset directory not found", file=str(root))
+    report = LoadReport()
+    users = _users(root, opts, report)
+    known = users["user_id"]
+    if _find_file(root, "follows") is None and _find_file(root, "interactions") is None:
+        raise DataValidationError(
+            "a dataset needs follows or interactions (follows.csv|parquet|jsonl, interactions.*)",
+            file=str(root),
+        )
+    posts = _posts(root, known, opts, report)
+    follows = _follows(root, known, opts, report)
+    interactions = _interactions(root, known, opts, report)
+    return Dataset(users, posts, follows, interactions), report
