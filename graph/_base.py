@@ -1,0 +1,264 @@
+"""The graph store contract shared by the Neo4j and embedded stores.
+
+Public methods validate their arguments and own the batching and error policy (template method);
+each backend implements small private hooks (``_load_*``, ``_stream``, ``_write_*``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import polars as pl
+
+from graphsona._ident import check_identifier
+from graphsona.errors import ConfigError, StoreError
+from graphsona.graph.mapping import SchemaMapping
+from graphsona.loaders.dataset import Dataset
+
+__all__ = ["GraphStore", "Tracer"]
+
+Tracer = Callable[[str, dict[str, Any]], None]
+TIME = pl.Datetime("us", "UTC")
+
+USERS_SCHEMA = {"user_id": pl.String}
+POSTS_SCHEMA = {"post_id": pl.String, "user_id": pl.String, "text": pl.String, "created_at": TIME}
+FOLLOWS_SCHEMA = {"src": pl.String, "dst": pl.String}
+INTERACTIONS_SCHEMA = {"src": pl.String, "dst": pl.String, "kind": pl.String, "weight": pl.Float64}
+
+
+def _check_writable(frame: pl.DataFrame, key: str) -> list[str]:
+    if key not in frame.columns:
+        raise ConfigError(f"write-back frame needs a {key!r} column; got {frame.columns}")
+    if frame[key].null_count() or frame[key].is_duplicated().any():
+        raise ConfigError(f"write-back column {key!r} must be unique and non-null")
+    cols = [c for c in frame.columns if c != key]
+    for c in cols:
+        check_identifier(c, "property name")
+        dt = frame.schema[c]
+        ok = (
+            dt.is_numeric() or dt in (pl.String, pl.Boolean) or isinstance(dt, pl.Datetime)
+            or (isinstance(dt, (pl.List, pl.Array)) and (dt.inner.is_numeric() or dt.inner == pl.String))
+        )
+        if not ok:
+            raise ConfigError(
+                f"property {c!r} has type {dt}; supported: numbers, strings, booleans, datetimes, "
+                "lists of strings and float vectors"
+            )
+    return cols
+
+
+class GraphStore(ABC):
+    """A property graph holding users, posts, follows and interactions, plus enriched results.
+
+    Both implementations give the same results for the same calls:
+
+    * :meth:`load` upserts a validated :class:`~graphsona.loaders.Dataset` (rerunning it changes
+      nothing);
+    * ``iter_*`` stream the graph back as polars frames in batches, ``read_*`` collect them;
+    * :meth:`write_user_properties` and :meth:`write_communities` write results back
+      idempotently, in a fixed batch order, so a rerun after a crash mid-write reaches exactly the
+      state of an uninterrupted run;
+    * :meth:`run` executes Cypher (used by :mod:`graphsona.queries`).
+    """
+
+    dialect: ClassVar[str]
+
+    def __init__(self, mapping: SchemaMapping | None = None, tracer: Tracer | None = None) -> None:
+        self.mapping = mapping or SchemaMapping()
+        self.tracer = tracer
+
+    # ------------------------------------------------------------------ helpers
+    def _names(self) -> dict[str, str]:
+        m = self.mapping
+        return {
+            "user_label": m.user_label, "user_id": m.user_id,
+            "post_label": m.post_label or "Post", "post_rel": m.post_rel, "post_id": m.post_id,
+            "post_text": m.post_text, "post_created_at": m.post_created_at or "created_at",
+            "follows": m.follows[0] if m.follows else "FOLLOWS",
+            "interacts": m.interaction_type or "INTERACTS", "kind": m.kind_property,
+            "weight": m.weight_property or "weight",
+            "community_label": m.community_label, "membership_rel": m.membership_rel,
+        }
+
+    def _trace(self, query: str, params: dict[str, Any]) -> None:
+        if self.tracer is not None:
+            self.tracer(query, params)
+
+    # ------------------------------------------------------------------ load
+    def load(self, dataset: Dataset, *, batch_size: int = 10_000) -> dict[str, int]:
+        """Upsert ``dataset`` into the store; returns the store's counts afterwards.
+
+        Only a store using graphsona's own schema (the default mapping) can be loaded into; an
+        existing graph with another schema is read through its mapping, never rewritten.
+        """
+        if not self.mapping.is_native:
+            raise ConfigError(
+                "load() writes graphsona's own schema; this store was opened with a custom schema "
+                "mapping (reading an existing graph). Open it with the default mapping to load data."
+            )
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1 (got {batch_size})")
+        self._ensure_schema(dataset.users)
+        self._load_users(dataset.users, batch_size)
+        self._load_posts(dataset.posts, batch_size)
+        self._load_follows(dataset.follows, batch_size)
+        self._load_interactions(dataset.interactions, batch_size)
+        return self.counts()
+
+    # ------------------------------------------------------------------ read
+    def iter_users(self, batch_size: int = 100_000) -> Iterator[pl.DataFrame]:
+        """Users with all their stored properties (``user_id`` first), in batches."""
+        yield from self._iter_users(batch_size)
+
+    def iter_posts(self, batch_size: int = 100_000) -> Iterator[pl.DataFrame]:
+        """Posts as ``post_id, user_id, text, created_at``, in batches (none if unmapped)."""
+        if self.mapping.post_label is None:
+            return
+        yield from self._iter_posts(batch_size)
+
+    def iter_follows(self, batch_size: int = 500_000) -> Iterator[pl.DataFrame]:
+        """Follow edges as ``src, dst`` (src follows dst), in batches."""
+        for rel in self.mapping.follows:
+            yield from self._iter_edges(rel, None, batch_size)
+
+    def iter_interactions(self, batch_size: int = 500_000) -> Iterator[pl.DataFrame]:
+        """Interaction edges as ``src, dst, kind, weight``, in batches."""
+        if self.mapping.interaction_type:
+            yield from self._iter_edges(self.mapping.interaction_type, "", batch_size)
+        for rel, kind in self.mapping.interactions.items():
+            yield from self._iter_edges(rel, kind, batch_size)
+
+    def read_users(self) -> pl.DataFrame:
+        return _concat(list(self.iter_users()), USERS_SCHEMA)
+
+    def read_posts(self) -> pl.DataFrame:
+        return _concat(list(self.iter_posts()), POSTS_SCHEMA)
+
+    def read_follows(self) -> pl.DataFrame:
+        return _concat(list(self.iter_follows()), FOLLOWS_SCHEMA)
+
+    def read_interactions(self) -> pl.DataFrame:
+        return _concat(list(self.iter_interactions()), INTERACTIONS_SCHEMA)
+
+    # ------------------------------------------------------------------ write-back
+    def write_user_properties(self, frame: pl.DataFrame, *, batch_size: int = 10_000) -> int:
+        """Set the frame's columns as properties of the users named in ``user_id``.
+
+        Columns may hold numbers, strings, booleans, datetimes, lists of strings and float
+        vectors (``Array(Float32, d)`` or lists of floats). Rows are written sorted by user id in
+        fixed batches; setting a property is idempotent, so a rerun after a crash ends in the
+        same state. Unknown user ids are ignored; returns the number of rows written.
+        """
+        cols = _check_writable(frame, "user_id")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1 (got {batch_size})")
+        frame = frame.sort("user_id")
+        self._prepare_user_properties(frame.select(cols))
+        for start in range(0, frame.height, batch_size):
+            self._write_user_batch(frame.slice(start, batch_size), cols)
+        return frame.height
+
+    def write_communities(
+        self, communities: pl.DataFrame, memberships: pl.DataFrame, *, batch_size: int = 10_000
+    ) -> None:
+        """Replace community nodes and user memberships with the given ones.
+
+        ``communities``: ``community_id`` (int, unique) plus properties (name, terms, size,
+        top_members, ...). ``memberships``: ``user_id, community_id``. Community nodes are merged
+        by id and their properties set; each user keeps exactly one membership link; communities
+        no longer listed are removed at the end. Every step is idempotent.
+        """
+        cols = _check_writable(communities, "community_id")
+        if not communities["community_id"].dtype.is_integer():
+            raise ConfigError("community_id must be an integer column")
+        for col in ("user_id", "community_id"):
+            if col not in memberships.columns:
+                raise ConfigError(f"memberships need columns user_id, community_id; got {memberships.columns}")
+        unknown = set(memberships["community_id"].unique().to_list()) - set(communities["community_id"].to_list())
+        if unknown:
+            raise ConfigError(f"memberships name communities not in communities: {sorted(unknown)[:5]}")
+        communities = communities.sort("community_id")
+        memberships = memberships.select("user_id", "community_id").sort("user_id")
+        self._prepare_communities(communities.select(cols))
+        for start in range(0, communities.height, batch_size):
+            self._write_community_batch(communities.slice(start, batch_size), cols)
+        for start in range(0, memberships.height, batch_size):
+            self._write_membership_batch(memberships.slice(start, batch_size))
+        self._drop_stale_communities(communities["community_id"].to_list())
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Numbers of users, posts, follows, interactions and communities in the store."""
+
+    @abstractmethod
+    def run(self, query: str, parameters: dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run one Cypher statement and return its rows as a frame."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete everything graphsona can see in this store (tests, demo reruns)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def _ensure_schema(self, users: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _load_users(self, users: pl.DataFrame, batch_size: int) -> None: ...
+
+    @abstractmethod
+    def _load_posts(self, posts: pl.DataFrame, batch_size: int) -> None: ...
+
+    @abstractmethod
+    def _load_follows(self, follows: pl.DataFrame, batch_size: int) -> None: ...
+
+    @abstractmethod
+    def _load_interactions(self, interactions: pl.DataFrame, batch_size: int) -> None: ...
+
+    @abstractmethod
+    def _iter_users(self, batch_size: int) -> Iterator[pl.DataFrame]: ...
+
+    @abstractmethod
+    def _iter_posts(self, batch_size: int) -> Iterator[pl.DataFrame]: ...
+
+    @abstractmethod
+    def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:
+        """``kind=None``: follows (src, dst); ``""``: kind from the property; else a fixed kind."""
+
+    @abstractmethod
+    def _prepare_user_properties(self, sample: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _write_user_batch(self, batch: pl.DataFrame, columns: list[str]) -> None: ...
+
+    @abstractmethod
+    def _prepare_communities(self, sample: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _write_community_batch(self, batch: pl.DataFrame, columns: list[str]) -> None: ...
+
+    @abstractmethod
+    def _write_membership_batch(self, batch: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _drop_stale_communities(self, keep: list[int]) -> None: ...
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _concat(frames: list[pl.DataFrame], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def wrap_store_error(what: str, e: Exception) -> StoreError:
+    return StoreError(f"{what} failed: {e}")

@@ -1,0 +1,289 @@
+"""Embedded store: LadybugDB (``ladybug``), a database directory on disk, no server.
+
+The default store, so a fresh install runs the whole job with no setup. Bulk loads into empty
+tables use ``COPY`` from polars frames; later loads upsert with ``LOAD FROM ... MERGE``. Each
+write batch is one transaction, so a crash leaves whole batches only. No LadybugDB extension is
+required (they download at run time, which fails offline): vector search runs in numpy.
+
+Example:
+    >>> store = EmbeddedStore("out/graph.lbdb")                          # doctest: +SKIP
+    >>> store.load(dataset)                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from graphsona import queries
+from graphsona.errors import MissingDependencyError, StoreError
+from graphsona.graph._base import TIME, GraphStore, Tracer
+from graphsona.graph.mapping import SchemaMapping
+
+__all__ = ["EmbeddedStore"]
+
+
+def _ladybug() -> Any:
+    try:
+        import ladybug
+    except ImportError as e:  # pragma: no cover - ladybug is a core dependency
+        raise MissingDependencyError("the embedded store needs LadybugDB: pip install ladybug") from e
+    return ladybug
+
+
+def column_type(dtype: pl.DataType, values: pl.Series | None = None) -> str:
+    """The LadybugDB column type for a polars dtype (vectors become ``FLOAT[d]``)."""
+    if dtype == pl.String:
+        return "STRING"
+    if dtype == pl.Boolean:
+        return "BOOLEAN"
+    if dtype.is_integer():
+        return "INT64"
+    if dtype.is_float():
+        return "DOUBLE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP"
+    if isinstance(dtype, pl.Array) and dtype.inner.is_numeric():
+        return f"FLOAT[{dtype.size}]"
+    if isinstance(dtype, pl.List):
+        if dtype.inner == pl.String:
+            return "STRING[]"
+        if dtype.inner.is_numeric():
+            return "DOUBLE[]"
+    raise StoreError(f"no embedded column type for {dtype}")
+
+
+def _for_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast frame columns to what LadybugDB stores: float vectors as Array(Float32, d)."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Array) and dtype.inner.is_numeric():
+            exprs.append(pl.col(name).cast(pl.Array(pl.Float32, dtype.size)))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.cast_time_unit("us"))
+        elif dtype.is_integer():
+            exprs.append(pl.col(name).cast(pl.Int64))
+        elif dtype.is_float():
+            exprs.append(pl.col(name).cast(pl.Float64))
+        else:
+            exprs.append(pl.col(name))
+    return frame.select(exprs)
+
+
+class EmbeddedStore(GraphStore):
+    """A :class:`GraphStore` in a LadybugDB database directory (created if missing)."""
+
+    dialect = "embedded"
+
+    def __init__(
+        self, path: str | Path, mapping: SchemaMapping | None = None, tracer: Tracer | None = None
+    ) -> None:
+        super().__init__(mapping, tracer)
+        lb = _ladybug()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = lb.Database(str(self.path))
+            self._conn = lb.Connection(self._db)
+        except Exception as e:
+            raise StoreError(f"cannot open embedded store at {self.path}: {e}") from e
+        self._execute(self._q("create_user_table"))
+        for stmt in self._q("create_tables").split(";"):
+            if stmt.strip():
+                self._execute(stmt)
+
+    # ------------------------------------------------------------------ plumbing
+    def _q(self, name: str, **extra: str | list[str]) -> str:
+        return queries.render(name, "embedded", **{**self._names(), **extra})
+
+    def _execute(self, query: str, params: dict[str, Any] | None = None) -> Any:
+        params = params or {}
+        self._trace(query, params)
+        try:
+            return self._conn.execute(query, params)
+        except Exception as e:
+            raise StoreError(f"embedded store query failed: {e}\nquery: {query.strip()}") from e
+
+    def _transaction(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run statements in one transaction: all or nothing."""
+        self._execute("BEGIN TRANSACTION")
+        try:
+            for q, p in statements:
+                self._execute(q, p)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._execute("COMMIT")
+
+    def run(self, query: str, parameters: dict[str, Any] | None = None) -> pl.DataFrame:
+        result = self._execute(query, parameters)
+        if isinstance(result, list):  # several statements: rows of the last one
+            result = result[-1]
+        frame: pl.DataFrame = result.get_as_pl()
+        return frame
+
+    def close(self) -> None:
+        self._conn.close()
+        self._db.close()
+
+    def counts(self) -> dict[str, int]:
+        row = self.run(self._q("counts")).row(0, named=True)
+        return {k: int(v) for k, v in row.items()}
+
+    def clear(self) -> None:
+        self._execute(self._q("clear"))
+
+    def _columns(self, table: str) -> dict[str, str]:
+        info = self.run(self._q("table_info", table=table))
+        return dict(zip(info["name"].to_list(), info["type"].to_list(), strict=True))
+
+    def _add_columns(self, table: str, frame: pl.DataFrame) -> None:
+        have = self._columns(table)
+        for name, dtype in frame.schema.items():
+            want = column_type(dtype)
+            if name in have:
+                if have[name] != want and not (want == "DOUBLE[]" and have[name].startswith("FLOAT[")):
+                    raise StoreError(
+                        f"{table}.{name} is stored as {have[name]}; cannot write a {want} column "
+                        "(choose another property name)"
+                    )
+                continue
+            self._execute(self._q("add_column", table=table, column=name, type=want))
+
+    def _empty(self, table: str) -> bool:
+        return self.run(self._q("any_node", label=table)).height == 0
+
+    # ------------------------------------------------------------------ load hooks
+    def _ensure_schema(self, users: pl.DataFrame) -> None:
+        self._add_columns(self.mapping.user_label, _for_table(users.drop("user_id")))
+
+    def _load_users(self, users: pl.DataFrame, batch_size: int) -> None:
+        label = self.mapping.user_label
+        frame = _for_table(users)
+        cols = self._columns(label)
+        if self._empty(label):
+            frame = frame.select([pl.col(c) if c in frame.columns else pl.lit(None).alias(c) for c in cols])
+            self._transaction([(self._q("copy_table", table=label), {"frame": frame})])
+            return
+        props = [c for c in frame.columns if c != "user_id"]
+        q = self._q("upsert_users", columns=props) if props else self._q("upsert_users_ids_only")
+        for start in range(0, frame.height, batch_size):
+            self._transaction([(q, {"frame": frame.slice(start, batch_size)})])
+
+    def _load_posts(self, posts: pl.DataFrame, batch_size: int) -> None:
+        frame = _for_table(posts)
+        label = self.mapping.post_label or "Post"
+        if self._empty(label):
+            nodes = frame.select("post_id", "text", "created_at", "lang")
+            links = frame.select("user_id", "post_id")
+            self._transaction(
+                [
+                    (self._q("copy_table", table=label), {"frame": nodes}),
+                    (self._q("copy_table", table=self.mapping.post_rel), {"frame": links}),
+                ]
+            )
+            return
+        for start in range(0, frame.height, batch_size):
+            self._transaction([(self._q("load_posts"), {"frame": frame.slice(start, batch_size)})])
+
+    def _rel_empty(self, rel: str) -> bool:
+        return self.run(self._q("any_edge", rel=rel)).height == 0
+
+    def _load_follows(self, follows: pl.DataFrame, batch_size: int) -> None:
+        self._load_edges(self.mapping.follows[0], _for_table(follows), "load_follows", batch_size)
+
+    def _load_interactions(self, interactions: pl.DataFrame, batch_size: int) -> None:
+        self._load_edges(self.mapping.interaction_type or "INTERACTS", _for_table(interactions), "load_interactions", batch_size)
+
+    def _load_edges(self, rel: str, frame: pl.DataFrame, upsert: str, batch_size: int) -> None:
+        if frame.height == 0:
+            return
+        if self._rel_empty(rel):
+            self._transaction([(self._q("copy_table", table=rel), {"frame": frame})])
+            return
+        for start in range(0, frame.height, batch_size):
+            self._transaction([(self._q(upsert), {"frame": frame.slice(start, batch_size)})])
+
+    # ------------------------------------------------------------------ read hooks
+    def _batches(self, query: str, batch_size: int, params: dict[str, Any] | None = None) -> Iterator[pl.DataFrame]:
+        table = self._execute(query, params).get_as_arrow(chunk_size=batch_size)
+        for batch in table.to_batches(max_chunksize=batch_size):
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield frame
+
+    def _iter_users(self, batch_size: int) -> Iterator[pl.DataFrame]:
+        for frame in self._batches(self._q("read_users"), batch_size):
+            frame = frame.rename({c: c.split(".", 1)[1] for c in frame.columns})
+            frame = frame.rename({self.mapping.user_id: "user_id"}) if self.mapping.user_id != "user_id" else frame
+            frame = frame.with_columns(pl.col(pl.Datetime).dt.replace_time_zone("UTC"))
+            yield frame.select("user_id", *sorted(c for c in frame.columns if c != "user_id"))
+
+    def _iter_posts(self, batch_size: int) -> Iterator[pl.DataFrame]:
+        for frame in self._batches(self._q("read_posts_out"), batch_size):
+            yield frame.with_columns(pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TIME))
+
+    def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:
+        if kind is None:
+            yield from self._batches(self._q("read_follows", rel=rel), batch_size)
+            return
+        for frame in self._batches(self._q("read_interactions", rel=rel), batch_size):
+            yield frame if kind == "" else frame.with_columns(pl.lit(kind).alias("kind"))
+
+    # ------------------------------------------------------------------ write-back hooks
+    def _prepare_user_properties(self, sample: pl.DataFrame) -> None:
+        self._add_columns(self.mapping.user_label, _vectors_fixed(sample))
+
+    def _write_user_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
+        frame = _for_table(_vectors_fixed(batch))
+        self._transaction([(self._q("write_user_properties", columns=columns), {"frame": frame})])
+
+    def _prepare_communities(self, sample: pl.DataFrame) -> None:
+        self._add_columns(self.mapping.community_label, _vectors_fixed(sample))
+
+    def _write_community_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
+        q = self._q("write_communities", columns=columns) if columns else self._q("write_communities_ids_only")
+        self._transaction([(q, {"frame": _for_table(batch)})])
+
+    def _write_membership_batch(self, batch: pl.DataFrame) -> None:
+        frame = _for_table(batch)
+        self._transaction(
+            [(self._q("unlink_memberships"), {"frame": frame}), (self._q("link_memberships"), {"frame": frame})]
+        )
+
+    def _drop_stale_communities(self, keep: list[int]) -> None:
+        self._execute(self._q("drop_stale_communities"), {"keep": keep})
+
+    # ------------------------------------------------------------------ vectors
+    def create_vector_index(self, property: str, dimensions: int, name: str | None = None) -> str:
+        """No index structure on disk: :meth:`vector_search` scans the vectors with numpy."""
+        return name or f"{self.mapping.user_label}_{property}"
+
+    def vector_search(self, index: str, vector: list[float], k: int = 10) -> pl.DataFrame:
+        """Exact cosine top-``k`` over users' vectors (``index`` is ``<label>_<property>``)."""
+        prop = index.split("_", 1)[1] if "_" in index else index
+        frame = self.run(self._q("read_vectors", property=prop))
+        if frame.height == 0:
+            return pl.DataFrame(schema={"user_id": pl.String, "score": pl.Float64})
+        mat = np.asarray(frame["vector"].to_list(), dtype=np.float32)
+        q = np.asarray(vector, dtype=np.float32)
+        sims = (mat @ q) / (np.linalg.norm(mat, axis=1) * np.linalg.norm(q) + 1e-12)
+        top = np.argsort(-sims, kind="stable")[:k]
+        return pl.DataFrame({"user_id": frame["user_id"].gather(top), "score": sims[top].astype(np.float64)})
+
+
+def _vectors_fixed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists of floats with one common length become Array(Float32, d) (stored as FLOAT[d])."""
+    out = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List) and dtype.inner.is_numeric():
+            lengths = frame[name].list.len().drop_nulls().unique()
+            if lengths.len() == 1:
+                out.append(pl.col(name).cast(pl.List(pl.Float32)).list.to_array(int(lengths[0])))
+                continue
+        out.append(pl.col(name))
+    return frame.select(out)

@@ -1,0 +1,1 @@
+ALTER TABLE {{table}} ADD IF NOT EXISTS {{column}} {{!type}}

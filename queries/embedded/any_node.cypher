@@ -1,0 +1,1 @@
+MATCH (n:{{label}}) RETURN 1 AS one LIMIT 1

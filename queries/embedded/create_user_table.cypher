@@ -1,0 +1,1 @@
+CREATE NODE TABLE IF NOT EXISTS {{user_label}}({{user_id}} STRING PRIMARY KEY)

@@ -1,0 +1,1 @@
+CALL table_info({{'table'}}) RETURN name, type

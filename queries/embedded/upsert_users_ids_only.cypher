@@ -1,0 +1,2 @@
+LOAD FROM $frame
+MERGE (u:{{user_label}} {{{user_id}}: user_id})

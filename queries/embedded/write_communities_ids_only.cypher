@@ -1,0 +1,2 @@
+LOAD FROM $frame
+MERGE (c:{{community_label}} {community_id: community_id})

@@ -1,0 +1,1 @@
+CREATE CONSTRAINT IF NOT EXISTS FOR (n:{{post_label}}) REQUIRE n.{{post_id}} IS UNIQUE

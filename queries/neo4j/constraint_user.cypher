@@ -1,0 +1,1 @@
+CREATE CONSTRAINT IF NOT EXISTS FOR (n:{{user_label}}) REQUIRE n.{{user_id}} IS UNIQUE
