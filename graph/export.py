@@ -15,10 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
 import polars as pl
 import torch
-from torch_geometric.data import Data, HeteroData
+
+with warnings.catch_warnings():  # PyG 2.8 still calls torch.jit.script at import time
+    warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit.script.*")
+    from torch_geometric.data import Data, HeteroData
 
 from graphsona.errors import ConfigError
 from graphsona.graph._base import GraphStore

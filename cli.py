@@ -1,0 +1,220 @@
+"""The ``graphsona`` command line: parsing and printing only; the library does the work.
+
+Every command turns a :class:`~graphsona.errors.GraphsonaError` into one ``error:`` line and
+exit code 1 (a traceback only with ``--debug``); ``--json`` prints machine-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from graphsona.errors import GraphsonaError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_STORE = "graphsona.lbdb"
+console = Console(stderr=False)
+
+
+def _store_option(f: F) -> F:
+    return click.option(
+        "--store", "store_uri", default=lambda: os.environ.get("GRAPHSONA_STORE", DEFAULT_STORE),
+        show_default=f"$GRAPHSONA_STORE or {DEFAULT_STORE}",
+        help="Embedded store path, or neo4j://host:port / bolt://... (credentials from NEO4J_USERNAME, "
+        "NEO4J_PASSWORD; database from NEO4J_DATABASE).",
+    )(f)
+
+
+def _json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(f)
+
+
+def _friendly(f: F) -> F:
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except GraphsonaError as e:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            lines = str(e).splitlines() or [type(e).__name__]
+            click.echo(f"error: {lines[0]}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="graphsona")
+def main(debug: bool) -> None:
+    """graphsona: social-graph user profiling and community analysis.
+
+    \b
+    Example:
+      graphsona demo                      # synthetic network -> embedded store -> summary
+      graphsona load data/mynet --store bolt://localhost:7687
+    """
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("graphsona-demo"), show_default=True,
+              help="Folder for the generated dataset and the embedded store (replaced).")
+@click.option("--users", "n_users", type=int, default=3000, show_default=True, help="Synthetic users.")
+@click.option("--communities", type=int, default=8, show_default=True, help="Planted communities.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@_json_option
+@_friendly
+def demo(out: Path, n_users: int, communities: int, seed: int, as_json: bool) -> None:
+    """Generate a synthetic network, load it into the embedded store, print a summary.
+
+    \b
+    Example:
+      graphsona demo --out graphsona-demo --users 3000
+    """
+    from graphsona.graph import EmbeddedStore
+    from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
+    from graphsona.summary import graph_summary
+
+    t0 = time.perf_counter()
+    data_dir, store_path = out / "data", out / "graph.lbdb"
+    if store_path.exists():
+        shutil.rmtree(store_path) if store_path.is_dir() else store_path.unlink()
+    with console.status("generating synthetic network"):
+        net = generate(SyntheticConfig(n_users=n_users, n_communities=communities, seed=seed))
+        write_dataset(net, data_dir)
+    with console.status("validating"):
+        dataset, report = load_dataset(data_dir)
+    with console.status("loading into the embedded store"), EmbeddedStore(store_path) as store:
+        store.load(dataset)
+        summary = graph_summary(store, truth_column="planted_community")
+    summary["load_report"] = report.to_dict()
+    summary["store"] = str(store_path)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    console.print(str(report))
+    _print_summary(summary)
+    console.print(f"store: {store_path}   dataset: {data_dir}   ({summary['seconds']} s)")
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--users", "n_users", type=int, default=2000, show_default=True)
+@click.option("--communities", type=int, default=8, show_default=True)
+@click.option("--mixing", type=float, default=0.1, show_default=True, help="Share of follows across communities.")
+@click.option("--posts-per-user", type=float, default=6.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default="parquet", show_default=True)
+@_friendly
+def generate(out: Path, n_users: int, communities: int, mixing: float, posts_per_user: float, seed: int, fmt: str) -> None:
+    """Write a synthetic dataset directory (users, posts, follows, interactions).
+
+    \b
+    Example:
+      graphsona generate data/synth --users 10000 --mixing 0.2 --format csv
+    """
+    from graphsona.loaders import SyntheticConfig
+    from graphsona.loaders import generate as gen
+    from graphsona.loaders import write_dataset
+
+    cfg = SyntheticConfig(n_users=n_users, n_communities=communities, mixing=mixing,
+                          posts_per_user=posts_per_user, seed=seed)
+    net = gen(cfg)
+    write_dataset(net, out, fmt)
+    click.echo(f"wrote {out}: {net.users.height} users, {net.posts.height} posts, "
+               f"{net.follows.height} follows, {net.interactions.height} interactions")
+
+
+@main.command()
+@click.argument("dataset_dir", type=click.Path(path_type=Path))
+@_store_option
+@click.option("--strict", is_flag=True, help="Rows naming unknown users are an error, not dropped.")
+@click.option("--lossy-utf8", is_flag=True, help="Replace invalid UTF-8 bytes instead of failing.")
+@click.option("--max-post-chars", type=int, default=5000, show_default=True, help="Longer posts are truncated.")
+@click.option("--batch-size", type=int, default=10_000, show_default=True)
+@_json_option
+@_friendly
+def load(dataset_dir: Path, store_uri: str, strict: bool, lossy_utf8: bool, max_post_chars: int,
+         batch_size: int, as_json: bool) -> None:
+    """Validate a dataset directory and load it into a store (nothing is written if invalid).
+
+    \b
+    Example:
+      graphsona load data/mynet --store graphsona.lbdb
+      NEO4J_PASSWORD=... graphsona load data/mynet --store neo4j://localhost:7687 --strict
+    """
+    from graphsona.graph import open_store
+    from graphsona.loaders import LoadOptions, load_dataset
+
+    dataset, report = load_dataset(dataset_dir, LoadOptions(strict=strict, lossy_utf8=lossy_utf8,
+                                                            max_post_chars=max_post_chars))
+    with console.status("loading"), open_store(store_uri) as store:
+        counts = store.load(dataset, batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps({"load_report": report.to_dict(), "store_counts": counts}, indent=2))
+        return
+    console.print(str(report))
+    console.print("store now holds: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@main.command()
+@_store_option
+@_json_option
+@_friendly
+def stats(store_uri: str, as_json: bool) -> None:
+    """Summarise what a store holds: counts, degrees, most-followed users.
+
+    \b
+    Example:
+      graphsona stats --store graphsona-demo/graph.lbdb
+    """
+    from graphsona.graph import open_store
+    from graphsona.summary import graph_summary
+
+    with open_store(store_uri) as store:
+        summary = graph_summary(store)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    t = Table(title="graph")
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    for k, v in s["counts"].items():
+        t.add_row(k, str(v))
+    t.add_row("mean follows per user", f"{s['mean_out_degree']:.1f}")
+    console.print(t)
+    top = Table(title="most-followed users")
+    for col in ("user_id", "followers", "posts"):
+        top.add_column(col)
+    for row in s["top_followed"]:
+        top.add_row(str(row["user_id"]), str(row["followers"]), str(row["posts"]))
+    console.print(top)
+    if s.get("groups"):
+        g = Table(title=f"users per {s['truth_column']}")
+        g.add_column(s["truth_column"])
+        g.add_column("users", justify="right")
+        g.add_column("follows kept inside", justify="right")
+        for row in s["groups"]:
+            g.add_row(str(row["group"]), str(row["users"]), f"{row['inside_share']:.0%}")
+        console.print(g)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

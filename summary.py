@@ -1,0 +1,43 @@
+"""A store summary for people: counts, degrees, most-followed users, groups by a user column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from graphsona.graph._base import GraphStore
+
+__all__ = ["graph_summary"]
+
+
+def graph_summary(store: GraphStore, truth_column: str | None = None, top: int = 5) -> dict[str, Any]:
+    """Counts, mean out-degree, the ``top`` most-followed users and, when ``truth_column`` names a
+    user property, users per value with the share of their follows that stay inside the group."""
+    counts = store.counts()
+    users = store.read_users()
+    follows = store.read_follows()
+    posts = store.read_posts().group_by("user_id").len("posts")
+    followers = follows.group_by("dst").len("followers").rename({"dst": "user_id"})
+    top_rows = (
+        users.select("user_id").join(followers, on="user_id", how="left").join(posts, on="user_id", how="left")
+        .fill_null(0).sort(["followers", "user_id"], descending=[True, False]).head(top)
+    )
+    out: dict[str, Any] = {
+        "counts": counts,
+        "mean_out_degree": follows.height / max(users.height, 1),
+        "top_followed": top_rows.to_dicts(),
+    }
+    if truth_column and truth_column in users.columns:
+        g = users.select("user_id", pl.col(truth_column).alias("group"))
+        e = follows.join(g.rename({"user_id": "src", "group": "gs"}), on="src").join(
+            g.rename({"user_id": "dst", "group": "gd"}), on="dst"
+        )
+        inside = e.group_by("gs").agg((pl.col("gs") == pl.col("gd")).mean().alias("inside_share"))
+        groups = (
+            g.group_by("group").len("users").join(inside.rename({"gs": "group"}), on="group", how="left")
+            .with_columns(pl.col("inside_share").fill_null(0.0)).sort("group")
+        )
+        out["truth_column"] = truth_column
+        out["groups"] = groups.to_dicts()
+    return out

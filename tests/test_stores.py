@@ -1,0 +1,170 @@
+"""Both stores, same semantics: load/read round trip, idempotent and crash-safe write-back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from graphsona.errors import ConfigError, UnsafeIdentifierError
+from graphsona.graph import GraphStore, SchemaMapping
+from graphsona.loaders import Dataset
+
+
+def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    return frame.sort(*keys)
+
+
+def test_load_then_read_returns_the_same_graph(store: GraphStore, small_dataset: Dataset) -> None:
+    counts = store.load(small_dataset, batch_size=500)
+    ds = small_dataset
+    assert counts == {
+        "users": ds.users.height, "posts": ds.posts.height, "follows": ds.follows.height,
+        "interactions": ds.interactions.height, "communities": 0,
+    }
+    users = store.read_users()
+    assert _sorted(users.select(ds.users.columns), "user_id").equals(_sorted(ds.users, "user_id"))
+    posts = store.read_posts()
+    assert _sorted(posts, "post_id").equals(_sorted(ds.posts.select(posts.columns), "post_id"))
+    assert _sorted(store.read_follows(), "src", "dst").equals(ds.follows.select("src", "dst").sort("src", "dst"))
+    inter = store.read_interactions()
+    assert _sorted(inter, "src", "dst", "kind").equals(
+        ds.interactions.select("src", "dst", "kind", "weight").sort("src", "dst", "kind")
+    )
+
+
+def test_loading_twice_changes_nothing(store: GraphStore, small_dataset: Dataset) -> None:
+    first = store.load(small_dataset)
+    users = store.read_users()
+    assert store.load(small_dataset, batch_size=700) == first
+    assert _sorted(store.read_users(), "user_id").equals(_sorted(users, "user_id"))
+
+
+def test_streaming_reads_come_in_batches(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    batches = list(store.iter_follows(batch_size=200))
+    assert len(batches) > 1
+    assert sum(b.height for b in batches) == small_dataset.follows.height
+
+
+def _results(ds: Dataset, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = ds.users.height
+    return pl.DataFrame(
+        {
+            "user_id": ds.users["user_id"],
+            "profile": pl.Series(rng.random((n, 128), dtype=np.float32)).cast(pl.Array(pl.Float32, 128)),
+            "influence": rng.random(n),
+            "rank": np.arange(n, dtype=np.int64),
+            "community_name": [f"c{i % 3}" for i in range(n)],
+            "interests": [["a", "b"] if i % 2 else ["c"] for i in range(n)],
+        }
+    )
+
+
+def _state(store: GraphStore) -> pl.DataFrame:
+    return store.read_users().sort("user_id")
+
+
+def test_write_back_twice_gives_the_same_state(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    res = _results(small_dataset)
+    assert store.write_user_properties(res, batch_size=64) == res.height
+    once = _state(store)
+    store.write_user_properties(res, batch_size=64)
+    assert _state(store).equals(once)
+    got = once.select(res.columns).with_columns(pl.col("profile").cast(pl.List(pl.Float32)))
+    want = res.sort("user_id").with_columns(pl.col("profile").cast(pl.List(pl.Float32)))
+    assert got.select(pl.exclude("profile")).equals(want.select(pl.exclude("profile")))
+    assert np.allclose(np.stack(got["profile"].to_numpy()), np.stack(want["profile"].to_numpy()), atol=1e-6)
+
+
+def test_write_back_killed_part_way_then_rerun(
+    store: GraphStore, small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = _results(small_dataset, seed=1), _results(small_dataset, seed=2)
+    # Reference: an uninterrupted write of `new` over `old`.
+    store.load(small_dataset)
+    store.write_user_properties(old, batch_size=50)
+    store.write_user_properties(new, batch_size=50)
+    clean = _state(store)
+    store.clear()
+
+    store.load(small_dataset)
+    store.write_user_properties(old, batch_size=50)
+    real = type(store)._write_user_batch
+    calls = {"n": 0}
+
+    def dying(self: Any, batch: pl.DataFrame, columns: list[str]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed mid-write")
+        real(self, batch, columns)
+
+    monkeypatch.setattr(type(store), "_write_user_batch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_user_properties(new, batch_size=50)
+    monkeypatch.setattr(type(store), "_write_user_batch", real)
+    assert not _state(store).equals(clean)  # it really stopped part-way
+    store.write_user_properties(new, batch_size=50)
+    assert _state(store).equals(clean)
+
+
+def test_communities_written_idempotently_and_replaced(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    ids = small_dataset.users["user_id"]
+    comms = pl.DataFrame(
+        {"community_id": [0, 1, 2], "name": ["football fans", "chefs", "coders"],
+         "terms": [["goal"], ["recipe", "oven"], ["python"]], "size": [100, 100, 100]}
+    )
+    members = pl.DataFrame({"user_id": ids, "community_id": np.arange(ids.len()) % 3})
+    store.write_communities(comms, members)
+    store.write_communities(comms, members)
+    assert store.counts()["communities"] == 3
+    sizes = store.run(
+        "MATCH (u:User)-[:IN_COMMUNITY]->(c:Community) RETURN c.name AS name, count(u) AS n ORDER BY name"
+    )
+    assert sizes["n"].sum() == ids.len()
+    # A new partition: users move, community 2 disappears; each user keeps exactly one link.
+    comms2 = comms.filter(pl.col("community_id") < 2)
+    members2 = pl.DataFrame({"user_id": ids, "community_id": np.arange(ids.len()) % 2})
+    store.write_communities(comms2, members2)
+    assert store.counts()["communities"] == 2
+    links = store.run("MATCH (u:User)-[r:IN_COMMUNITY]->(:Community) RETURN count(r) AS n")
+    assert links["n"][0] == ids.len()
+    terms = store.run("MATCH (c:Community) WHERE c.community_id = 1 RETURN c.terms AS t")
+    assert list(terms["t"][0]) == ["recipe", "oven"]
+
+
+def test_vector_search_finds_the_nearest_users(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    res = _results(small_dataset)
+    store.write_user_properties(res.select("user_id", "profile"))
+    index = store.create_vector_index("profile", 128)  # type: ignore[attr-defined]
+    target = res.row(5, named=True)
+    hits = store.vector_search(index, list(target["profile"]), k=3)  # type: ignore[attr-defined]
+    assert hits["user_id"][0] == target["user_id"]
+    assert hits["score"][0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_write_back_rejects_unsafe_property_names(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    bad = pl.DataFrame({"user_id": ["u0000001"], "x`) DETACH DELETE n //": [1]})
+    with pytest.raises(UnsafeIdentifierError, match="property name must match"):
+        store.write_user_properties(bad)
+    assert store.counts()["users"] == small_dataset.users.height
+
+
+def test_write_back_rejects_duplicate_ids_and_unsupported_types(store: GraphStore) -> None:
+    with pytest.raises(ConfigError, match="unique and non-null"):
+        store.write_user_properties(pl.DataFrame({"user_id": ["a", "a"], "x": [1, 2]}))
+    with pytest.raises(ConfigError, match="supported"):
+        store.write_user_properties(pl.DataFrame({"user_id": ["a"], "x": [{"k": 1}]}))
+
+
+def test_loading_into_a_mapped_store_is_refused(store: GraphStore, small_dataset: Dataset) -> None:
+    store.mapping = SchemaMapping(user_label="Person")
+    with pytest.raises(ConfigError, match="custom schema mapping"):
+        store.load(small_dataset)
