@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from graphsona.errors import GraphsonaError
 from rich.console import Console
 from rich.table import Table
-
-from graphsona.errors import GraphsonaError
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STORE = "graphsona.lbdb"
@@ -29,7 +28,9 @@ console = Console(stderr=False)
 
 def _store_option(f: F) -> F:
     return click.option(
-        "--store", "store_uri", default=lambda: os.environ.get("GRAPHSONA_STORE", DEFAULT_STORE),
+        "--store",
+        "store_uri",
+        default=lambda: os.environ.get("GRAPHSONA_STORE", DEFAULT_STORE),
         show_default=f"$GRAPHSONA_STORE or {DEFAULT_STORE}",
         help="Embedded store path, or neo4j://host:port / bolt://... (credentials from NEO4J_USERNAME, "
         "NEO4J_PASSWORD; database from NEO4J_DATABASE).",
@@ -69,9 +70,16 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("graphsona-demo"), show_default=True,
-              help="Folder for the generated dataset and the embedded store (replaced).")
-@click.option("--users", "n_users", type=int, default=3000, show_default=True, help="Synthetic users.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("graphsona-demo"),
+    show_default=True,
+    help="Folder for the generated dataset and the embedded store (replaced).",
+)
+@click.option(
+    "--users", "n_users", type=int, default=3000, show_default=True, help="Synthetic users."
+)
 @click.option("--communities", type=int, default=8, show_default=True, help="Planted communities.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @_json_option
@@ -114,28 +122,54 @@ def demo(out: Path, n_users: int, communities: int, seed: int, as_json: bool) ->
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--users", "n_users", type=int, default=2000, show_default=True)
 @click.option("--communities", type=int, default=8, show_default=True)
-@click.option("--mixing", type=float, default=0.1, show_default=True, help="Share of follows across communities.")
+@click.option(
+    "--mixing",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of follows across communities.",
+)
 @click.option("--posts-per-user", type=float, default=6.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default="parquet", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    default="parquet",
+    show_default=True,
+)
 @_friendly
-def generate(out: Path, n_users: int, communities: int, mixing: float, posts_per_user: float, seed: int, fmt: str) -> None:
+def generate(
+    out: Path,
+    n_users: int,
+    communities: int,
+    mixing: float,
+    posts_per_user: float,
+    seed: int,
+    fmt: str,
+) -> None:
     """Write a synthetic dataset directory (users, posts, follows, interactions).
 
     \b
     Example:
       graphsona generate data/synth --users 10000 --mixing 0.2 --format csv
     """
-    from graphsona.loaders import SyntheticConfig
+    from graphsona.loaders import SyntheticConfig, write_dataset
     from graphsona.loaders import generate as gen
-    from graphsona.loaders import write_dataset
 
-    cfg = SyntheticConfig(n_users=n_users, n_communities=communities, mixing=mixing,
-                          posts_per_user=posts_per_user, seed=seed)
+    cfg = SyntheticConfig(
+        n_users=n_users,
+        n_communities=communities,
+        mixing=mixing,
+        posts_per_user=posts_per_user,
+        seed=seed,
+    )
     net = gen(cfg)
     write_dataset(net, out, fmt)
-    click.echo(f"wrote {out}: {net.users.height} users, {net.posts.height} posts, "
-               f"{net.follows.height} follows, {net.interactions.height} interactions")
+    click.echo(
+        f"wrote {out}: {net.users.height} users, {net.posts.height} posts, "
+        f"{net.follows.height} follows, {net.interactions.height} interactions"
+    )
 
 
 @main.command()
@@ -143,12 +177,25 @@ def generate(out: Path, n_users: int, communities: int, mixing: float, posts_per
 @_store_option
 @click.option("--strict", is_flag=True, help="Rows naming unknown users are an error, not dropped.")
 @click.option("--lossy-utf8", is_flag=True, help="Replace invalid UTF-8 bytes instead of failing.")
-@click.option("--max-post-chars", type=int, default=5000, show_default=True, help="Longer posts are truncated.")
+@click.option(
+    "--max-post-chars",
+    type=int,
+    default=5000,
+    show_default=True,
+    help="Longer posts are truncated.",
+)
 @click.option("--batch-size", type=int, default=10_000, show_default=True)
 @_json_option
 @_friendly
-def load(dataset_dir: Path, store_uri: str, strict: bool, lossy_utf8: bool, max_post_chars: int,
-         batch_size: int, as_json: bool) -> None:
+def load(
+    dataset_dir: Path,
+    store_uri: str,
+    strict: bool,
+    lossy_utf8: bool,
+    max_post_chars: int,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Validate a dataset directory and load it into a store (nothing is written if invalid).
 
     \b
@@ -159,8 +206,10 @@ def load(dataset_dir: Path, store_uri: str, strict: bool, lossy_utf8: bool, max_
     from graphsona.graph import open_store
     from graphsona.loaders import LoadOptions, load_dataset
 
-    dataset, report = load_dataset(dataset_dir, LoadOptions(strict=strict, lossy_utf8=lossy_utf8,
-                                                            max_post_chars=max_post_chars))
+    dataset, report = load_dataset(
+        dataset_dir,
+        LoadOptions(strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars),
+    )
     with console.status("loading"), open_store(store_uri) as store:
         counts = store.load(dataset, batch_size=batch_size)
     if as_json:

@@ -30,15 +30,21 @@ class DataValidationError(GraphsonaError):
     """
 
     def __init__(
-        self, message: str, *, file: str | None = None, row: int | None = None,
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
         column: str | None = None,
     ) -> None:
         where = ", ".join(
-            p for p in (
+            p
+            for p in (
                 f"file {file}" if file else "",
                 f"row {row}" if row is not None else "",
                 f"column {column!r}" if column else "",
-            ) if p
+            )
+            if p
         )
         super().__init__(f"{where}: {message}" if where else message)
         self.file, self.row, self.column = file, row, column

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-
 from graphsona.graph._base import GraphStore
 
 __all__ = ["graph_summary"]
 
 
-def graph_summary(store: GraphStore, truth_column: str | None = None, top: int = 5) -> dict[str, Any]:
+def graph_summary(
+    store: GraphStore, truth_column: str | None = None, top: int = 5
+) -> dict[str, Any]:
     """Counts, mean out-degree, the ``top`` most-followed users and, when ``truth_column`` names a
     user property, users per value with the share of their follows that stay inside the group."""
     counts = store.counts()
@@ -20,8 +21,12 @@ def graph_summary(store: GraphStore, truth_column: str | None = None, top: int =
     posts = store.read_posts().group_by("user_id").len("posts")
     followers = follows.group_by("dst").len("followers").rename({"dst": "user_id"})
     top_rows = (
-        users.select("user_id").join(followers, on="user_id", how="left").join(posts, on="user_id", how="left")
-        .fill_null(0).sort(["followers", "user_id"], descending=[True, False]).head(top)
+        users.select("user_id")
+        .join(followers, on="user_id", how="left")
+        .join(posts, on="user_id", how="left")
+        .fill_null(0)
+        .sort(["followers", "user_id"], descending=[True, False])
+        .head(top)
     )
     out: dict[str, Any] = {
         "counts": counts,
@@ -35,8 +40,11 @@ def graph_summary(store: GraphStore, truth_column: str | None = None, top: int =
         )
         inside = e.group_by("gs").agg((pl.col("gs") == pl.col("gd")).mean().alias("inside_share"))
         groups = (
-            g.group_by("group").len("users").join(inside.rename({"gs": "group"}), on="group", how="left")
-            .with_columns(pl.col("inside_share").fill_null(0.0)).sort("group")
+            g.group_by("group")
+            .len("users")
+            .join(inside.rename({"gs": "group"}), on="group", how="left")
+            .with_columns(pl.col("inside_share").fill_null(0.0))
+            .sort("group")
         )
         out["truth_column"] = truth_column
         out["groups"] = groups.to_dicts()

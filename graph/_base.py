@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import polars as pl
-
 from graphsona._ident import check_identifier
 from graphsona.errors import ConfigError, StoreError
 from graphsona.graph.mapping import SchemaMapping
@@ -22,10 +21,20 @@ __all__ = ["GraphStore", "Tracer"]
 Tracer = Callable[[str, dict[str, Any]], None]
 TIME = pl.Datetime("us", "UTC")
 
-USERS_SCHEMA = {"user_id": pl.String}
-POSTS_SCHEMA = {"post_id": pl.String, "user_id": pl.String, "text": pl.String, "created_at": TIME}
-FOLLOWS_SCHEMA = {"src": pl.String, "dst": pl.String}
-INTERACTIONS_SCHEMA = {"src": pl.String, "dst": pl.String, "kind": pl.String, "weight": pl.Float64}
+USERS_SCHEMA: dict[str, Any] = {"user_id": pl.String}
+POSTS_SCHEMA: dict[str, Any] = {
+    "post_id": pl.String,
+    "user_id": pl.String,
+    "text": pl.String,
+    "created_at": TIME,
+}
+FOLLOWS_SCHEMA: dict[str, Any] = {"src": pl.String, "dst": pl.String}
+INTERACTIONS_SCHEMA: dict[str, Any] = {
+    "src": pl.String,
+    "dst": pl.String,
+    "kind": pl.String,
+    "weight": pl.Float64,
+}
 
 
 def _check_writable(frame: pl.DataFrame, key: str) -> list[str]:
@@ -38,8 +47,13 @@ def _check_writable(frame: pl.DataFrame, key: str) -> list[str]:
         check_identifier(c, "property name")
         dt = frame.schema[c]
         ok = (
-            dt.is_numeric() or dt in (pl.String, pl.Boolean) or isinstance(dt, pl.Datetime)
-            or (isinstance(dt, (pl.List, pl.Array)) and (dt.inner.is_numeric() or dt.inner == pl.String))
+            dt.is_numeric()
+            or dt in (pl.String, pl.Boolean)
+            or isinstance(dt, pl.Datetime)
+            or (
+                isinstance(dt, (pl.List, pl.Array))
+                and (dt.inner.is_numeric() or dt.inner == pl.String)
+            )
         )
         if not ok:
             raise ConfigError(
@@ -73,13 +87,19 @@ class GraphStore(ABC):
     def _names(self) -> dict[str, str]:
         m = self.mapping
         return {
-            "user_label": m.user_label, "user_id": m.user_id,
-            "post_label": m.post_label or "Post", "post_rel": m.post_rel, "post_id": m.post_id,
-            "post_text": m.post_text, "post_created_at": m.post_created_at or "created_at",
+            "user_label": m.user_label,
+            "user_id": m.user_id,
+            "post_label": m.post_label or "Post",
+            "post_rel": m.post_rel,
+            "post_id": m.post_id,
+            "post_text": m.post_text,
+            "post_created_at": m.post_created_at or "created_at",
             "follows": m.follows[0] if m.follows else "FOLLOWS",
-            "interacts": m.interaction_type or "INTERACTS", "kind": m.kind_property,
+            "interacts": m.interaction_type or "INTERACTS",
+            "kind": m.kind_property,
             "weight": m.weight_property or "weight",
-            "community_label": m.community_label, "membership_rel": m.membership_rel,
+            "community_label": m.community_label,
+            "membership_rel": m.membership_rel,
         }
 
     def _trace(self, query: str, params: dict[str, Any]) -> None:
@@ -175,10 +195,16 @@ class GraphStore(ABC):
             raise ConfigError("community_id must be an integer column")
         for col in ("user_id", "community_id"):
             if col not in memberships.columns:
-                raise ConfigError(f"memberships need columns user_id, community_id; got {memberships.columns}")
-        unknown = set(memberships["community_id"].unique().to_list()) - set(communities["community_id"].to_list())
+                raise ConfigError(
+                    f"memberships need columns user_id, community_id; got {memberships.columns}"
+                )
+        unknown = set(memberships["community_id"].unique().to_list()) - set(
+            communities["community_id"].to_list()
+        )
         if unknown:
-            raise ConfigError(f"memberships name communities not in communities: {sorted(unknown)[:5]}")
+            raise ConfigError(
+                f"memberships name communities not in communities: {sorted(unknown)[:5]}"
+            )
         communities = communities.sort("community_id")
         memberships = memberships.select("user_id", "community_id").sort("user_id")
         self._prepare_communities(communities.select(cols))
@@ -254,7 +280,7 @@ class GraphStore(ABC):
         self.close()
 
 
-def _concat(frames: list[pl.DataFrame], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _concat(frames: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=schema)
     return pl.concat(frames, how="diagonal_relaxed")

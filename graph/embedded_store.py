@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
 from graphsona import queries
 from graphsona.errors import MissingDependencyError, StoreError
 from graphsona.graph._base import TIME, GraphStore, Tracer
@@ -31,7 +30,9 @@ def _ladybug() -> Any:
     try:
         import ladybug
     except ImportError as e:  # pragma: no cover - ladybug is a core dependency
-        raise MissingDependencyError("the embedded store needs LadybugDB: pip install ladybug") from e
+        raise MissingDependencyError(
+            "the embedded store needs LadybugDB: pip install ladybug"
+        ) from e
     return ladybug
 
 
@@ -64,7 +65,12 @@ def _for_table(frame: pl.DataFrame) -> pl.DataFrame:
         if isinstance(dtype, pl.Array) and dtype.inner.is_numeric():
             exprs.append(pl.col(name).cast(pl.Array(pl.Float32, dtype.size)))
         elif isinstance(dtype, pl.Datetime):
-            exprs.append(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.cast_time_unit("us"))
+            exprs.append(
+                pl.col(name)
+                .dt.convert_time_zone("UTC")
+                .dt.replace_time_zone(None)
+                .dt.cast_time_unit("us")
+            )
         elif dtype.is_integer():
             exprs.append(pl.col(name).cast(pl.Int64))
         elif dtype.is_float():
@@ -146,7 +152,9 @@ class EmbeddedStore(GraphStore):
         for name, dtype in frame.schema.items():
             want = column_type(dtype)
             if name in have:
-                if have[name] != want and not (want == "DOUBLE[]" and have[name].startswith("FLOAT[")):
+                if have[name] != want and not (
+                    want == "DOUBLE[]" and have[name].startswith("FLOAT[")
+                ):
                     raise StoreError(
                         f"{table}.{name} is stored as {have[name]}; cannot write a {want} column "
                         "(choose another property name)"
@@ -166,7 +174,9 @@ class EmbeddedStore(GraphStore):
         frame = _for_table(users)
         cols = self._columns(label)
         if self._empty(label):
-            frame = frame.select([pl.col(c) if c in frame.columns else pl.lit(None).alias(c) for c in cols])
+            frame = frame.select(
+                [pl.col(c) if c in frame.columns else pl.lit(None).alias(c) for c in cols]
+            )
             self._transaction([(self._q("copy_table", table=label), {"frame": frame})])
             return
         props = [c for c in frame.columns if c != "user_id"]
@@ -197,7 +207,12 @@ class EmbeddedStore(GraphStore):
         self._load_edges(self.mapping.follows[0], _for_table(follows), "load_follows", batch_size)
 
     def _load_interactions(self, interactions: pl.DataFrame, batch_size: int) -> None:
-        self._load_edges(self.mapping.interaction_type or "INTERACTS", _for_table(interactions), "load_interactions", batch_size)
+        self._load_edges(
+            self.mapping.interaction_type or "INTERACTS",
+            _for_table(interactions),
+            "load_interactions",
+            batch_size,
+        )
 
     def _load_edges(self, rel: str, frame: pl.DataFrame, upsert: str, batch_size: int) -> None:
         if frame.height == 0:
@@ -209,7 +224,9 @@ class EmbeddedStore(GraphStore):
             self._transaction([(self._q(upsert), {"frame": frame.slice(start, batch_size)})])
 
     # ------------------------------------------------------------------ read hooks
-    def _batches(self, query: str, batch_size: int, params: dict[str, Any] | None = None) -> Iterator[pl.DataFrame]:
+    def _batches(
+        self, query: str, batch_size: int, params: dict[str, Any] | None = None
+    ) -> Iterator[pl.DataFrame]:
         table = self._execute(query, params).get_as_arrow(chunk_size=batch_size)
         for batch in table.to_batches(max_chunksize=batch_size):
             frame = pl.from_arrow(batch)
@@ -219,13 +236,19 @@ class EmbeddedStore(GraphStore):
     def _iter_users(self, batch_size: int) -> Iterator[pl.DataFrame]:
         for frame in self._batches(self._q("read_users"), batch_size):
             frame = frame.rename({c: c.split(".", 1)[1] for c in frame.columns})
-            frame = frame.rename({self.mapping.user_id: "user_id"}) if self.mapping.user_id != "user_id" else frame
+            frame = (
+                frame.rename({self.mapping.user_id: "user_id"})
+                if self.mapping.user_id != "user_id"
+                else frame
+            )
             frame = frame.with_columns(pl.col(pl.Datetime).dt.replace_time_zone("UTC"))
             yield frame.select("user_id", *sorted(c for c in frame.columns if c != "user_id"))
 
     def _iter_posts(self, batch_size: int) -> Iterator[pl.DataFrame]:
         for frame in self._batches(self._q("read_posts_out"), batch_size):
-            yield frame.with_columns(pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TIME))
+            yield frame.with_columns(
+                pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TIME)
+            )
 
     def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:
         if kind is None:
@@ -246,13 +269,20 @@ class EmbeddedStore(GraphStore):
         self._add_columns(self.mapping.community_label, _vectors_fixed(sample))
 
     def _write_community_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
-        q = self._q("write_communities", columns=columns) if columns else self._q("write_communities_ids_only")
+        q = (
+            self._q("write_communities", columns=columns)
+            if columns
+            else self._q("write_communities_ids_only")
+        )
         self._transaction([(q, {"frame": _for_table(batch)})])
 
     def _write_membership_batch(self, batch: pl.DataFrame) -> None:
         frame = _for_table(batch)
         self._transaction(
-            [(self._q("unlink_memberships"), {"frame": frame}), (self._q("link_memberships"), {"frame": frame})]
+            [
+                (self._q("unlink_memberships"), {"frame": frame}),
+                (self._q("link_memberships"), {"frame": frame}),
+            ]
         )
 
     def _drop_stale_communities(self, keep: list[int]) -> None:
@@ -273,7 +303,9 @@ class EmbeddedStore(GraphStore):
         q = np.asarray(vector, dtype=np.float32)
         sims = (mat @ q) / (np.linalg.norm(mat, axis=1) * np.linalg.norm(q) + 1e-12)
         top = np.argsort(-sims, kind="stable")[:k]
-        return pl.DataFrame({"user_id": frame["user_id"].gather(top), "score": sims[top].astype(np.float64)})
+        return pl.DataFrame(
+            {"user_id": frame["user_id"].gather(top), "score": sims[top].astype(np.float64)}
+        )
 
 
 def _vectors_fixed(frame: pl.DataFrame) -> pl.DataFrame:

@@ -13,9 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -57,7 +56,9 @@ class PygGraph:
 
     def index_of(self, user_ids: list[str]) -> torch.Tensor:
         """Indices of the given user ids (ConfigError naming the first unknown id)."""
-        frame = pl.DataFrame({"user_id": user_ids}).join(self.ids, on="user_id", how="left", maintain_order="left")
+        frame = pl.DataFrame({"user_id": user_ids}).join(
+            self.ids, on="user_id", how="left", maintain_order="left"
+        )
         missing = frame.filter(pl.col("index").is_null())
         if missing.height:
             raise ConfigError(f"unknown user id {missing['user_id'][0]!r}")
@@ -65,40 +66,52 @@ class PygGraph:
 
 
 def _indexed(edges: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
-    return (
-        edges.join(ids.rename({"user_id": "src", "index": "s"}), on="src", how="inner")
-        .join(ids.rename({"user_id": "dst", "index": "d"}), on="dst", how="inner")
+    return edges.join(ids.rename({"user_id": "src", "index": "s"}), on="src", how="inner").join(
+        ids.rename({"user_id": "dst", "index": "d"}), on="dst", how="inner"
     )
 
 
 def to_pyg(
-    store: GraphStore, *, kind_weights: dict[str, float] | None = None,
-    include_follows: bool = True, include_interactions: bool = True,
+    store: GraphStore,
+    *,
+    kind_weights: dict[str, float] | None = None,
+    include_follows: bool = True,
+    include_interactions: bool = True,
 ) -> PygGraph:
     """Read users and edges from ``store`` into a :class:`PygGraph`."""
     weights = {**DEFAULT_KIND_WEIGHTS, **(kind_weights or {})}
-    users = pl.concat([b.select("user_id") for b in store.iter_users()] or [pl.DataFrame(schema={"user_id": pl.String})])
+    users = pl.concat(
+        [b.select("user_id") for b in store.iter_users()]
+        or [pl.DataFrame(schema={"user_id": pl.String})]
+    )
     ids = users.sort("user_id").with_row_index("index").select("user_id", "index")
     parts, relations = [], []
     if include_follows:
         follows = _indexed(store.read_follows(), ids)
         relations.append("follows")
-        parts.append(follows.select("s", "d", pl.lit(0, pl.Int64).alias("t"), pl.lit(1.0).alias("w")))
+        parts.append(
+            follows.select("s", "d", pl.lit(0, pl.Int64).alias("t"), pl.lit(1.0).alias("w"))
+        )
     if include_interactions:
         inter = _indexed(store.read_interactions(), ids)
         kinds = sorted(inter["kind"].unique().to_list())
         relations += kinds
         offset = 1 if include_follows else 0
-        kind_ix = pl.DataFrame({"kind": kinds, "t": np.arange(offset, offset + len(kinds), dtype=np.int64)})
+        kind_ix = pl.DataFrame(
+            {"kind": kinds, "t": np.arange(offset, offset + len(kinds), dtype=np.int64)}
+        )
         kw = pl.DataFrame({"kind": kinds, "kw": [weights.get(k, OTHER_KIND_WEIGHT) for k in kinds]})
         parts.append(
-            inter.join(kind_ix, on="kind").join(kw, on="kind")
+            inter.join(kind_ix, on="kind")
+            .join(kw, on="kind")
             .select("s", "d", "t", (pl.col("weight") * pl.col("kw")).alias("w"))
         )
     schema = {"s": pl.UInt32, "d": pl.UInt32, "t": pl.Int64, "w": pl.Float64}
     edges = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
     edges = edges.sort("t", "s", "d")
-    edge_index = torch.from_numpy(np.stack([edges["s"].to_numpy(), edges["d"].to_numpy()]).astype(np.int64))
+    edge_index = torch.from_numpy(
+        np.stack([edges["s"].to_numpy(), edges["d"].to_numpy()]).astype(np.int64)
+    )
     data = Data(
         edge_index=edge_index,
         edge_type=torch.from_numpy(edges["t"].to_numpy().astype(np.int64)),

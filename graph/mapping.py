@@ -75,18 +75,27 @@ class SchemaMapping:
             if f.name == "post_rel_outgoing":
                 continue
             values = (
-                list(value) if isinstance(value, tuple)
-                else list(value.items()) if isinstance(value, dict) else [value]
+                list(value)
+                if isinstance(value, tuple)
+                else list(value.items())
+                if isinstance(value, dict)
+                else [value]
             )
             for v in values:
                 for item in v if isinstance(v, tuple) else (v,):
-                    if item is None and f.name in ("interaction_type", "weight_property", "post_label", "post_created_at"):
+                    if item is None and f.name in (
+                        "interaction_type",
+                        "weight_property",
+                        "post_label",
+                        "post_created_at",
+                    ):
                         continue
                     if not (isinstance(item, str) and IDENTIFIER.fullmatch(item)):
                         bad.append(f"{f.name}={item!r}")
         if bad:
             raise UnsafeIdentifierError(
-                "schema mapping names must match ^[A-Za-z][A-Za-z0-9_]*$; rejected: " + ", ".join(bad)
+                "schema mapping names must match ^[A-Za-z][A-Za-z0-9_]*$; rejected: "
+                + ", ".join(bad)
             )
         if not self.follows and self.interaction_type is None and not self.interactions:
             raise ConfigError("schema mapping names no follow or interaction relationship type")
@@ -97,7 +106,9 @@ class SchemaMapping:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"unknown schema mapping key(s) {unknown}; valid keys: {sorted(known)}")
+            raise ConfigError(
+                f"unknown schema mapping key(s) {unknown}; valid keys: {sorted(known)}"
+            )
         return cls(**data)
 
     @property

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-
 from graphsona import queries
 from graphsona._ident import IDENTIFIER
 from graphsona.errors import ConfigError, MissingDependencyError, StoreError
@@ -77,8 +76,12 @@ class Neo4jStore(GraphStore):
     dialect = "neo4j"
 
     def __init__(
-        self, driver: Any, database: str | None = None, mapping: SchemaMapping | None = None,
-        tracer: Tracer | None = None, owns_driver: bool = False,
+        self,
+        driver: Any,
+        database: str | None = None,
+        mapping: SchemaMapping | None = None,
+        tracer: Tracer | None = None,
+        owns_driver: bool = False,
     ) -> None:
         super().__init__(mapping, tracer)
         self.driver = driver
@@ -128,7 +131,11 @@ class Neo4jStore(GraphStore):
         except Exception as e:
             raise StoreError(f"Neo4j query failed: {e}") from e
         rows = [{k: _to_native(r[k]) for k in keys} for r in records]
-        return pl.DataFrame(rows, schema=list(keys), orient="row") if rows else pl.DataFrame(schema=list(keys))
+        return (
+            pl.DataFrame(rows, schema=list(keys), orient="row")
+            if rows
+            else pl.DataFrame(schema=list(keys))
+        )
 
     def close(self) -> None:
         if self._owns_driver:
@@ -158,7 +165,10 @@ class Neo4jStore(GraphStore):
     def _load_users(self, users: pl.DataFrame, batch_size: int) -> None:
         props = [c for c in users.columns if c != "user_id"]
         q = self._q("load_users")
-        frame = users.select(pl.col("user_id").alias("id"), pl.struct(props).alias("props") if props else pl.lit({}).alias("props"))
+        frame = users.select(
+            pl.col("user_id").alias("id"),
+            pl.struct(props).alias("props") if props else pl.lit({}).alias("props"),
+        )
         for rows in self._batches(frame, batch_size):
             self._write(q, rows=rows)
 
@@ -203,6 +213,7 @@ class Neo4jStore(GraphStore):
             )
 
     def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:
+        params: dict[str, Any]
         if kind is None:
             q, params = self._q("read_follows", rel=rel), {}
         elif kind == "":
@@ -213,7 +224,9 @@ class Neo4jStore(GraphStore):
         for recs in self._stream(q, max(1, batch_size // 20), **params):
             src = [r[0] for r in recs]
             dsts = [r[1] for r in recs]
-            frame = pl.DataFrame({"src": src, "dst": dsts}, schema={"src": pl.String, "dst": pl.List(pl.String)})
+            frame = pl.DataFrame(
+                {"src": src, "dst": dsts}, schema={"src": pl.String, "dst": pl.List(pl.String)}
+            )
             if kind is None:
                 yield frame.explode("dst")
             else:
@@ -251,7 +264,11 @@ class Neo4jStore(GraphStore):
         if not 1 <= dimensions <= 4096:
             raise ConfigError(f"dimensions must be in [1, 4096] (got {dimensions})")
         name = name or f"{self.mapping.user_label}_{property}"
-        self._write(self._q("create_vector_index", index=name, property=property, dimensions=str(dimensions)))
+        self._write(
+            self._q(
+                "create_vector_index", index=name, property=property, dimensions=str(dimensions)
+            )
+        )
         self.run("CALL db.awaitIndexes(300)")
         return name
 

@@ -14,24 +14,37 @@ from graphsona.graph.neo4j_store import Neo4jStore, driver_from_env
 __all__ = ["STORES", "open_store"]
 
 
-def _neo4j(uri: str, mapping: SchemaMapping | None, tracer: Tracer | None, database: str | None) -> GraphStore:
-    return Neo4jStore(driver_from_env(uri), database=database, mapping=mapping, tracer=tracer, owns_driver=True)
+def _neo4j(
+    uri: str, mapping: SchemaMapping | None, tracer: Tracer | None, database: str | None
+) -> GraphStore:
+    return Neo4jStore(
+        driver_from_env(uri), database=database, mapping=mapping, tracer=tracer, owns_driver=True
+    )
 
 
-def _embedded(uri: str, mapping: SchemaMapping | None, tracer: Tracer | None, database: str | None) -> GraphStore:
+def _embedded(
+    uri: str, mapping: SchemaMapping | None, tracer: Tracer | None, database: str | None
+) -> GraphStore:
     path = uri.removeprefix("embedded://")
     return EmbeddedStore(Path(path), mapping=mapping, tracer=tracer)
 
 
 STORES: dict[str, Callable[[str, SchemaMapping | None, Tracer | None, str | None], GraphStore]] = {
-    "neo4j": _neo4j, "neo4j+s": _neo4j, "neo4j+ssc": _neo4j,
-    "bolt": _neo4j, "bolt+s": _neo4j, "bolt+ssc": _neo4j,
+    "neo4j": _neo4j,
+    "neo4j+s": _neo4j,
+    "neo4j+ssc": _neo4j,
+    "bolt": _neo4j,
+    "bolt+s": _neo4j,
+    "bolt+ssc": _neo4j,
     "embedded": _embedded,
 }
 
 
 def open_store(
-    uri: str, *, mapping: SchemaMapping | None = None, tracer: Tracer | None = None,
+    uri: str,
+    *,
+    mapping: SchemaMapping | None = None,
+    tracer: Tracer | None = None,
     database: str | None = None,
 ) -> GraphStore:
     """Open the store named by ``uri``.
@@ -44,5 +57,7 @@ def open_store(
         raise ConfigError("store URI is empty; give a path (embedded) or neo4j://host:port")
     scheme = uri.split("://", 1)[0] if "://" in uri else "embedded"
     if scheme not in STORES:
-        raise ConfigError(f"unknown store scheme {scheme!r} in {uri!r}; valid: {sorted(STORES)} or a path")
+        raise ConfigError(
+            f"unknown store scheme {scheme!r} in {uri!r}; valid: {sorted(STORES)} or a path"
+        )
     return STORES[scheme](uri, mapping, tracer, database)

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import polars as pl
-
 from graphsona.errors import DataValidationError
 
 ROW = "__row"
@@ -29,7 +28,8 @@ def _decode_check(path: Path, data: bytes, lossy: bool, header_lines: int) -> by
         raise DataValidationError(
             f"invalid UTF-8 at line {line} (byte offset {e.start}); fix the file or load with "
             "lossy decoding (--lossy-utf8) to replace bad bytes with U+FFFD",
-            file=str(path), row=line - header_lines,
+            file=str(path),
+            row=line - header_lines,
         ) from None
 
 
@@ -46,12 +46,11 @@ def _csv_diagnose(path: Path, text: str) -> DataValidationError | None:
             if fields and len(fields) != len(header):
                 return DataValidationError(
                     f"malformed CSV: {len(fields)} fields where the header has {len(header)}",
-                    file=str(path), row=row,
+                    file=str(path),
+                    row=row,
                 )
     except csv.Error as e:
-        return DataValidationError(
-            f"malformed CSV quoting ({e})", file=str(path), row=row + 1
-        )
+        return DataValidationError(f"malformed CSV quoting ({e})", file=str(path), row=row + 1)
     return None
 
 
@@ -92,9 +91,13 @@ def read_table(path: Path, *, lossy_utf8: bool = False) -> pl.DataFrame:
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as je:
-                    raise DataValidationError(f"invalid JSON ({je.msg})", file=str(path), row=i) from e
+                    raise DataValidationError(
+                        f"invalid JSON ({je.msg})", file=str(path), row=i
+                    ) from e
                 if not isinstance(obj, dict):
-                    raise DataValidationError("each line must be a JSON object", file=str(path), row=i) from e
+                    raise DataValidationError(
+                        "each line must be a JSON object", file=str(path), row=i
+                    ) from e
             raise DataValidationError(
                 f"cannot read JSONL ({str(e).splitlines()[0]}); check that each field has one type",
                 file=str(path),

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
 from graphsona.errors import ConfigError
 from graphsona.loaders._vocab import COMMON, EMOJI, FOREIGN, SYLLABLES, THEMES
 
@@ -99,7 +98,10 @@ def _theme_words(k: int, rng: np.random.Generator) -> tuple[str, list[str]]:
 
 
 def _sample_members(
-    comm_of_target: np.ndarray, members: list[np.ndarray], cdfs: list[np.ndarray], rng: np.random.Generator
+    comm_of_target: np.ndarray,
+    members: list[np.ndarray],
+    cdfs: list[np.ndarray],
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """For each wanted community, draw one member with probability proportional to popularity."""
     out = np.empty(len(comm_of_target), dtype=np.int64)
@@ -131,8 +133,14 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
     cdfs = [np.cumsum(popularity[m]) for m in members]
 
     # Follows: out-degree log-normal; targets in own community unless mixed.
-    outdeg = np.maximum(1, rng.lognormal(np.log(max(cfg.avg_follows, 1e-9)) - 0.32, 0.8, n)).astype(np.int64)
-    outdeg = np.where(inactive, rng.integers(0, 3, n), outdeg) if cfg.avg_follows > 0 else np.zeros(n, np.int64)
+    outdeg = np.maximum(1, rng.lognormal(np.log(max(cfg.avg_follows, 1e-9)) - 0.32, 0.8, n)).astype(
+        np.int64
+    )
+    outdeg = (
+        np.where(inactive, rng.integers(0, 3, n), outdeg)
+        if cfg.avg_follows > 0
+        else np.zeros(n, np.int64)
+    )
     src = np.repeat(np.arange(n), outdeg)
     mixed = rng.random(len(src)) < cfg.mixing
     tcomm = np.where(mixed, rng.integers(0, k, len(src)), comm[src])
@@ -152,8 +160,16 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
         {
             "user_id": user_ids,
             "handle": [f"@{themes[c][0][:5]}_{i}" for i, c in enumerate(comm)],
-            "bio": pl.Series(np.where(inactive, None, np.array([f"into {themes[c][0]}" for c in comm], dtype=object)), dtype=pl.String),
-            "created_at": pl.from_epoch(pl.Series(_T0 - rng.integers(0, 3 * _SPAN, n)), "s").dt.replace_time_zone("UTC"),
+            "bio": pl.Series(
+                [
+                    None if off else f"into {themes[c][0]}"
+                    for c, off in zip(comm, inactive, strict=True)
+                ],
+                dtype=pl.String,
+            ),
+            "created_at": pl.from_epoch(
+                pl.Series(_T0 - rng.integers(0, 3 * _SPAN, n)), "s"
+            ).dt.replace_time_zone("UTC"),
             "planted_community": comm.astype(np.int64),
         }
     )
@@ -171,8 +187,12 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
 
 
 def _posts(
-    cfg: SyntheticConfig, rng: np.random.Generator, comm: np.ndarray, activity: np.ndarray,
-    themes: list[tuple[str, list[str]]], ids_np: np.ndarray,
+    cfg: SyntheticConfig,
+    rng: np.random.Generator,
+    comm: np.ndarray,
+    activity: np.ndarray,
+    themes: list[tuple[str, list[str]]],
+    ids_np: np.ndarray,
 ) -> pl.DataFrame:
     n_posts = rng.poisson(cfg.posts_per_user * activity)
     owner = np.repeat(np.arange(len(comm)), n_posts)
@@ -180,15 +200,15 @@ def _posts(
     # One vocabulary: common words, then each community's topic words, hashtags, foreign words.
     vocab: list[str] = list(COMMON)
     topic_off = []
-    for _name, words in themes:
+    for _name, topic_words in themes:
         topic_off.append(len(vocab))
-        vocab += words
+        vocab += topic_words
     tag_off = len(vocab)
     vocab += [f"#{name}" for name, _ in themes]
     foreign_off = {}
-    for lang, words in FOREIGN.items():
-        foreign_off[lang] = (len(vocab), len(words))
-        vocab += words
+    for code, function_words in FOREIGN.items():
+        foreign_off[code] = (len(vocab), len(function_words))
+        vocab += function_words
     emoji_off = len(vocab)
     vocab += EMOJI
     topic_off_a = np.array(topic_off)
@@ -200,11 +220,13 @@ def _posts(
     other = rng.integers(0, len(themes), (m, max_len))
     word_comm = np.where(rng.random((m, max_len)) < cfg.text_mixing, other, pc[:, None])
     # Zipf-like preference inside a topic: low ranks are the topic's signature words.
-    rank = np.minimum((3 * rng.pareto(1.0, (m, max_len))).astype(np.int64), topic_len[word_comm] - 1)
+    rank = np.minimum(
+        (3 * rng.pareto(1.0, (m, max_len))).astype(np.int64), topic_len[word_comm] - 1
+    )
     topic_idx = topic_off_a[word_comm] + rank
     common_idx = rng.integers(0, len(COMMON), (m, max_len))
     idx = np.where(rng.random((m, max_len)) < 0.45, common_idx, topic_idx)
-    langs = np.array(["en"] + list(FOREIGN), dtype=object)
+    langs = np.array(["en", *FOREIGN], dtype=object)
     lang = np.where(rng.random(m) < cfg.multilingual_fraction, rng.integers(1, len(langs), m), 0)
     for li, lg in enumerate(langs[1:], start=1):
         off, cnt = foreign_off[lg]
@@ -214,7 +236,10 @@ def _posts(
     vocab_s = pl.Series(vocab, dtype=pl.String)
     tag = np.where(rng.random(m) < 0.6, tag_off + pc, -1)
     emoji = np.where(rng.random(m) < 0.08, emoji_off + rng.integers(0, len(EMOJI), m), -1)
-    present = np.concatenate([np.arange(max_len)[None, :] < length[:, None], (tag >= 0)[:, None], (emoji >= 0)[:, None]], 1)
+    present = np.concatenate(
+        [np.arange(max_len)[None, :] < length[:, None], (tag >= 0)[:, None], (emoji >= 0)[:, None]],
+        1,
+    )
     idx = np.concatenate([idx, tag[:, None], emoji[:, None]], 1)
     cols = [
         vocab_s.gather(np.where(present[:, j], idx[:, j], 0)).alias(f"w{j}")
@@ -224,24 +249,40 @@ def _posts(
         pl.when(pl.Series(present[:, j])).then(pl.col(f"w{j}")).otherwise(None).alias(f"w{j}")
         for j in range(idx.shape[1])
     )
-    texts = words.select(pl.concat_str(pl.all(), separator=" ", ignore_nulls=True).alias("text"))["text"] if m else pl.Series("text", [], dtype=pl.String)
+    texts = (
+        words.select(pl.concat_str(pl.all(), separator=" ", ignore_nulls=True).alias("text"))[
+            "text"
+        ]
+        if m
+        else pl.Series("text", [], dtype=pl.String)
+    )
     t = _T0 + rng.integers(0, _SPAN, m)
     df = pl.DataFrame(
         {
             "user_id": ids_np[owner],
             "text": texts,
-            "created_at": pl.from_epoch(pl.Series(t, dtype=pl.Int64), "s").dt.replace_time_zone("UTC"),
+            "created_at": pl.from_epoch(pl.Series(t, dtype=pl.Int64), "s").dt.replace_time_zone(
+                "UTC"
+            ),
             "lang": pl.Series(langs[lang], dtype=pl.String),
         }
     ).sort("created_at", "user_id", maintain_order=True)
     return df.with_columns(
-        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias("post_id")
+        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
+            "post_id"
+        )
     ).select("post_id", "user_id", "text", "created_at", "lang")
 
 
 def _interactions(
-    cfg: SyntheticConfig, rng: np.random.Generator, activity: np.ndarray, src: np.ndarray,
-    dst: np.ndarray, n: int, popularity: np.ndarray, ids_np: np.ndarray,
+    cfg: SyntheticConfig,
+    rng: np.random.Generator,
+    activity: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    n: int,
+    popularity: np.ndarray,
+    ids_np: np.ndarray,
 ) -> pl.DataFrame:
     n_int = rng.poisson(cfg.interactions_per_user * activity)
     who = np.repeat(np.arange(n), n_int)
@@ -253,7 +294,9 @@ def _interactions(
     pick = start[who] + (rng.random(len(who)) * np.maximum(deg[who], 1)).astype(np.int64)
     cdf = np.cumsum(popularity)
     anyone = np.minimum(np.searchsorted(cdf, rng.random(len(who)) * cdf[-1], side="right"), n - 1)
-    target = np.where(to_followee, dst[np.minimum(pick, max(len(dst) - 1, 0))] if len(dst) else anyone, anyone)
+    target = np.where(
+        to_followee, dst[np.minimum(pick, max(len(dst) - 1, 0))] if len(dst) else anyone, anyone
+    )
     keep = target != who
     who, target = who[keep], target[keep]
     kind = np.array(KINDS, dtype=object)[rng.choice(len(KINDS), len(who), p=KIND_P)]
@@ -264,7 +307,9 @@ def _interactions(
             "dst": ids_np[target],
             "kind": pl.Series(kind, dtype=pl.String),
             "weight": np.ones(len(who)),
-            "created_at": pl.from_epoch(pl.Series(t, dtype=pl.Int64), "s").dt.replace_time_zone("UTC"),
+            "created_at": pl.from_epoch(pl.Series(t, dtype=pl.Int64), "s").dt.replace_time_zone(
+                "UTC"
+            ),
         }
     )
 
@@ -283,5 +328,7 @@ def write_dataset(net: SyntheticNetwork, out: str | Path, fmt: str = "parquet") 
         elif fmt == "csv":
             df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_csv(path)
         else:
-            df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_ndjson(path)
+            df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_ndjson(
+                path
+            )
     return root

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-
 from graphsona._ident import IDENTIFIER
 from graphsona.errors import DataValidationError
 from graphsona.loaders._read import ROW, read_table
@@ -64,7 +64,9 @@ def _fail_first(df: pl.DataFrame, bad: pl.Expr, file: Path, column: str, message
         first = hit.row(0, named=True)
         raise DataValidationError(
             f"{message} (got {first.get(column)!r}; {hit.height} row(s) affected)",
-            file=str(file), row=int(first[ROW]), column=column,
+            file=str(file),
+            row=int(first[ROW]),
+            column=column,
         )
 
 
@@ -86,7 +88,8 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
     dtype = df.schema[col]
     if isinstance(dtype, pl.Datetime):
         parsed = (
-            pl.col(col).dt.convert_time_zone("UTC") if dtype.time_zone
+            pl.col(col).dt.convert_time_zone("UTC")
+            if dtype.time_zone
             else pl.col(col).dt.replace_time_zone("UTC")
         ).dt.cast_time_unit("us")
     elif dtype.is_numeric():
@@ -94,7 +97,10 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
         parsed = parsed.dt.replace_time_zone("UTC")
     elif dtype == pl.String:
         s = pl.col(col).str.strip_chars()
-        tries = [s.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in _ISO_FORMATS]
+        tries = [
+            s.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC")
+            for f in _ISO_FORMATS
+        ]
         epoch = s.cast(pl.Float64, strict=False)
         tries.append(pl.from_epoch((epoch * 1e6).cast(pl.Int64), "us").dt.replace_time_zone("UTC"))
         parsed = pl.coalesce(tries)
@@ -107,7 +113,10 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
     if dtype == pl.String:
         given = given & (pl.col(col).str.strip_chars() != "")
     _fail_first(
-        out, given & pl.col("__t").is_null(), file, col,
+        out,
+        given & pl.col("__t").is_null(),
+        file,
+        col,
         "cannot parse time: expected ISO-8601 (e.g. 2024-05-01T12:00:00Z) or epoch seconds",
     )
     return out.with_columns(pl.col("__t").alias(col)).drop("__t")
@@ -125,13 +134,19 @@ def _infer_extra(df: pl.DataFrame, col: str) -> pl.DataFrame:
         cast = nonnull.cast(dtype, strict=False)
         if cast.null_count() == 0:
             return df.with_columns(
-                pl.when(pl.col(col).str.strip_chars() == "").then(None).otherwise(pl.col(col))
-                .str.strip_chars().cast(dtype).alias(col)
+                pl.when(pl.col(col).str.strip_chars() == "")
+                .then(None)
+                .otherwise(pl.col(col))
+                .str.strip_chars()
+                .cast(dtype)
+                .alias(col)
             )
     return df
 
 
-def _read(root: Path, spec: TableSpec, opts: LoadOptions, report: LoadReport) -> tuple[pl.DataFrame, Path] | None:
+def _read(
+    root: Path, spec: TableSpec, opts: LoadOptions, report: LoadReport
+) -> tuple[pl.DataFrame, Path] | None:
     path = _find_file(root, spec.name)
     if path is None:
         if spec.mandatory:
@@ -153,8 +168,13 @@ def _read(root: Path, spec: TableSpec, opts: LoadOptions, report: LoadReport) ->
 
 
 def _drop_unknown(
-    df: pl.DataFrame, cols: tuple[str, ...], known: pl.Series, table: str, path: Path,
-    opts: LoadOptions, report: LoadReport,
+    df: pl.DataFrame,
+    cols: tuple[str, ...],
+    known: pl.Series,
+    table: str,
+    path: Path,
+    opts: LoadOptions,
+    report: LoadReport,
 ) -> pl.DataFrame:
     unknown = pl.any_horizontal([~pl.col(c).is_in(known.implode()) for c in cols])
     if opts.strict:
@@ -174,7 +194,9 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     dup = df.filter(pl.col("user_id").is_duplicated()).sort(ROW)
     if dup.height:
         firsts = dup.group_by("user_id", maintain_order=True).agg(pl.col(ROW)).head(5)
-        listed = "; ".join(f"{r['user_id']!r} at rows {r[ROW]}" for r in firsts.iter_rows(named=True))
+        listed = "; ".join(
+            f"{r['user_id']!r} at rows {r[ROW]}" for r in firsts.iter_rows(named=True)
+        )
         raise DataValidationError(
             f"duplicate user_id: {listed}", file=str(path), row=int(dup[ROW][0]), column="user_id"
         )
@@ -184,7 +206,9 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
         if not IDENTIFIER.fullmatch(col):
             raise DataValidationError(
                 "column name must be a plain identifier (letters, digits, underscore; starting "
-                "with a letter) because it becomes a graph property", file=str(path), column=col,
+                "with a letter) because it becomes a graph property",
+                file=str(path),
+                column=col,
             )
     for col in ("handle", "bio"):
         if col in df.columns:
@@ -199,32 +223,53 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
 
 def _posts(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     empty = pl.DataFrame(
-        schema={"post_id": pl.String, "user_id": pl.String, "text": pl.String, "created_at": TIME, "lang": pl.String}
+        schema={
+            "post_id": pl.String,
+            "user_id": pl.String,
+            "text": pl.String,
+            "created_at": TIME,
+            "lang": pl.String,
+        }
     )
     read = _read(root, TABLES["posts"], opts, report)
     if read is None:
         return empty
     df, path = read
     if df.schema["text"] != pl.String:
-        raise DataValidationError(f"expected text, got {df.schema['text']}", file=str(path), column="text")
+        raise DataValidationError(
+            f"expected text, got {df.schema['text']}", file=str(path), column="text"
+        )
     if "post_id" in df.columns:
         df = df.with_columns(pl.col("post_id").cast(pl.String).str.strip_chars())
-        _fail_first(df, pl.col("post_id").is_null() | (pl.col("post_id") == ""), path, "post_id", "missing post_id")
+        _fail_first(
+            df,
+            pl.col("post_id").is_null() | (pl.col("post_id") == ""),
+            path,
+            "post_id",
+            "missing post_id",
+        )
         dup = df.filter(pl.col("post_id").is_duplicated()).sort(ROW)
         if dup.height:
             ids = dup["post_id"].unique(maintain_order=True).head(5).to_list()
             raise DataValidationError(
-                f"duplicate post_id (first: {ids})", file=str(path), row=int(dup[ROW][0]), column="post_id"
+                f"duplicate post_id (first: {ids})",
+                file=str(path),
+                row=int(dup[ROW][0]),
+                column="post_id",
             )
     else:
         # Deterministic ids: the user's id and the post's ordinal among that user's rows, so ids
         # of earlier posts stay the same when a file is appended to.
         df = df.with_columns(
-            (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias("post_id")
+            (
+                pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)
+            ).alias("post_id")
         )
     df = _parse_time(df, "created_at", path)
     df = df.with_columns(
-        (pl.col("lang").cast(pl.String) if "lang" in df.columns else pl.lit(None, pl.String)).alias("lang")
+        (pl.col("lang").cast(pl.String) if "lang" in df.columns else pl.lit(None, pl.String)).alias(
+            "lang"
+        )
     )
     df = _drop_unknown(df, ("user_id",), users, "posts", path, opts, report)
     n = df.height
@@ -264,16 +309,28 @@ def _follows(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport
     return df
 
 
-def _interactions(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+def _interactions(
+    root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport
+) -> pl.DataFrame:
     got = _edges_common(root, "interactions", users, opts, report)
-    schema = {"src": pl.String, "dst": pl.String, "kind": pl.String, "weight": pl.Float64,
-              "count": pl.Int64, "created_at": TIME, "last_at": TIME}
+    schema: dict[str, Any] = {
+        "src": pl.String,
+        "dst": pl.String,
+        "kind": pl.String,
+        "weight": pl.Float64,
+        "count": pl.Int64,
+        "created_at": TIME,
+        "last_at": TIME,
+    }
     if got is None:
         return pl.DataFrame(schema=schema)
     df, path = got
     df = df.with_columns(pl.col("kind").cast(pl.String).str.strip_chars().str.to_lowercase())
     _fail_first(
-        df, pl.col("kind").is_null() | ~pl.col("kind").str.contains(_KIND), path, "kind",
+        df,
+        pl.col("kind").is_null() | ~pl.col("kind").str.contains(_KIND),
+        path,
+        "kind",
         "kind must be one word (letters, digits, underscore), e.g. reply, repost, mention",
     )
     if "weight" in df.columns:
@@ -281,11 +338,22 @@ def _interactions(root: Path, users: pl.Series, opts: LoadOptions, report: LoadR
         if df.schema["weight"] == pl.String:
             raw = pl.when(raw.str.strip_chars() == "").then(None).otherwise(raw.str.strip_chars())
         df = df.with_columns(raw.cast(pl.Float64, strict=False).alias("__w"))
-        _fail_first(df, pl.col("weight").is_not_null() & pl.col("__w").is_null()
-                    & (pl.col("weight").cast(pl.String).str.strip_chars() != ""),
-                    path, "weight", "weight must be a number")
-        _fail_first(df, pl.col("__w").is_nan() | pl.col("__w").is_infinite() | (pl.col("__w") < 0),
-                    path, "weight", "weight must be a finite number >= 0")
+        _fail_first(
+            df,
+            pl.col("weight").is_not_null()
+            & pl.col("__w").is_null()
+            & (pl.col("weight").cast(pl.String).str.strip_chars() != ""),
+            path,
+            "weight",
+            "weight must be a number",
+        )
+        _fail_first(
+            df,
+            pl.col("__w").is_nan() | pl.col("__w").is_infinite() | (pl.col("__w") < 0),
+            path,
+            "weight",
+            "weight must be a finite number >= 0",
+        )
         df = df.with_columns(pl.col("__w").fill_null(1.0).alias("weight"))
     else:
         df = df.with_columns(pl.lit(1.0).alias("weight"))
@@ -305,7 +373,9 @@ def _interactions(root: Path, users: pl.Series, opts: LoadOptions, report: LoadR
     return df.select(list(schema))
 
 
-def load_dataset(path: str | Path, options: LoadOptions | None = None) -> tuple[Dataset, LoadReport]:
+def load_dataset(
+    path: str | Path, options: LoadOptions | None = None
+) -> tuple[Dataset, LoadReport]:
     """Read and validate the dataset directory ``path``.
 
     Returns the validated :class:`Dataset` and a :class:`LoadReport`; raises

@@ -37,7 +37,9 @@ def load(name: str, dialect: str) -> str:
     for candidate in (root / dialect / f"{name}.cypher", root / f"{name}.cypher"):
         if candidate.is_file():
             return candidate.read_text(encoding="utf-8")
-    raise ConfigError(f"no query named {name!r} for dialect {dialect!r}; known: {available(dialect)}")
+    raise ConfigError(
+        f"no query named {name!r} for dialect {dialect!r}; known: {available(dialect)}"
+    )
 
 
 def available(dialect: str) -> list[str]:
@@ -76,7 +78,9 @@ def render(name: str, dialect: str, **names: str | list[str]) -> str:
             raise ConfigError(f"query {name!r}: {key!r} takes one name, got {value!r}")
         if raw:
             if not _TYPE.fullmatch(value):
-                raise UnsafeIdentifierError(f"{key} must be a column type like STRING or FLOAT[128], got {value!r}")
+                raise UnsafeIdentifierError(
+                    f"{key} must be a column type like STRING or FLOAT[128], got {value!r}"
+                )
             return value
         return quote(value, key)
 

@@ -29,6 +29,7 @@ and the plugins are deduplicated by ``group:artifact``, keeping the higher versi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -131,7 +132,9 @@ def assemble(force: bool = False) -> Path:
     lib, plugins = tmp / "lib", tmp / "plugins"
     _mvn_copy(HERE / "server-pom.xml", lib, {"neo4j.version": NEO4J_VERSION})
     _mvn_copy(
-        HERE / "plugins-pom.xml", plugins, {"gds.version": GDS_VERSION, "apoc.version": APOC_VERSION}
+        HERE / "plugins-pom.xml",
+        plugins,
+        {"gds.version": GDS_VERSION, "apoc.version": APOC_VERSION},
     )
     # A library on both sides must exist once: keep the higher version where it already lives.
     lib_ix, plug_ix = _index_jars(lib), _index_jars(plugins)
@@ -201,7 +204,9 @@ class Neo4jTestServer:
         return f"bolt://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, home: Path | None = None, port: int | None = None, timeout: float = 180) -> Neo4jTestServer:
+    def start(
+        cls, home: Path | None = None, port: int | None = None, timeout: float = 180
+    ) -> Neo4jTestServer:
         rt = assemble()
         owns = home is None
         home = Path(tempfile.mkdtemp(prefix="graphsona-neo4j-")) if home is None else home
@@ -219,10 +224,10 @@ class Neo4jTestServer:
             f"--config-dir={home / 'conf'}",
             "--console-mode",
         ]
-        console = open(home / "console.log", "wb")
-        proc = subprocess.Popen(
-            cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True, cwd=home
-        )
+        with open(home / "console.log", "wb") as console:  # the child keeps its own handle
+            proc = subprocess.Popen(
+                cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True, cwd=home
+            )
         server = cls(proc, home, port, owns)
         try:
             server._wait_ready(timeout)
@@ -242,7 +247,9 @@ class Neo4jTestServer:
             if self._bolt_answers():
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"Neo4j did not answer on {self.uri} within {timeout:.0f}s\n" + self.log_tail())
+        raise RuntimeError(
+            f"Neo4j did not answer on {self.uri} within {timeout:.0f}s\n" + self.log_tail()
+        )
 
     def _bolt_answers(self) -> bool:
         import neo4j  # the Python driver is a dependency of graphsona
@@ -269,17 +276,17 @@ class Neo4jTestServer:
                 os.killpg(self.process.pid, signal.SIGTERM)
                 self.process.wait(timeout=30)
             except (subprocess.TimeoutExpired, ProcessLookupError):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.process.wait(timeout=10)
         if self.owns_home:
             shutil.rmtree(self.home, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("assemble", help="resolve the jars from Maven Central (once)")
     a.add_argument("--force", action="store_true", help="resolve again even if assembled")

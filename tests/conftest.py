@@ -7,13 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
-
-from neo4j_test_server import Neo4jTestServer  # scripts/ is on pytest's pythonpath
-
 from graphsona.graph import EmbeddedStore, Neo4jStore
 from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
+from neo4j_test_server import Neo4jTestServer  # scripts/ is on pytest's pythonpath
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -65,7 +62,9 @@ def store(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def small_dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    net = generate(SyntheticConfig(n_users=300, n_communities=4, avg_follows=8, posts_per_user=3, seed=3))
+    net = generate(
+        SyntheticConfig(n_users=300, n_communities=4, avg_follows=8, posts_per_user=3, seed=3)
+    )
     return write_dataset(net, tmp_path_factory.mktemp("small") / "data")
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from graphsona.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +50,7 @@ def test_bad_input_is_one_clear_line_and_nothing_written(tmp_path: Path) -> None
     (data / "users.csv").write_text("user_id\nu1\nu1\n")
     (data / "follows.csv").write_text("src,dst\nu1,u1\n")
     store = tmp_path / "g.lbdb"
-    code, out, err = run("load", str(data), "--store", str(store))
+    code, _, err = run("load", str(data), "--store", str(store))
     assert code == 1
     assert err.strip().count("\n") == 0
     assert re.match(r"error: file .*users.csv, row 1, column 'user_id': duplicate user_id", err)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 import torch
-
 from graphsona.graph import EmbeddedStore, to_pyg
 from graphsona.graph.export import DEFAULT_KIND_WEIGHTS, OTHER_KIND_WEIGHT
 from graphsona.loaders import Dataset
@@ -19,10 +18,23 @@ def tiny() -> Dataset:
         pl.lit(None, TIME).alias("created_at")
     )
     inter = pl.DataFrame(
-        {"src": ["b", "c"], "dst": ["a", "d"], "kind": ["reply", "boost"], "weight": [2.0, 1.0], "count": [2, 1]}
+        {
+            "src": ["b", "c"],
+            "dst": ["a", "d"],
+            "kind": ["reply", "boost"],
+            "weight": [2.0, 1.0],
+            "count": [2, 1],
+        }
     ).with_columns(pl.lit(None, TIME).alias("created_at"), pl.lit(None, TIME).alias("last_at"))
-    posts = pl.DataFrame(schema={"post_id": pl.String, "user_id": pl.String, "text": pl.String,
-                                 "created_at": TIME, "lang": pl.String})
+    posts = pl.DataFrame(
+        schema={
+            "post_id": pl.String,
+            "user_id": pl.String,
+            "text": pl.String,
+            "created_at": TIME,
+            "lang": pl.String,
+        }
+    )
     return Dataset(users, posts, follows, inter)
 
 
@@ -38,9 +50,11 @@ def test_tiny_graph_exports_exactly(tmp_path) -> None:  # type: ignore[no-untype
         for s, d, t, w in zip(*g.data.edge_index, g.data.edge_type, g.data.edge_weight, strict=True)
     }
     assert edges == {
-        (3, 0, 0, 1.0), (0, 2, 0, 1.0), (1, 2, 0, 1.0),           # follows: d->a, a->c, b->c
-        (2, 3, 1, OTHER_KIND_WEIGHT * 1.0),                       # c->d boost (unknown kind)
-        (1, 0, 2, DEFAULT_KIND_WEIGHTS["reply"] * 2.0),           # b->a two replies
+        (3, 0, 0, 1.0),
+        (0, 2, 0, 1.0),
+        (1, 2, 0, 1.0),  # follows: d->a, a->c, b->c
+        (2, 3, 1, OTHER_KIND_WEIGHT * 1.0),  # c->d boost (unknown kind)
+        (1, 0, 2, DEFAULT_KIND_WEIGHTS["reply"] * 2.0),  # b->a two replies
     }
     assert g.data.num_nodes == 4
     h = g.hetero()

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from helpers import write_table
-
 from graphsona.errors import DataValidationError
 from graphsona.loaders import LoadOptions, load_dataset
+from helpers import write_table
 
 USERS = "user_id,handle,bio,created_at,age\nu1,@a,hi,2024-01-01T00:00:00Z,31\nu2,@b,,1700000000,\nu3,@c,yo,2024-02-01,40\n"
 
@@ -35,7 +34,10 @@ def test_valid_csv_is_typed_and_reported(tmp_path: Path) -> None:
     assert ds.users["created_at"].dt.year().to_list() == [2024, 2023, 2024]  # ISO, epoch, date-only
     assert ds.posts["post_id"].to_list() == ["u1/0", "u2/0"]  # deterministic ids when absent
     assert ds.posts["created_at"][0].hour == 8  # +02:00 converted to UTC
-    assert ds.interactions["kind"].to_list() == ["reply", "like"] or ds.interactions["kind"].to_list() == ["reply", "like"][::-1]
+    assert (
+        ds.interactions["kind"].to_list() == ["reply", "like"]
+        or ds.interactions["kind"].to_list() == ["reply", "like"][::-1]
+    )
     assert sorted(ds.interactions["weight"].to_list()) == [1.0, 2.0]  # missing weight -> 1
     assert report.rows_read == {"users": 3, "posts": 2, "follows": 1, "interactions": 2}
     assert report.issues == {}
@@ -70,13 +72,17 @@ def test_edges_required(tmp_path: Path) -> None:
 
 
 def test_missing_required_column(tmp_path: Path) -> None:
-    with pytest.raises(DataValidationError, match=r"follows.csv.*column 'dst'.*missing required column"):
+    with pytest.raises(
+        DataValidationError, match=r"follows.csv.*column 'dst'.*missing required column"
+    ):
         load_dataset(make(tmp_path, follows="src,target\nu1,u2\n"))
 
 
 def test_wrong_type_weight_names_row(tmp_path: Path) -> None:
     root = make(tmp_path, interactions="src,dst,kind,weight\nu1,u2,reply,1\nu2,u3,reply,lots\n")
-    with pytest.raises(DataValidationError, match=r"interactions.csv, row 2, column 'weight'.*number.*'lots'"):
+    with pytest.raises(
+        DataValidationError, match=r"interactions.csv, row 2, column 'weight'.*number.*'lots'"
+    ):
         load_dataset(root)
 
 
@@ -88,7 +94,9 @@ def test_negative_weight(tmp_path: Path) -> None:
 
 def test_bad_time_names_row(tmp_path: Path) -> None:
     root = make(tmp_path, follows="src,dst,created_at\nu1,u2,2024-01-01\nu2,u3,yesterday\n")
-    with pytest.raises(DataValidationError, match=r"follows.csv, row 2, column 'created_at'.*cannot parse time"):
+    with pytest.raises(
+        DataValidationError, match=r"follows.csv, row 2, column 'created_at'.*cannot parse time"
+    ):
         load_dataset(root)
 
 
@@ -100,13 +108,18 @@ def test_bad_kind(tmp_path: Path) -> None:
 
 def test_duplicate_user_ids_listed(tmp_path: Path) -> None:
     root = make(tmp_path, users="user_id\nu1\nu2\nu1\nu3\nu2\n")
-    with pytest.raises(DataValidationError, match=r"row 1, column 'user_id': duplicate user_id: 'u1' at rows \[1, 3\]; 'u2' at rows \[2, 5\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"row 1, column 'user_id': duplicate user_id: 'u1' at rows \[1, 3\]; 'u2' at rows \[2, 5\]",
+    ):
         load_dataset(root)
 
 
 def test_duplicate_post_ids(tmp_path: Path) -> None:
     root = make(tmp_path, posts="post_id,user_id,text\np1,u1,a\np2,u1,b\np1,u2,c\n")
-    with pytest.raises(DataValidationError, match=r"posts.csv, row 1, column 'post_id'.*duplicate post_id.*p1"):
+    with pytest.raises(
+        DataValidationError, match=r"posts.csv, row 1, column 'post_id'.*duplicate post_id.*p1"
+    ):
         load_dataset(root)
 
 
@@ -126,7 +139,9 @@ def test_unknown_users_dropped_and_counted_or_strict(tmp_path: Path) -> None:
     assert ds.follows.height == 1 and ds.posts.height == 1
     assert report.issues["follows.unknown_user"] == 2
     assert report.issues["posts.unknown_user"] == 1
-    with pytest.raises(DataValidationError, match=r"posts.csv, row 2, column 'user_id'.*not in users"):
+    with pytest.raises(
+        DataValidationError, match=r"posts.csv, row 2, column 'user_id'.*not in users"
+    ):
         load_dataset(root, LoadOptions(strict=True))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from graphsona.errors import ConfigError, UnsafeIdentifierError
 from graphsona.graph import Neo4jStore, SchemaMapping, to_pyg
 
@@ -20,10 +19,18 @@ CREATE (a:Person {screen_name: 'ann', age: 31}), (b:Person {screen_name: 'bob'})
 """
 
 MAPPING = SchemaMapping(
-    user_label="Person", user_id="screen_name", follows=("SUBSCRIBED_TO",),
-    interaction_type=None, interactions={"REPLIED_TO": "reply", "RETWEETED": "repost"},
-    weight_property="strength", post_label="Tweet", post_rel="WRITTEN_BY", post_rel_outgoing=False,
-    post_text="body", post_id="tid", post_created_at="at",
+    user_label="Person",
+    user_id="screen_name",
+    follows=("SUBSCRIBED_TO",),
+    interaction_type=None,
+    interactions={"REPLIED_TO": "reply", "RETWEETED": "repost"},
+    weight_property="strength",
+    post_label="Tweet",
+    post_rel="WRITTEN_BY",
+    post_rel_outgoing=False,
+    post_text="body",
+    post_id="tid",
+    post_created_at="at",
 )
 
 
@@ -53,7 +60,9 @@ def test_write_back_into_a_mapped_graph_uses_its_labels(neo4j_driver: Any) -> No
     neo4j_driver.execute_query(HAND_MADE)
     store = Neo4jStore(neo4j_driver, mapping=MAPPING)
     store.write_user_properties(pl.DataFrame({"user_id": ["ann", "bob"], "influence": [0.9, 0.1]}))
-    rows = store.run("MATCH (p:Person) WHERE p.influence IS NOT NULL RETURN p.screen_name AS n ORDER BY n")
+    rows = store.run(
+        "MATCH (p:Person) WHERE p.influence IS NOT NULL RETURN p.screen_name AS n ORDER BY n"
+    )
     assert rows["n"].to_list() == ["ann", "bob"]
 
 
@@ -73,7 +82,7 @@ def test_injection_in_lists_and_dicts_is_rejected() -> None:
 
 
 def test_from_dict_lists_valid_keys() -> None:
-    with pytest.raises(ConfigError, match="unknown schema mapping key.*'user_lable'.*valid keys"):
+    with pytest.raises(ConfigError, match=r"unknown schema mapping key.*'user_lable'.*valid keys"):
         SchemaMapping.from_dict({"user_lable": "Person"})
     m = SchemaMapping.from_dict({"user_label": "Person", "follows": ["A", "B"]})
     assert m.follows == ("A", "B") and not m.is_native

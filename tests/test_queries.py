@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import pytest
-
 from graphsona import queries
 from graphsona._ident import quote
 from graphsona.errors import ConfigError, UnsafeIdentifierError
 
 
 def test_render_quotes_identifiers() -> None:
-    text = queries.render("read_follows", "neo4j", user_label="Person", rel="FOLLOWS", user_id="sid")
+    text = queries.render(
+        "read_follows", "neo4j", user_label="Person", rel="FOLLOWS", user_id="sid"
+    )
     assert "(a:`Person`)-[:`FOLLOWS`]->(b:`Person`)" in text
     assert "{{" not in text
 
 
 def test_render_rejects_injection() -> None:
     with pytest.raises(UnsafeIdentifierError, match="user_label must match"):
-        queries.render("read_follows", "neo4j", user_label="User`) DETACH DELETE n //", rel="F", user_id="id")
+        queries.render(
+            "read_follows", "neo4j", user_label="User`) DETACH DELETE n //", rel="F", user_id="id"
+        )
 
 
 def test_list_and_literal_placeholders() -> None:
     names = dict(user_label="User", user_id="user_id")
     text = queries.render("write_user_properties", "embedded", columns=["a", "b"], **names)
     assert "SET u.`a` = `a`, u.`b` = `b`" in text
-    assert queries.render("table_info", "embedded", table="User").startswith("CALL table_info('User')")
+    assert queries.render("table_info", "embedded", table="User").startswith(
+        "CALL table_info('User')"
+    )
     with pytest.raises(UnsafeIdentifierError):
         queries.render("write_user_properties", "embedded", columns=["a", "b c"], **names)
     with pytest.raises(UnsafeIdentifierError):

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-
 from graphsona.errors import ConfigError, UnsafeIdentifierError
 from graphsona.graph import GraphStore, SchemaMapping
 from graphsona.loaders import Dataset
@@ -21,14 +20,19 @@ def test_load_then_read_returns_the_same_graph(store: GraphStore, small_dataset:
     counts = store.load(small_dataset, batch_size=500)
     ds = small_dataset
     assert counts == {
-        "users": ds.users.height, "posts": ds.posts.height, "follows": ds.follows.height,
-        "interactions": ds.interactions.height, "communities": 0,
+        "users": ds.users.height,
+        "posts": ds.posts.height,
+        "follows": ds.follows.height,
+        "interactions": ds.interactions.height,
+        "communities": 0,
     }
     users = store.read_users()
     assert _sorted(users.select(ds.users.columns), "user_id").equals(_sorted(ds.users, "user_id"))
     posts = store.read_posts()
     assert _sorted(posts, "post_id").equals(_sorted(ds.posts.select(posts.columns), "post_id"))
-    assert _sorted(store.read_follows(), "src", "dst").equals(ds.follows.select("src", "dst").sort("src", "dst"))
+    assert _sorted(store.read_follows(), "src", "dst").equals(
+        ds.follows.select("src", "dst").sort("src", "dst")
+    )
     inter = store.read_interactions()
     assert _sorted(inter, "src", "dst", "kind").equals(
         ds.interactions.select("src", "dst", "kind", "weight").sort("src", "dst", "kind")
@@ -55,7 +59,9 @@ def _results(ds: Dataset, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "user_id": ds.users["user_id"],
-            "profile": pl.Series(rng.random((n, 128), dtype=np.float32)).cast(pl.Array(pl.Float32, 128)),
+            "profile": pl.Series(rng.random((n, 128), dtype=np.float32)).cast(
+                pl.Array(pl.Float32, 128)
+            ),
             "influence": rng.random(n),
             "rank": np.arange(n, dtype=np.int64),
             "community_name": [f"c{i % 3}" for i in range(n)],
@@ -78,7 +84,9 @@ def test_write_back_twice_gives_the_same_state(store: GraphStore, small_dataset:
     got = once.select(res.columns).with_columns(pl.col("profile").cast(pl.List(pl.Float32)))
     want = res.sort("user_id").with_columns(pl.col("profile").cast(pl.List(pl.Float32)))
     assert got.select(pl.exclude("profile")).equals(want.select(pl.exclude("profile")))
-    assert np.allclose(np.stack(got["profile"].to_numpy()), np.stack(want["profile"].to_numpy()), atol=1e-6)
+    assert np.allclose(
+        np.stack(got["profile"].to_numpy()), np.stack(want["profile"].to_numpy()), atol=1e-6
+    )
 
 
 def test_write_back_killed_part_way_then_rerun(
@@ -112,12 +120,18 @@ def test_write_back_killed_part_way_then_rerun(
     assert _state(store).equals(clean)
 
 
-def test_communities_written_idempotently_and_replaced(store: GraphStore, small_dataset: Dataset) -> None:
+def test_communities_written_idempotently_and_replaced(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
     store.load(small_dataset)
     ids = small_dataset.users["user_id"]
     comms = pl.DataFrame(
-        {"community_id": [0, 1, 2], "name": ["football fans", "chefs", "coders"],
-         "terms": [["goal"], ["recipe", "oven"], ["python"]], "size": [100, 100, 100]}
+        {
+            "community_id": [0, 1, 2],
+            "name": ["football fans", "chefs", "coders"],
+            "terms": [["goal"], ["recipe", "oven"], ["python"]],
+            "size": [100, 100, 100],
+        }
     )
     members = pl.DataFrame({"user_id": ids, "community_id": np.arange(ids.len()) % 3})
     store.write_communities(comms, members)
@@ -149,7 +163,9 @@ def test_vector_search_finds_the_nearest_users(store: GraphStore, small_dataset:
     assert hits["score"][0] == pytest.approx(1.0, abs=1e-4)
 
 
-def test_write_back_rejects_unsafe_property_names(store: GraphStore, small_dataset: Dataset) -> None:
+def test_write_back_rejects_unsafe_property_names(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
     store.load(small_dataset)
     bad = pl.DataFrame({"user_id": ["u0000001"], "x`) DETACH DELETE n //": [1]})
     with pytest.raises(UnsafeIdentifierError, match="property name must match"):

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-
 from graphsona.errors import ConfigError
 from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
 
@@ -19,7 +18,10 @@ def inside_share(net) -> float:  # type: ignore[no-untyped-def]
 
 
 def test_deterministic_for_a_seed() -> None:
-    a, b = generate(SyntheticConfig(n_users=400, seed=5)), generate(SyntheticConfig(n_users=400, seed=5))
+    a, b = (
+        generate(SyntheticConfig(n_users=400, seed=5)),
+        generate(SyntheticConfig(n_users=400, seed=5)),
+    )
     c = generate(SyntheticConfig(n_users=400, seed=6))
     for name in ("users", "posts", "follows", "interactions"):
         assert getattr(a, name).equals(getattr(b, name))
@@ -48,7 +50,9 @@ def test_posts_carry_their_community_topic() -> None:
         pl.col("text").str.extract(r"#(\w+)").alias("tag")
     )
     # each community's hashtag is overwhelmingly its own theme
-    purity = tags.group_by("planted_community").agg(pl.col("tag").mode().first().alias("tag"), pl.len())
+    purity = tags.group_by("planted_community").agg(
+        pl.col("tag").mode().first().alias("tag"), pl.len()
+    )
     assert purity["tag"].n_unique() == 4
     langs = set(net.posts["lang"].unique().to_list())
     assert {"en", "es", "de", "fr"} <= langs
