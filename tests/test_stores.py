@@ -184,3 +184,49 @@ def test_loading_into_a_mapped_store_is_refused(store: GraphStore, small_dataset
     store.mapping = SchemaMapping(user_label="Person")
     with pytest.raises(ConfigError, match="custom schema mapping"):
         store.load(small_dataset)
+
+
+def test_reloading_changed_data_updates_and_adds(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    ds = small_dataset
+    t = pl.datetime(2030, 1, 1, time_zone="UTC")
+    users = ds.users.with_columns(
+        pl.when(pl.col("user_id") == ds.users["user_id"][0])
+        .then(pl.lit("new bio"))
+        .otherwise(pl.col("bio"))
+        .alias("bio")
+    )
+    extra_user = users.head(1).with_columns(pl.lit("zz_new").alias("user_id"))
+    follows = pl.concat(
+        [
+            ds.follows.with_columns(
+                pl.when(pl.int_range(pl.len()) == 0)
+                .then(t)
+                .otherwise(pl.col("created_at"))
+                .alias("created_at")
+            ),
+            pl.DataFrame({"src": ["zz_new"], "dst": [ds.users["user_id"][1]]}).with_columns(
+                pl.lit(None, pl.Datetime("us", "UTC")).alias("created_at")
+            ),
+        ]
+    )
+    inter = ds.interactions.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(9.0).otherwise(pl.col("weight")).alias("weight")
+    )
+    changed = Dataset(pl.concat([users, extra_user]), ds.posts, follows, inter)
+    counts = store.load(changed, batch_size=100)
+    assert counts["users"] == ds.users.height + 1
+    assert counts["follows"] == ds.follows.height + 1
+    assert counts["interactions"] == ds.interactions.height
+    got = store.read_users().filter(pl.col("user_id") == ds.users["user_id"][0])
+    assert got["bio"][0] == "new bio"
+    first = ds.follows.row(0, named=True)
+    assert (
+        store.read_interactions().sort("src", "dst", "kind")["weight"][0] == 9.0
+        or 9.0 in store.read_interactions()["weight"].to_list()
+    )
+    rows = store.run(
+        "MATCH (a:User {user_id: $s})-[f:FOLLOWS]->(b:User {user_id: $d}) RETURN f.created_at AS t",
+        {"s": first["src"], "d": first["dst"]},
+    )
+    assert rows["t"][0].year == 2030

@@ -1,1 +1,0 @@
-MATCH (n:{{label}}) RETURN 1 AS one LIMIT 1

@@ -1,0 +1,3 @@
+LOAD FROM $frame
+MATCH (n:{{label}} {{{key}}: user_id})
+RETURN n.{{key}} AS key

@@ -1,2 +1,0 @@
-LOAD FROM $frame
-MERGE (u:{{user_label}} {{{user_id}}: user_id})
