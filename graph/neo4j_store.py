@@ -43,6 +43,19 @@ def driver_from_env(uri: str | None = None) -> Any:
     return neo4j.GraphDatabase.driver(uri, auth=auth)
 
 
+class _Rows(list[Any]):
+    """A parameter list with a short ``repr``.
+
+    The Python driver (6.x) builds ``repr`` of every query parameter for a debug log line even
+    when debug logging is off; for a batch of 10k rows with 128-float vectors that took 85% of
+    the client's time (measured: 14.6k rows/s sent, 84k rows/s with this wrapper). The packer
+    still sees a plain list.
+    """
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} rows>"
+
+
 def _to_native(value: Any) -> Any:
     to_native = getattr(value, "to_native", None)
     return to_native() if to_native is not None else value
@@ -94,6 +107,7 @@ class Neo4jStore(GraphStore):
 
     def _write(self, query: str, **params: Any) -> None:
         self._trace(query, params)
+        params = {k: _Rows(v) if isinstance(v, list) else v for k, v in params.items()}
 
         def work(tx: Any) -> None:
             tx.run(query, **params).consume()
