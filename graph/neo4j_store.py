@@ -13,8 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ from graphsona._ident import IDENTIFIER
 from graphsona.errors import ConfigError, MissingDependencyError, StoreError
 from graphsona.graph._base import TIME, GraphStore, Tracer
 from graphsona.graph.mapping import SchemaMapping
+from graphsona.loaders.dataset import Dataset
 
 __all__ = ["Neo4jStore", "driver_from_env"]
 
@@ -100,15 +103,24 @@ class Neo4jStore(GraphStore):
         self.driver = driver
         self.database = database or os.environ.get("NEO4J_DATABASE") or None
         self._owns_driver = owns_driver
+        self._pipe: ThreadPoolExecutor | None = None
+        self._inflight: Future[None] | None = None
 
     # ------------------------------------------------------------------ plumbing
     def _q(self, name: str, **extra: str) -> str:
         return queries.render(name, "neo4j", **{**self._names(), **extra})
 
     def _write(self, query: str, **params: Any) -> None:
+        """Run one write transaction; inside :meth:`_pipelined`, in a background thread."""
         self._trace(query, params)
         params = {k: _Rows(v) if isinstance(v, list) else v for k, v in params.items()}
+        if self._pipe is None:
+            self._write_now(query, params)
+            return
+        self._drain()  # at most one transaction in flight: batches commit in order
+        self._inflight = self._pipe.submit(self._write_now, query, params)
 
+    def _write_now(self, query: str, params: dict[str, Any]) -> None:
         def work(tx: Any) -> None:
             tx.run(query, **params).consume()
 
@@ -118,8 +130,49 @@ class Neo4jStore(GraphStore):
         except Exception as e:
             raise StoreError(f"Neo4j write failed: {e}") from e
 
+    def _drain(self) -> None:
+        if self._inflight is not None:
+            future, self._inflight = self._inflight, None
+            future.result()
+
+    @contextlib.contextmanager
+    def _pipelined(self) -> Iterator[None]:
+        """Prepare the next batch (polars -> rows) while the server commits the previous one.
+
+        Measured here: the client spends about a third of a write-back turning frames into
+        rows, time the server would otherwise wait for. Order and idempotency are unchanged:
+        one transaction in flight, each waited for before the next is sent and before return.
+        """
+        if self._pipe is not None:
+            yield
+            return
+        self._pipe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphsona-neo4j")
+        try:
+            yield
+        finally:
+            try:
+                self._drain()
+            finally:
+                self._pipe.shutdown(wait=True)
+                self._pipe = None
+
+    def load(self, dataset: Dataset, *, batch_size: int = 10_000) -> dict[str, int]:
+        with self._pipelined():
+            return super().load(dataset, batch_size=batch_size)
+
+    def write_user_properties(self, frame: pl.DataFrame, *, batch_size: int = 10_000) -> int:
+        with self._pipelined():
+            return super().write_user_properties(frame, batch_size=batch_size)
+
+    def write_communities(
+        self, communities: pl.DataFrame, memberships: pl.DataFrame, *, batch_size: int = 10_000
+    ) -> None:
+        with self._pipelined():
+            super().write_communities(communities, memberships, batch_size=batch_size)
+
     def _stream(self, query: str, fetch: int, **params: Any) -> Iterator[list[Any]]:
         """Yield lists of records of at most ``fetch`` rows from one auto-commit read."""
+        self._drain()
         self._trace(query, params)
         try:
             with self.driver.session(database=self.database, fetch_size=fetch) as s:
@@ -138,6 +191,7 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"Neo4j read failed: {e}") from e
 
     def run(self, query: str, parameters: dict[str, Any] | None = None) -> pl.DataFrame:
+        self._drain()  # reads see every write sent before them
         params = parameters or {}
         self._trace(query, params)
         try:
