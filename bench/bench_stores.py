@@ -28,7 +28,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from graphsona.graph import EmbeddedStore, GraphStore, Neo4jStore  # noqa: E402
+from graphsona.graph import EmbeddedStore, GraphStore, Neo4jStore, to_pyg  # noqa: E402
 from graphsona.loaders import Dataset, SyntheticConfig, generate  # noqa: E402
 
 SAMPLE = 20_000  # rows for the naive references (they are slow by design)
@@ -111,6 +111,9 @@ def bench_store(name: str, store: GraphStore, ds: Dataset, naive: Any) -> dict[s
     out["read_edges_per_s_first"] = round(n / t)
     t, n = timed(lambda: sum(b.height for b in store.iter_follows()))
     out["read_edges_per_s"] = round(n / t)
+    t, graph = timed(lambda: to_pyg(store))
+    out["export_pyg_s"] = round(t, 2)
+    out["export_pyg_edges"] = int(graph.data.edge_index.shape[1])
     res = results_frame(ds)
     t, _ = timed(lambda: store.write_user_properties(res))
     out["write_back_users_per_s"] = round(res.height / t)

