@@ -1,0 +1,136 @@
+"""Embedding benchmark: graphsona's post embedding vs a plain ``SentenceTransformer.encode``.
+
+Data: synthetic posts (default 50,000) where about 20% of posts repeat an earlier text (reposts,
+copy-paste, bots), as in real feeds. Measured in one run on this machine:
+
+* reference: ``SentenceTransformer(model).encode(all_texts, batch_size=32)``;
+* graphsona default (``embed_users`` with an empty cache);
+* graphsona again with the warm cache;
+* quality: a 5-fold logistic-regression probe on pooled user vectors predicting the planted
+  community (chance = 1 / communities), for the reference vectors and graphsona's.
+
+Run: ``python bench/bench_embed.py [--posts 50000] [--out bench/results/embed.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench_stores import machine  # noqa: E402
+from graphsona.embeddings import (  # noqa: E402
+    EmbedOptions,
+    PoolingOptions,
+    VectorCache,
+    embed_users,
+    load_embedder,
+    resolve_model,
+)
+from graphsona.loaders import SyntheticConfig, generate  # noqa: E402
+
+
+def corpus(n_posts: int, seed: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    n_users = max(100, n_posts // 8)
+    net = generate(
+        SyntheticConfig(
+            n_users=n_users, n_communities=8, posts_per_user=n_posts / n_users / 0.8, seed=seed
+        )
+    )
+    posts = net.posts.head(n_posts)
+    rng = np.random.default_rng(seed)
+    # ~20% of posts repeat an earlier post's text (reposts, copy-paste)
+    repeat = rng.random(posts.height) < 0.2
+    src = rng.integers(0, posts.height, posts.height)
+    texts = np.where(repeat, posts["text"].to_numpy()[src], posts["text"].to_numpy())
+    posts = posts.with_columns(pl.Series("text", texts, dtype=pl.String))
+    return net.users.select("user_id", "planted_community"), posts
+
+
+def probe(users: pl.DataFrame, vectors: pl.DataFrame) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    data = users.join(vectors, on="user_id").filter(pl.col("has_text"))
+    x = np.stack(data["embedding"].to_numpy())
+    y = data["planted_community"].to_numpy()
+    return float(cross_val_score(LogisticRegression(max_iter=2000), x, y, cv=5).mean())
+
+
+def pooled_reference(users: pl.DataFrame, posts: pl.DataFrame, vecs: np.ndarray) -> pl.DataFrame:
+    """Mean of the reference post vectors per user (the same pooling graphsona applies)."""
+    ids = users["user_id"].sort()
+    index = {u: i for i, u in enumerate(ids.to_list())}
+    rows = np.array([index[u] for u in posts["user_id"].to_list()])
+    sums = np.zeros((len(ids), vecs.shape[1]), dtype=np.float64)
+    np.add.at(sums, rows, vecs)
+    counts = np.bincount(rows, minlength=len(ids))
+    mean = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+    return pl.DataFrame({"user_id": ids, "embedding": mean, "has_text": counts > 0})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--posts", type=int, default=50_000)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "embed.json")
+    args = ap.parse_args()
+    users, posts = corpus(args.posts)
+    texts = posts["text"].to_list()
+    out: dict[str, Any] = {
+        "machine": machine(),
+        "posts": len(texts),
+        "distinct_texts": len(set(texts)),
+    }
+    print(f"{len(texts)} posts, {out['distinct_texts']} distinct", flush=True)
+
+    from sentence_transformers import SentenceTransformer
+
+    ref_model = SentenceTransformer(resolve_model("default"), device="cpu")
+    t = time.perf_counter()
+    ref = ref_model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+    out["reference_posts_per_s"] = round(len(texts) / (time.perf_counter() - t), 1)
+    print(f"reference: {out['reference_posts_per_s']} posts/s", flush=True)
+    out["reference_probe_accuracy"] = round(probe(users, pooled_reference(users, posts, ref)), 4)
+
+    emb = load_embedder("default", device="cpu")
+    opts = EmbedOptions(pooling=PoolingOptions(include_bio=False))  # posts only, like the reference
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = VectorCache(Path(tmp) / "cache.sqlite")
+        t = time.perf_counter()
+        vectors, report = embed_users(users, posts, emb, cache=cache, options=opts)
+        out["graphsona_posts_per_s"] = round(len(texts) / (time.perf_counter() - t), 1)
+        out["graphsona_report"] = report.to_dict()
+        print(f"graphsona default: {out['graphsona_posts_per_s']} posts/s ({report})", flush=True)
+        t = time.perf_counter()
+        _ = embed_users(
+            users, posts, emb, cache=VectorCache(Path(tmp) / "cache.sqlite"), options=opts
+        )
+        out["graphsona_warm_cache_posts_per_s"] = round(len(texts) / (time.perf_counter() - t), 1)
+        print(
+            f"graphsona warm cache: {out['graphsona_warm_cache_posts_per_s']} posts/s", flush=True
+        )
+    out["graphsona_probe_accuracy"] = round(probe(users, vectors), 4)
+    out["chance"] = round(1 / users["planted_community"].n_unique(), 4)
+    out["speedup_default"] = round(out["graphsona_posts_per_s"] / out["reference_posts_per_s"], 2)
+    out["speedup_warm_cache"] = round(
+        out["graphsona_warm_cache_posts_per_s"] / out["reference_posts_per_s"], 2
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
