@@ -203,9 +203,16 @@ class TransformersEmbedder(Embedder):
         return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
 
 
-EMBEDDERS = {
+def _static(name: str, **kwargs: Any) -> Embedder:
+    from graphsona.embeddings.static import StaticEmbedder
+
+    return StaticEmbedder(name, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+EMBEDDERS: dict[str, Any] = {
     "sentence-transformers": SentenceTransformerEmbedder,
     "transformers": TransformersEmbedder,
+    "static": _static,  # the fast CPU mode (model2vec distilled from the model named)
 }
 
 
@@ -217,7 +224,11 @@ def load_embedder(
     device: str | None = None,
     max_tokens: int | None = None,
 ) -> Embedder:
-    """Load an embedder by kind (``sentence-transformers`` or ``transformers``) and model name."""
+    """Load an embedder by kind and model name.
+
+    Kinds: ``sentence-transformers`` (default), ``transformers`` (mean pooling) and ``static``
+    (the fast CPU mode: a model2vec model distilled offline from the named transformer).
+    """
     if kind not in EMBEDDERS:
         raise ConfigError(f"embedder kind must be one of {sorted(EMBEDDERS)} (got {kind!r})")
     embedder: Embedder = EMBEDDERS[kind](name, prefix=prefix, device=device, max_tokens=max_tokens)

@@ -167,3 +167,12 @@ def test_unavailable_model_says_how_to_provide_it(monkeypatch: pytest.MonkeyPatc
         match=r"not available offline.*local model directory.*GRAPHSONA_ALLOW_DOWNLOADS",
     ):
         load_embedder("some-org/not-installed-model")
+
+
+def test_fast_static_mode_is_semantic_and_cached_separately() -> None:
+    fast = load_embedder("default", kind="static")
+    assert fast.dimension == 256 and fast.model_id.startswith("static:")
+    v = fast.encode(["football match tonight", "the striker scored a goal", "my sourdough recipe"])
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]
+    assert fast.token_counts(["one two three"])[0] >= 3
