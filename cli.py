@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import polars as pl
 from graphsona.errors import GraphsonaError
 from rich.console import Console
 from rich.table import Table
@@ -239,6 +240,96 @@ def stats(store_uri: str, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
+
+
+@main.command()
+@_store_option
+@click.option(
+    "--model",
+    default="default",
+    show_default=True,
+    help="Model name or local path ('default': the packaged all-MiniLM-L6-v2).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["sentence-transformers", "transformers", "static"]),
+    default="sentence-transformers",
+    show_default=True,
+    help="'static' is the fast CPU mode (a model distilled offline from --model).",
+)
+@click.option("--prefix", default="", help="Text prepended to every post (e5/bge-style models).")
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(path_type=Path),
+    default=Path.home() / ".cache" / "graphsona" / "vectors.sqlite",
+    show_default=True,
+    help="Content-addressed vector cache; a rerun embeds only new texts.",
+)
+@click.option("--half-life-days", type=float, default=None, help="Recency-weighted pooling.")
+@click.option(
+    "--write",
+    "write_property",
+    default=None,
+    metavar="PROPERTY",
+    help="Store each user's pooled vector as this property (e.g. text_embedding).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the vectors to Parquet.",
+)
+@_json_option
+@_friendly
+def embed(
+    store_uri: str,
+    model: str,
+    kind: str,
+    prefix: str,
+    cache_path: Path,
+    half_life_days: float | None,
+    write_property: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Embed every user's posts (and bio) into one vector per user.
+
+    \b
+    Example:
+      graphsona embed --store graphsona-demo/graph.lbdb --write text_embedding
+      graphsona embed --kind static --out vectors.parquet     # fast CPU mode
+    """
+    from graphsona.embeddings import (
+        EmbedOptions,
+        PoolingOptions,
+        VectorCache,
+        embed_users,
+        load_embedder,
+    )
+    from graphsona.graph import open_store
+
+    embedder = load_embedder(model, kind=kind, prefix=prefix)
+    opts = EmbedOptions(pooling=PoolingOptions(half_life_days=half_life_days), progress=not as_json)
+    cache = VectorCache(cache_path)
+    with open_store(store_uri) as store:
+        users = store.read_users()
+        vectors, report = embed_users(
+            users, store.iter_posts(), embedder, cache=cache, options=opts
+        )
+        if write_property:
+            store.write_user_properties(
+                vectors.select("user_id", pl.col("embedding").alias(write_property))
+            )
+    cache.close()
+    if out:
+        vectors.write_parquet(out)
+    if as_json:
+        click.echo(
+            json.dumps({"model_id": embedder.model_id, "report": report.to_dict()}, indent=2)
+        )
+    else:
+        console.print(str(report))
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -126,7 +126,7 @@ def main() -> None:
 
     fast = load_embedder("default", kind="static")  # distilled once, then cached on disk
     t = time.perf_counter()
-    fast_vectors, fast_report = embed_users(users, posts, fast, options=opts)
+    fast_vectors, _ = embed_users(users, posts, fast, options=opts)
     out["fast_static_posts_per_s"] = round(len(texts) / (time.perf_counter() - t), 1)
     out["fast_static_probe_accuracy"] = round(probe(users, fast_vectors), 4)
     print(f"graphsona fast (static): {out['fast_static_posts_per_s']} posts/s", flush=True)

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from graphsona.cli import main
@@ -68,3 +69,21 @@ def test_every_command_has_help_with_example_and_is_in_the_readme(command: str) 
     assert code == 0 and "Example" in out
     readme = (ROOT / "README.md").read_text()
     assert f"graphsona {command}" in readme, f"README does not document `graphsona {command}`"
+
+
+def test_embed_writes_user_vectors_to_the_store(tmp_path: Path) -> None:
+    code, _, err = run("demo", "--out", str(tmp_path / "d"), "--users", "150", "--json")
+    assert code == 0, err
+    store = str(tmp_path / "d" / "graph.lbdb")
+    args = ["embed", "--store", store, "--cache", str(tmp_path / "c.sqlite"), "--write", "text_embedding", "--json"]
+    code, out, err = run(*args)
+    assert code == 0, err
+    report = json.loads(out)["report"]
+    assert report["embedded"] > 0 and report["users"] == 150
+    code, out, _ = run(*args)  # second run: everything from the cache
+    assert json.loads(out)["report"]["embedded"] == 0
+    from graphsona.graph import EmbeddedStore
+
+    with EmbeddedStore(store) as s:
+        users = s.read_users()
+    assert users["text_embedding"].dtype == pl.Array(pl.Float32, 384)
