@@ -75,7 +75,16 @@ def test_embed_writes_user_vectors_to_the_store(tmp_path: Path) -> None:
     code, _, err = run("demo", "--out", str(tmp_path / "d"), "--users", "150", "--json")
     assert code == 0, err
     store = str(tmp_path / "d" / "graph.lbdb")
-    args = ["embed", "--store", store, "--cache", str(tmp_path / "c.sqlite"), "--write", "text_embedding", "--json"]
+    args = [
+        "embed",
+        "--store",
+        store,
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--write",
+        "text_embedding",
+        "--json",
+    ]
     code, out, err = run(*args)
     assert code == 0, err
     report = json.loads(out)["report"]
