@@ -85,7 +85,8 @@ class StaticEmbedder(Embedder):
             dtype=np.float32,
         )
         norms = np.linalg.norm(vec, axis=1, keepdims=True)
-        return vec / np.maximum(norms, 1e-12)
+        out: np.ndarray = vec / np.maximum(norms, 1e-12)
+        return out
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
         enc = self.model.tokenizer.encode_batch(
