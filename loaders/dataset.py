@@ -7,7 +7,29 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["Dataset", "LoadReport"]
+__all__ = ["SCHEMAS", "TIME", "Dataset", "LoadReport"]
+
+TIME = pl.Datetime("us", "UTC")
+# Column types of validated frames (users: user_id plus whatever properties the file had).
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "posts": {
+        "post_id": pl.String,
+        "user_id": pl.String,
+        "text": pl.String,
+        "created_at": TIME,
+        "lang": pl.String,
+    },
+    "follows": {"src": pl.String, "dst": pl.String, "created_at": TIME},
+    "interactions": {
+        "src": pl.String,
+        "dst": pl.String,
+        "kind": pl.String,
+        "weight": pl.Float64,
+        "count": pl.Int64,
+        "created_at": TIME,
+        "last_at": TIME,
+    },
+}
 
 
 @dataclass

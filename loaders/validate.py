@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from graphsona._ident import IDENTIFIER
 from graphsona.errors import DataValidationError
 from graphsona.loaders._read import ROW, read_table
 from graphsona.loaders.contract import FORMATS, TABLES, TableSpec
-from graphsona.loaders.dataset import Dataset, LoadReport
+from graphsona.loaders.dataset import SCHEMAS, TIME, Dataset, LoadReport
 
 __all__ = ["LoadOptions", "load_dataset"]
 
-TIME = pl.Datetime("us", "UTC")
 _ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M:%S%.f%#z",
@@ -222,15 +220,7 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
 
 
 def _posts(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
-    empty = pl.DataFrame(
-        schema={
-            "post_id": pl.String,
-            "user_id": pl.String,
-            "text": pl.String,
-            "created_at": TIME,
-            "lang": pl.String,
-        }
-    )
+    empty = pl.DataFrame(schema=SCHEMAS["posts"])
     read = _read(root, TABLES["posts"], opts, report)
     if read is None:
         return empty
@@ -300,7 +290,7 @@ def _edges_common(
 def _follows(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     got = _edges_common(root, "follows", users, opts, report)
     if got is None:
-        return pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "created_at": TIME})
+        return pl.DataFrame(schema=SCHEMAS["follows"])
     df, _ = got
     n = df.height
     df = df.group_by("src", "dst").agg(pl.col("created_at").min()).sort("src", "dst")
@@ -313,15 +303,7 @@ def _interactions(
     root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport
 ) -> pl.DataFrame:
     got = _edges_common(root, "interactions", users, opts, report)
-    schema: dict[str, Any] = {
-        "src": pl.String,
-        "dst": pl.String,
-        "kind": pl.String,
-        "weight": pl.Float64,
-        "count": pl.Int64,
-        "created_at": TIME,
-        "last_at": TIME,
-    }
+    schema = SCHEMAS["interactions"]
     if got is None:
         return pl.DataFrame(schema=schema)
     df, path = got

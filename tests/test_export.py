@@ -7,6 +7,7 @@ import torch
 from graphsona.graph import EmbeddedStore, to_pyg
 from graphsona.graph.export import DEFAULT_KIND_WEIGHTS, OTHER_KIND_WEIGHT
 from graphsona.loaders import Dataset
+from graphsona.loaders.dataset import SCHEMAS
 
 TIME = pl.Datetime("us", "UTC")
 
@@ -26,15 +27,7 @@ def tiny() -> Dataset:
             "count": [2, 1],
         }
     ).with_columns(pl.lit(None, TIME).alias("created_at"), pl.lit(None, TIME).alias("last_at"))
-    posts = pl.DataFrame(
-        schema={
-            "post_id": pl.String,
-            "user_id": pl.String,
-            "text": pl.String,
-            "created_at": TIME,
-            "lang": pl.String,
-        }
-    )
+    posts = pl.DataFrame(schema=SCHEMAS["posts"])
     return Dataset(users, posts, follows, inter)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 from graphsona.graph import EmbeddedStore
 from graphsona.loaders import Dataset
+from graphsona.loaders.dataset import SCHEMAS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,17 +61,7 @@ def datasets(draw: st.DrawFn) -> Dataset:
             {"src": [a for a, _ in pairs], "dst": [b for _, b in pairs]},
             schema={"src": pl.String, "dst": pl.String},
         ).with_columns(pl.lit(None, TIME).alias("created_at")),
-        interactions=pl.DataFrame(
-            schema={
-                "src": pl.String,
-                "dst": pl.String,
-                "kind": pl.String,
-                "weight": pl.Float64,
-                "count": pl.Int64,
-                "created_at": TIME,
-                "last_at": TIME,
-            }
-        ),
+        interactions=pl.DataFrame(schema=SCHEMAS["interactions"]),
     )
 
 
