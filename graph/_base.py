@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import polars as pl
 from graphsona import queries
 from graphsona._ident import check_identifier
-from graphsona.errors import ConfigError, StoreError
+from graphsona.errors import ConfigError
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.loaders.dataset import Dataset
 
@@ -294,7 +294,3 @@ def _concat(frames: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=schema)
     return pl.concat(frames, how="diagonal_relaxed")
-
-
-def wrap_store_error(what: str, e: Exception) -> StoreError:
-    return StoreError(f"{what} failed: {e}")

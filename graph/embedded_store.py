@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from graphsona import queries
-from graphsona.errors import MissingDependencyError, StoreError
+from graphsona.errors import ConfigError, MissingDependencyError, StoreError
 from graphsona.graph._base import TIME, GraphStore, Tracer
 from graphsona.graph.mapping import SchemaMapping
 
@@ -99,6 +99,10 @@ class EmbeddedStore(GraphStore):
         self, path: str | Path, mapping: SchemaMapping | None = None, tracer: Tracer | None = None
     ) -> None:
         super().__init__(mapping, tracer)
+        if not self.mapping.post_rel_outgoing:
+            raise ConfigError(
+                "the embedded store links posts as (user)-[:POSTED]->(post); post_rel_outgoing must be true"
+            )
         lb = _ladybug()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
