@@ -1,7 +1,10 @@
-"""GNN profiling (issue 4): models, the training recipe, communities, influence.
+"""GNN profiling: models, the training recipe, (later) communities and influence.
 
-Nothing is exported yet; this room takes tensors and frames (never a store) and gives profiles,
-memberships and scores.
+Takes tensors and frames (never a store) and gives profiles. Issue 4 is in progress: the
+profile encoder and its link-prediction recipe are here; communities, influence, supervised
+heads and write-back come next.
 """
 
-__all__: list[str] = []
+from graphsona.gnn.profiles import ProfileModel, TrainHistory, structural_features
+
+__all__ = ["ProfileModel", "TrainHistory", "structural_features"]
