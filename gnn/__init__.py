@@ -1,10 +1,29 @@
 """GNN profiling: models, the training recipe, (later) communities and influence.
 
 Takes tensors and frames (never a store) and gives profiles. Issue 4 is in progress: the
-profile encoder and its link-prediction recipe are here; communities, influence, supervised
+profile encoder with its link-prediction recipe, and communities (Leiden reference and
+text-aware Leiden, minimum size, stable ids) are here; community names, influence, supervised
 heads and write-back come next.
 """
 
+from graphsona.gnn.communities import (
+    Partition,
+    leiden,
+    match_ids,
+    modularity,
+    text_aware_communities,
+    text_coherence,
+)
 from graphsona.gnn.profiles import ProfileModel, TrainHistory, structural_features
 
-__all__ = ["ProfileModel", "TrainHistory", "structural_features"]
+__all__ = [
+    "Partition",
+    "ProfileModel",
+    "TrainHistory",
+    "leiden",
+    "match_ids",
+    "modularity",
+    "structural_features",
+    "text_aware_communities",
+    "text_coherence",
+]
