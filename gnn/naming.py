@@ -1,0 +1,173 @@
+"""Human-readable community names from what members write (class-based TF-IDF).
+
+Each community's posts form one "class document"; a term's weight in a community is
+``tf(term, community) / words(community) * log(1 + mean_words_per_community / tf(term, all))``
+(the c-TF-IDF of BERTopic). A term counts only when at least ``min_members`` distinct members
+of that community use it, so one prolific person's vocabulary never names a community. Stop
+words (scikit-learn's English list plus common function words of a few other languages) are
+ignored; hashtags are ranked the same way and reported separately.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+__all__ = ["name_communities"]
+
+_OTHER_STOP = [
+    "el",
+    "la",
+    "los",
+    "las",
+    "de",
+    "que",
+    "y",
+    "en",
+    "un",
+    "una",
+    "por",
+    "con",
+    "para",
+    "es",
+    "muy",
+    "hoy",
+    "gracias",
+    "der",
+    "die",
+    "das",
+    "und",
+    "ist",
+    "nicht",
+    "mit",
+    "auf",
+    "ein",
+    "eine",
+    "heute",
+    "sehr",
+    "danke",
+    "le",
+    "les",
+    "des",
+    "et",
+    "est",
+    "une",
+    "pour",
+    "avec",
+    "très",
+    "merci",
+    "aujourd'hui",
+]
+
+
+def _stop_words() -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(
+        set(ENGLISH_STOP_WORDS)
+        | set(_OTHER_STOP)
+        | {"just", "really", "today", "new", "day", "time"}
+    )
+
+
+def _ctfidf(tokens: pl.DataFrame, min_members: int) -> pl.DataFrame:
+    """tokens: community, user_id, term -> community, term, score (terms used by >= min_members)."""
+    per = tokens.group_by("community", "term").agg(
+        pl.len().alias("tf"), pl.col("user_id").n_unique().alias("members")
+    )
+    words = tokens.group_by("community").len("words")
+    total = tokens.group_by("term").len("tf_all")
+    mean_words = words["words"].mean() or 1.0
+    return (
+        per.filter(pl.col("members") >= min_members)
+        .join(words, on="community")
+        .join(total, on="term")
+        .with_columns(
+            (pl.col("tf") / pl.col("words") * (1.0 + mean_words / pl.col("tf_all")).log()).alias(
+                "score"
+            )
+        )
+    )
+
+
+def name_communities(
+    membership: np.ndarray,
+    user_ids: list[str],
+    posts: pl.DataFrame,
+    *,
+    influence: np.ndarray | None = None,
+    top_terms: int = 6,
+    min_members: int = 3,
+    top_members: int = 5,
+) -> pl.DataFrame:
+    """One row per community: ``community_id, name, description, terms, hashtags, size, top_members``.
+
+    Args:
+        membership: community of each user, aligned with ``user_ids``.
+        posts: ``user_id, text``.
+        influence: optional score per user (aligned); ranks ``top_members`` (else by post count).
+    """
+    users = pl.DataFrame({"user_id": user_ids, "community": membership.astype(np.int64)})
+    if influence is not None:
+        users = users.with_columns(pl.Series("influence", np.asarray(influence, dtype=np.float64)))
+    text = posts.select("user_id", "text").join(users.select("user_id", "community"), on="user_id")
+    tokens = (
+        text.with_columns(
+            pl.col("text")
+            .str.to_lowercase()
+            .str.extract_all(r"#?[\p{L}][\p{L}\p{N}_']+")
+            .alias("term")
+        )
+        .explode("term")
+        .drop_nulls("term")
+        .filter(~pl.col("term").is_in(_stop_words()) & (pl.col("term").str.len_chars() > 2))
+        .select("community", "user_id", "term")
+    )
+    scored = _ctfidf(tokens, min_members)
+    words = scored.filter(~pl.col("term").str.starts_with("#"))
+    tags = scored.filter(pl.col("term").str.starts_with("#"))
+
+    def ranked(frame: pl.DataFrame, n: int, alias: str) -> pl.DataFrame:
+        return (
+            frame.sort(["community", "score", "term"], descending=[False, True, False])
+            .group_by("community", maintain_order=True)
+            .agg(pl.col("term").head(n).alias(alias))
+        )
+
+    activity = text.group_by("user_id").len("n_posts")
+    members = users.join(activity, on="user_id", how="left").with_columns(
+        pl.col("n_posts").fill_null(0)
+    )
+    key = ["influence", "n_posts"] if influence is not None else ["n_posts"]
+    top = (
+        members.sort(
+            ["community", *key, "user_id"], descending=[False] + [True] * len(key) + [False]
+        )
+        .group_by("community", maintain_order=True)
+        .agg(pl.col("user_id").head(top_members).alias("top_members"), pl.len().alias("size"))
+    )
+    out = (
+        top.join(ranked(words, top_terms, "terms"), on="community", how="left")
+        .join(ranked(tags, 3, "hashtags"), on="community", how="left")
+        .with_columns(pl.col("terms").fill_null([]), pl.col("hashtags").fill_null([]))
+        .sort("community")
+    )
+    names, descriptions = [], []
+    for row in out.iter_rows(named=True):
+        terms, hashtags = row["terms"], row["hashtags"]
+        name = (
+            " · ".join(terms[:3])
+            if terms
+            else (hashtags[0] if hashtags else f"community {row['community']}")
+        )
+        names.append(name)
+        descriptions.append(
+            f"{row['size']} members writing about {', '.join(terms) or 'various topics'}"
+            + (f"; hashtags {' '.join(hashtags)}" if hashtags else "")
+            + f"; most influential: {', '.join(row['top_members'])}"
+        )
+    return (
+        out.rename({"community": "community_id"})
+        .with_columns(pl.Series("name", names), pl.Series("description", descriptions))
+        .select("community_id", "name", "description", "terms", "hashtags", "size", "top_members")
+    )
