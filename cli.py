@@ -38,6 +38,17 @@ def _store_option(f: F) -> F:
     )(f)
 
 
+def _cache_option(f: F) -> F:
+    return click.option(
+        "--cache",
+        "cache_path",
+        type=click.Path(path_type=Path),
+        default=Path.home() / ".cache" / "graphsona" / "vectors.sqlite",
+        show_default=True,
+        help="Content-addressed text-vector cache; a rerun embeds only new texts.",
+    )(f)
+
+
 def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(f)
 
@@ -83,18 +94,35 @@ def main(debug: bool) -> None:
 )
 @click.option("--communities", type=int, default=8, show_default=True, help="Planted communities.")
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--fast", is_flag=True, help="Fast CPU embedding mode (static model) instead of MiniLM."
+)
+@_cache_option
 @_json_option
 @_friendly
-def demo(out: Path, n_users: int, communities: int, seed: int, as_json: bool) -> None:
-    """Generate a synthetic network, load it into the embedded store, print a summary.
+def demo(
+    out: Path,
+    n_users: int,
+    communities: int,
+    seed: int,
+    fast: bool,
+    cache_path: Path,
+    as_json: bool,
+) -> None:
+    """Generate a synthetic network, load it into the embedded store, profile it, summarise.
+
+    Runs the whole job on the embedded store: load -> embed posts -> train the GNN ->
+    communities with names -> influence -> write-back, then prints communities, top
+    influencers and one sample profile.
 
     \b
     Example:
       graphsona demo --out graphsona-demo --users 3000
     """
     from graphsona.graph import EmbeddedStore
+    from graphsona.job import ProfileJobConfig, run_profile
     from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
-    from graphsona.summary import graph_summary
+    from graphsona.summary import graph_summary, profile_card
 
     t0 = time.perf_counter()
     data_dir, store_path = out / "data", out / "graph.lbdb"
@@ -105,9 +133,17 @@ def demo(out: Path, n_users: int, communities: int, seed: int, as_json: bool) ->
         write_dataset(net, data_dir)
     with console.status("validating"):
         dataset, report = load_dataset(data_dir)
-    with console.status("loading into the embedded store"), EmbeddedStore(store_path) as store:
-        store.load(dataset)
+    cfg = ProfileJobConfig(
+        embedder_kind="static" if fast else "sentence-transformers", cache=cache_path, seed=seed
+    )
+    with EmbeddedStore(store_path) as store:
+        with console.status("loading into the embedded store"):
+            store.load(dataset)
+        with console.status("profiling: embed -> train -> communities -> influence -> write-back"):
+            result = run_profile(store, cfg)
         summary = graph_summary(store, truth_column="planted_community")
+        summary["profile"] = result.summary()
+        summary["sample_profile"] = profile_card(store, summary["top_followed"][0]["user_id"])
     summary["load_report"] = report.to_dict()
     summary["store"] = str(store_path)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
@@ -116,7 +152,49 @@ def demo(out: Path, n_users: int, communities: int, seed: int, as_json: bool) ->
         return
     console.print(str(report))
     _print_summary(summary)
+    _print_profile(summary["profile"], summary["sample_profile"])
     console.print(f"store: {store_path}   dataset: {data_dir}   ({summary['seconds']} s)")
+
+
+@main.command()
+@_store_option
+@click.option("--fast", is_flag=True, help="Fast CPU embedding mode (static model).")
+@click.option("--epochs", type=int, default=100, show_default=True)
+@click.option("--dim", type=int, default=128, show_default=True, help="Profile dimension.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_cache_option
+@_json_option
+@_friendly
+def profile(
+    store_uri: str, fast: bool, epochs: int, dim: int, seed: int, cache_path: Path, as_json: bool
+) -> None:
+    """Profile every user in a store and write the results back.
+
+    Embeds posts, trains the GNN, finds and names communities, scores influence, and writes
+    profile, community_id, community_name, influence, influence_rank (plus Community nodes and a
+    vector index) into the store.
+
+    \b
+    Example:
+      graphsona profile --store graphsona-demo/graph.lbdb
+      NEO4J_PASSWORD=... graphsona profile --store neo4j://localhost:7687 --fast
+    """
+    from graphsona.graph import open_store
+    from graphsona.job import ProfileJobConfig, run_profile
+
+    cfg = ProfileJobConfig(
+        embedder_kind="static" if fast else "sentence-transformers",
+        cache=cache_path,
+        epochs=epochs,
+        dim=dim,
+        seed=seed,
+    )
+    with console.status("profiling"), open_store(store_uri) as store:
+        result = run_profile(store, cfg)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2, default=str))
+    else:
+        _print_profile(result.summary(), None)
 
 
 @main.command()
@@ -330,6 +408,26 @@ def embed(
         )
     else:
         console.print(str(report))
+
+
+def _print_profile(p: dict[str, Any], card: dict[str, Any] | None) -> None:
+    t = Table(
+        title=f"communities (modularity {p['modularity']}, text coherence {p['text_coherence']})"
+    )
+    for col in ("id", "name", "size", "most influential"):
+        t.add_column(col)
+    for c in p["communities"]:
+        t.add_row(
+            str(c["community_id"]), c["name"], str(c["size"]), ", ".join(c["top_members"][:3])
+        )
+    console.print(t)
+    if card:
+        console.print(
+            f"sample profile: {card['user_id']} in '{card['community_name']}', influence "
+            f"{card['influence']:.2f} (rank {card['influence_rank']}); most similar users: "
+            + ", ".join(f"{u} ({s:.2f})" for u, s in card["similar"])
+        )
+    console.print("stage seconds: " + ", ".join(f"{k} {v}" for k, v in p["seconds"].items()))
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+from graphsona.errors import ConfigError
 from graphsona.graph._base import GraphStore
 
-__all__ = ["graph_summary"]
+__all__ = ["graph_summary", "profile_card"]
 
 
 def graph_summary(
@@ -49,3 +50,29 @@ def graph_summary(
         out["truth_column"] = truth_column
         out["groups"] = groups.to_dicts()
     return out
+
+
+def profile_card(
+    store: GraphStore, user_id: str, *, property: str = "profile", k: int = 5
+) -> dict[str, Any]:
+    """A user's enriched profile: community, influence and the ``k`` most similar users."""
+    users = store.read_users().filter(pl.col("user_id") == user_id)
+    if users.height == 0:
+        raise ConfigError(f"unknown user {user_id!r}")
+    row = users.row(0, named=True)
+    vector = row.get(property)
+    similar: list[tuple[str, float]] = []
+    if vector is not None:
+        index = store.create_vector_index(property, len(vector))
+        hits = store.vector_search(index, list(vector), k=k + 1).filter(
+            pl.col("user_id") != user_id
+        )
+        similar = [(r["user_id"], float(r["score"])) for r in hits.head(k).iter_rows(named=True)]
+    return {
+        "user_id": user_id,
+        "community_id": row.get("community_id"),
+        "community_name": row.get("community_name"),
+        "influence": row.get("influence"),
+        "influence_rank": row.get("influence_rank"),
+        "similar": similar,
+    }

@@ -48,7 +48,7 @@ def structural_features(
         torch.bincount(src, minlength=num_nodes).float(),
     ]
     if n_posts is not None:
-        cols.append(torch.as_tensor(n_posts, dtype=torch.float32))
+        cols.append(torch.tensor(np.asarray(n_posts), dtype=torch.float32))
     feats = torch.log1p(torch.stack(cols, dim=1))
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-6)
 
@@ -94,6 +94,7 @@ class ProfileModel:
         epochs: maximum epochs; patience: epochs without validation gain before stopping.
         lr: Adam learning rate. val_fraction: share of edges held out for validation.
         seed: seeds Python-visible randomness; runs are deterministic on CPU.
+        temperature: the cosine decoder's temperature (profiles are unit vectors).
         device: "cuda" when available unless given.
     """
 
@@ -110,6 +111,7 @@ class ProfileModel:
         val_fraction: float = 0.1,
         seed: int = 0,
         device: str | None = None,
+        temperature: float = 0.2,
     ) -> None:
         if layers < 1 or dim < 1 or not 0 < val_fraction < 1:
             raise ConfigError("need layers >= 1, dim >= 1 and 0 < val_fraction < 1")
@@ -122,6 +124,7 @@ class ProfileModel:
             seed,
         )
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.temperature = temperature
         self.history = TrainHistory()
         self._encoder: _Encoder | None = None
         self._embedding: torch.Tensor | None = None
@@ -161,8 +164,8 @@ class ProfileModel:
             opt.zero_grad()
             z = enc(x, message_edges)
             neg = negative_sampling(train_pos, num_nodes=n, num_neg_samples=train_pos.shape[1])
-            pos_s = (z[train_pos[0]] * z[train_pos[1]]).sum(-1)
-            neg_s = (z[neg[0]] * z[neg[1]]).sum(-1)
+            pos_s = self._decode(z, train_pos[0], train_pos[1])
+            neg_s = self._decode(z, neg[0], neg[1])
             loss = F.binary_cross_entropy_with_logits(
                 torch.cat([pos_s, neg_s]),
                 torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]),
@@ -203,7 +206,13 @@ class ProfileModel:
         enc.eval()
         z = enc(x, edges)
         pos, neg = pos.to(z.device), neg.to(z.device)
-        return _auc((z[pos[0]] * z[pos[1]]).sum(-1).cpu(), (z[neg[0]] * z[neg[1]]).sum(-1).cpu())
+        return _auc(self._decode(z, pos[0], pos[1]).cpu(), self._decode(z, neg[0], neg[1]).cpu())
+
+    def _decode(self, z: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Link logits: cosine / temperature. A plain dot product lets hubs grow long vectors
+        that look similar to everyone; the cosine decoder keeps profiles on the unit sphere."""
+        zn = F.normalize(z, dim=-1)
+        return (zn[a] * zn[b]).sum(-1) / self.temperature
 
     @torch.no_grad()
     def embed(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -212,7 +221,7 @@ class ProfileModel:
             raise ConfigError("call fit() before embed()")
         self._encoder.eval()
         z: torch.Tensor = self._encoder(x.to(self.device), edge_index.to(self.device))
-        return z.cpu()
+        return F.normalize(z, dim=-1).cpu()
 
     def get_embedding(self) -> torch.Tensor:
         """The fitted graph's profiles, ``n x dim``."""
@@ -221,6 +230,5 @@ class ProfileModel:
         return self._embedding
 
     def link_scores(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Decoder scores (dot products) of candidate links, higher is likelier."""
-        z = self.get_embedding()
-        return (z[src] * z[dst]).sum(-1)
+        """Decoder logits of candidate links (cosine / temperature), higher is likelier."""
+        return self._decode(self.get_embedding(), src, dst)

@@ -221,6 +221,14 @@ class GraphStore(ABC):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
+    def create_vector_index(self, property: str, dimensions: int, name: str | None = None) -> str:
+        """Make users' vector ``property`` searchable; returns the name :meth:`vector_search` takes."""
+
+    @abstractmethod
+    def vector_search(self, index: str, vector: list[float], k: int = 10) -> pl.DataFrame:
+        """The ``k`` users whose vectors are nearest to ``vector``: ``user_id, score`` (cosine)."""
+
+    @abstractmethod
     def counts(self) -> dict[str, int]:
         """Numbers of users, posts, follows, interactions and communities in the store."""
 

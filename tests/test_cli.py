@@ -20,15 +20,31 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_demo_runs_the_job_on_the_embedded_store(tmp_path: Path) -> None:
-    code, out, err = run("demo", "--out", str(tmp_path / "demo"), "--users", "400", "--json")
+    demo = [
+        "demo",
+        "--out",
+        str(tmp_path / "demo"),
+        "--users",
+        "400",
+        "--fast",
+        "--json",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+    ]
+    code, out, err = run(*demo)
     assert code == 0, err
     summary = json.loads(out)
+    assert summary["profile"]["users"] == 400 and len(summary["profile"]["communities"]) >= 4
+    assert (
+        summary["sample_profile"]["community_name"]
+        and len(summary["sample_profile"]["similar"]) == 5
+    )
     assert summary["counts"]["users"] == 400
     assert summary["counts"]["follows"] > 1000
     assert len(summary["groups"]) == 8 and all(g["inside_share"] > 0.8 for g in summary["groups"])
     assert (tmp_path / "demo" / "graph.lbdb").exists()
     # rerunning replaces the store instead of doubling it
-    code, out, _ = run("demo", "--out", str(tmp_path / "demo"), "--users", "400", "--json")
+    code, out, _ = run(*demo)
     assert code == 0 and json.loads(out)["counts"]["users"] == 400
 
 
@@ -72,7 +88,17 @@ def test_every_command_has_help_with_example_and_is_in_the_readme(command: str) 
 
 
 def test_embed_writes_user_vectors_to_the_store(tmp_path: Path) -> None:
-    code, _, err = run("demo", "--out", str(tmp_path / "d"), "--users", "150", "--json")
+    code, _, err = run(
+        "demo",
+        "--out",
+        str(tmp_path / "d"),
+        "--users",
+        "150",
+        "--fast",
+        "--json",
+        "--cache",
+        str(tmp_path / "c0.sqlite"),
+    )
     assert code == 0, err
     store = str(tmp_path / "d" / "graph.lbdb")
     args = [

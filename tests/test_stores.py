@@ -156,9 +156,9 @@ def test_vector_search_finds_the_nearest_users(store: GraphStore, small_dataset:
     store.load(small_dataset)
     res = _results(small_dataset)
     store.write_user_properties(res.select("user_id", "profile"))
-    index = store.create_vector_index("profile", 128)  # type: ignore[attr-defined]
+    index = store.create_vector_index("profile", 128)
     target = res.row(5, named=True)
-    hits = store.vector_search(index, list(target["profile"]), k=3)  # type: ignore[attr-defined]
+    hits = store.vector_search(index, list(target["profile"]), k=3)
     assert hits["user_id"][0] == target["user_id"]
     assert hits["score"][0] == pytest.approx(1.0, abs=1e-4)
 
