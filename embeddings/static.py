@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from graphsona.embeddings._base import Embedder
-from graphsona.embeddings.models import _DEFAULT_ALIASES, DEFAULT_MODEL, resolve_model
+from graphsona.embeddings.models import _DEFAULT_ALIASES, DEFAULT_MODEL, _offline, resolve_model
 from graphsona.errors import MissingDependencyError
 
 __all__ = ["StaticEmbedder"]
@@ -46,6 +46,8 @@ class StaticEmbedder(Embedder):
         prefix: str = "",
         device: str | None = None,
     ) -> None:
+        if _offline():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             from model2vec import StaticModel
         except ImportError as e:
