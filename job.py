@@ -104,14 +104,19 @@ def run_profile(store: GraphStore, config: ProfileJobConfig | None = None) -> Pr
     if graph.data.num_nodes < 2 or graph.data.edge_index.shape[1] == 0:
         raise ConfigError("the store holds no users or no edges: load a dataset first")
     users = store.read_users()
+    # Posts are read once: embedding streams through them and naming needs them again.
+    frames = list(store.iter_posts())
+    posts = (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
+    )
     lap("read")
 
     embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind)
     cache = VectorCache(cfg.cache) if cfg.cache else None
     try:
-        text, _ = embed_users(
-            users, store.iter_posts(), embedder, cache=cache, options=EmbedOptions()
-        )
+        text, _ = embed_users(users, posts, embedder, cache=cache, options=EmbedOptions())
     finally:
         if cache is not None:
             cache.close()
@@ -145,11 +150,6 @@ def run_profile(store: GraphStore, config: ProfileJobConfig | None = None) -> Pr
     pr = pagerank(ei, graph.data.num_nodes, ew)
     score, rank = scale_scores(pr)
     ids = graph.ids["user_id"].to_list()
-    posts = (
-        pl.concat(list(store.iter_posts()))
-        if store.counts()["posts"]
-        else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
-    )
     names = name_communities(part.membership, ids, posts, influence=score)
     lap("communities")
 
