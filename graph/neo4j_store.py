@@ -237,23 +237,20 @@ class Neo4jStore(GraphStore):
             pl.col("user_id").alias("id"),
             pl.struct(props).alias("props") if props else pl.lit({}).alias("props"),
         )
+        self._write_batches(q, frame, batch_size)
+
+    def _write_batches(self, query: str, frame: pl.DataFrame, batch_size: int) -> None:
         for rows in self._batches(frame, batch_size):
-            self._write(q, rows=rows)
+            self._write(query, rows=rows)
 
     def _load_posts(self, posts: pl.DataFrame, batch_size: int) -> None:
-        q = self._q("load_posts")
-        for rows in self._batches(posts, batch_size):
-            self._write(q, rows=rows)
+        self._write_batches(self._q("load_posts"), posts, batch_size)
 
     def _load_follows(self, follows: pl.DataFrame, batch_size: int) -> None:
-        q = self._q("load_follows")
-        for rows in self._batches(follows, batch_size):
-            self._write(q, rows=rows)
+        self._write_batches(self._q("load_follows"), follows, batch_size)
 
     def _load_interactions(self, interactions: pl.DataFrame, batch_size: int) -> None:
-        q = self._q("load_interactions")
-        for rows in self._batches(interactions, batch_size):
-            self._write(q, rows=rows)
+        self._write_batches(self._q("load_interactions"), interactions, batch_size)
 
     # ------------------------------------------------------------------ read hooks
     def _iter_users(self, batch_size: int) -> Iterator[pl.DataFrame]:
