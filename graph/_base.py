@@ -35,6 +35,7 @@ INTERACTIONS_SCHEMA: dict[str, Any] = {
     "dst": pl.String,
     "kind": pl.String,
     "weight": pl.Float64,
+    "created_at": TIME,
 }
 
 
@@ -149,7 +150,10 @@ class GraphStore(ABC):
             yield from self._iter_edges(rel, None, batch_size)
 
     def iter_interactions(self, batch_size: int = 500_000) -> Iterator[pl.DataFrame]:
-        """Interaction edges as ``src, dst, kind, weight``, in batches."""
+        """Interaction edges as ``src, dst, kind, weight, created_at``, in batches.
+
+        ``created_at`` is the first time the pair interacted with that kind (null if unknown).
+        """
         if self.mapping.interaction_type:
             yield from self._iter_edges(self.mapping.interaction_type, "", batch_size)
         for rel, kind in self.mapping.interactions.items():

@@ -304,6 +304,9 @@ class EmbeddedStore(GraphStore):
             yield from self._batches(self._q("read_follows", rel=rel), batch_size)
             return
         for frame in self._batches(self._q("read_interactions", rel=rel), batch_size):
+            frame = frame.with_columns(
+                pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TIME)
+            )
             yield frame if kind == "" else frame.with_columns(pl.lit(kind).alias("kind"))
 
     # ------------------------------------------------------------------ write-back hooks

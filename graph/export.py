@@ -4,6 +4,7 @@ Users get indices ``0..n-1`` in ``user_id`` order; the id map is kept as a polar
 are joined to indices in polars (no per-edge Python loops). Relation 0 is ``follows``; each
 interaction kind is its own relation. ``edge_weight`` is 1 for follows and
 ``kind_weight[kind] * weight`` for interactions (weights of merged duplicates are already summed).
+``edge_time`` is an interaction's first time in epoch seconds, -1 for follows and unknown times.
 
 Example:
     >>> g = to_pyg(store)                                                 # doctest: +SKIP
@@ -87,7 +88,13 @@ def to_pyg(
         follows = _indexed(store.read_follows(), ids)
         relations.append("follows")
         parts.append(
-            follows.select("s", "d", pl.lit(0, pl.Int64).alias("t"), pl.lit(1.0).alias("w"))
+            follows.select(
+                "s",
+                "d",
+                pl.lit(0, pl.Int64).alias("t"),
+                pl.lit(1.0).alias("w"),
+                pl.lit(-1).alias("ts"),
+            )
         )
     if include_interactions:
         inter = _indexed(store.read_interactions(), ids)
@@ -101,9 +108,15 @@ def to_pyg(
         parts.append(
             inter.join(kind_ix, on="kind")
             .join(kw, on="kind")
-            .select("s", "d", "t", (pl.col("weight") * pl.col("kw")).alias("w"))
+            .select(
+                "s",
+                "d",
+                "t",
+                (pl.col("weight") * pl.col("kw")).alias("w"),
+                pl.col("created_at").dt.epoch("s").fill_null(-1).alias("ts"),
+            )
         )
-    schema = {"s": pl.UInt32, "d": pl.UInt32, "t": pl.Int64, "w": pl.Float64}
+    schema = {"s": pl.UInt32, "d": pl.UInt32, "t": pl.Int64, "w": pl.Float64, "ts": pl.Int64}
     edges = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
     edges = edges.sort("t", "s", "d")
     edge_index = torch.from_numpy(
@@ -113,6 +126,7 @@ def to_pyg(
         edge_index=edge_index,
         edge_type=torch.from_numpy(edges["t"].to_numpy().astype(np.int64)),
         edge_weight=torch.from_numpy(edges["w"].to_numpy().astype(np.float32)),
+        edge_time=torch.from_numpy(edges["ts"].to_numpy().astype(np.int64)),
         num_nodes=ids.height,
     )
     return PygGraph(data=data, ids=ids, relations=relations)

@@ -298,8 +298,19 @@ class Neo4jStore(GraphStore):
                 frame = frame.with_columns(
                     pl.Series("kind", [r[2] for r in recs], dtype=pl.List(pl.String)),
                     pl.Series("weight", [r[3] for r in recs], dtype=pl.List(pl.Float64)),
+                    pl.Series("t", [r[4] for r in recs], dtype=pl.List(pl.Int64)),
                 )
-                yield frame.explode("dst", "kind", "weight")
+                yield (
+                    frame.explode("dst", "kind", "weight", "t")
+                    .with_columns(
+                        pl.when(pl.col("t") >= 0)
+                        .then(pl.from_epoch("t", "s"))
+                        .dt.replace_time_zone("UTC")
+                        .dt.cast_time_unit("us")
+                        .alias("created_at")
+                    )
+                    .drop("t")
+                )
 
     # ------------------------------------------------------------------ write-back hooks
     def _prepare_user_properties(self, sample: pl.DataFrame) -> None:

@@ -44,7 +44,7 @@ def test_reads_an_existing_graph_through_a_mapping(neo4j_driver: Any) -> None:
     follows = store.read_follows().sort("src", "dst")
     assert follows.rows() == [("ann", "bob"), ("bob", "cyd")]  # edge to the Robot is not followed
     inter = store.read_interactions().sort("src")
-    assert inter.rows() == [("ann", "cyd", "repost", 1.0), ("cyd", "ann", "reply", 2.5)]
+    assert inter.rows() == [("ann", "cyd", "repost", 1.0, None), ("cyd", "ann", "reply", 2.5, None)]
     posts = store.read_posts().sort("user_id")
     assert posts["text"].to_list() == ["sourdough again", "new album out"]
     assert posts["post_id"][1] == "t2" and posts["post_id"][0]  # element id when tid is absent

@@ -35,7 +35,9 @@ def test_load_then_read_returns_the_same_graph(store: GraphStore, small_dataset:
     )
     inter = store.read_interactions()
     assert _sorted(inter, "src", "dst", "kind").equals(
-        ds.interactions.select("src", "dst", "kind", "weight").sort("src", "dst", "kind")
+        ds.interactions.select("src", "dst", "kind", "weight", "created_at").sort(
+            "src", "dst", "kind"
+        )
     )
 
 

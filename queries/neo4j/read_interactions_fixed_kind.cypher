@@ -1,4 +1,7 @@
 // Interactions of a relationship type mapped to one kind ($kind); grouped per source user.
 MATCH (a:{{user_label}})-[r:{{rel}}]->(b:{{user_label}})
-WITH a, collect(toString(b.{{user_id}})) AS dsts, collect(toFloat(coalesce(r.{{weight}}, 1.0))) AS weights
-RETURN toString(a.{{user_id}}) AS src, dsts, [x IN dsts | $kind] AS kinds, weights
+WITH a, b, r, valueType(r.created_at) AS tt
+WITH a, collect(toString(b.{{user_id}})) AS dsts, collect(toFloat(coalesce(r.{{weight}}, 1.0))) AS weights,
+     collect(CASE WHEN tt STARTS WITH 'ZONED DATETIME' OR tt STARTS WITH 'LOCAL DATETIME' THEN r.created_at.epochSeconds
+                  WHEN tt STARTS WITH 'INTEGER' THEN r.created_at ELSE -1 END) AS times
+RETURN toString(a.{{user_id}}) AS src, dsts, [x IN dsts | $kind] AS kinds, weights, times
