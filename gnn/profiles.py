@@ -1,27 +1,51 @@
-"""User profiles: an inductive GraphSAGE encoder trained by self-supervised link prediction.
+"""User profiles: an inductive GraphSAGE-style encoder trained by self-supervised link prediction.
 
-The first part of issue 4 (model and training recipe). Inputs are per-user feature rows (pooled
-text vectors plus structural features from :func:`structural_features`) and the graph's edges;
-the objective is to tell held-out real edges from random pairs (negative sampling), with a
-validation split and early stopping. GraphSAGE is inductive: a new user with features and edges
-gets a profile without retraining (:meth:`ProfileModel.embed`).
+Inputs are per-user feature rows (pooled text vectors plus :func:`structural_features`) and the
+graph's edges with weights; the objective tells held-out real edges from random pairs (negative
+sampling), with a validation split and early stopping. The encoder is inductive: a new user with
+features and edges gets a profile without retraining (:meth:`ProfileModel.embed`).
 
-The recipe reads top to bottom: setup -> loop (train step, validate, early stop) -> restore the
-best weights. Full-batch sparse message passing on the whole graph (the CPU/GPU memory of our
-targets fits it); neighbour-sampled mini-batches are a later step.
+**Layers.** Each layer is PyG's ``GraphConv`` with edge weights normalised to sum to one per
+receiving user, i.e. GraphSAGE with a *weighted* mean: ``h_i' = W1 h_i + W2 sum_j a_ji h_j``.
+With ``weighted=False`` every neighbour counts the same (plain GraphSAGE-mean). Edges are the
+union of follows and interactions, messages flow both ways; interaction kinds enter through
+their weights (see ``graph.export.DEFAULT_KIND_WEIGHTS``). BENCHMARKS.md records why (weighted
+vs unweighted vs follows-only on the same split).
+
+**Full batch or mini-batches.** Full-batch sparse message passing when the graph fits on the
+device (always on CPU, where RAM is the limit); otherwise, or when ``batch_size`` is given,
+mini-batches of training edges with neighbour sampling. PyG's ``NeighborLoader`` needs pyg-lib or
+torch-sparse, which are not on PyPI for every platform (torch-sparse builds from source in ~14
+minutes here), so the sampler is ours: vectorised uniform sampling with replacement from a CSR
+(``fanout`` neighbours per layer), and layer-wise exact inference for the final profiles. The
+recipe is the same either way.
+
+**Checkpoints.** ``fit(..., checkpoint=path)`` saves the encoder, optimiser, best weights, history
+and random-generator states every ``checkpoint_every`` epochs, with the model config and a data
+fingerprint. A later ``fit`` with the same config and data resumes where it stopped (a finished
+one returns at once) and gives the same profiles as an uninterrupted run on CPU; changed data or
+a changed model starts afresh.
+
+The recipe reads top to bottom in :meth:`ProfileModel._fit`: setup -> loop (train step,
+validate, early stop, checkpoint) -> restore the best weights.
 
 Example:
-    >>> model = ProfileModel(dim=128, seed=0).fit(x, edge_index)             # doctest: +SKIP
-    >>> profiles = model.get_embedding()                                      # doctest: +SKIP
+    >>> model = ProfileModel(dim=128, seed=0).fit(x, edge_index, edge_weight)  # doctest: +SKIP
+    >>> profiles = model.get_embedding()                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import random
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,12 +54,12 @@ from torch import nn
 
 with warnings.catch_warnings():  # PyG 2.8 still calls torch.jit.script at import time
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit.script.*")
-    from torch_geometric.nn import SAGEConv
+    from torch_geometric.nn import GraphConv
     from torch_geometric.utils import negative_sampling, to_undirected
 
 from graphsona.errors import ConfigError
 
-__all__ = ["ProfileModel", "TrainHistory", "structural_features"]
+__all__ = ["ProfileModel", "TrainHistory", "data_fingerprint", "structural_features"]
 
 
 def structural_features(
@@ -53,28 +77,97 @@ def structural_features(
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-6)
 
 
+def data_fingerprint(*tensors: torch.Tensor | None) -> str:
+    """A content hash of the training inputs (shapes, dtypes and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        if t is None:
+            h.update(b"none")
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _normalise(edge_index: torch.Tensor, weight: torch.Tensor, n: int) -> torch.Tensor:
+    """Edge weights divided by the receiving node's total, so each layer is a weighted mean."""
+    total = torch.zeros(n, dtype=weight.dtype, device=weight.device).index_add_(
+        0, edge_index[1], weight
+    )
+    return weight / total[edge_index[1]].clamp(min=1e-12)
+
+
 class _Encoder(nn.Module):
     def __init__(self, in_dim: int, hidden: int, out: int, layers: int, dropout: float) -> None:
         super().__init__()
         dims = [in_dim] + [hidden] * (layers - 1) + [out]
-        self.convs = nn.ModuleList(SAGEConv(a, b) for a, b in itertools.pairwise(dims))
+        self.convs = nn.ModuleList(GraphConv(a, b, aggr="add") for a, b in itertools.pairwise(dims))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        for i, conv in enumerate(self.convs):
-            x = conv(x, edge_index)
-            if i < len(self.convs) - 1:
-                x = F.dropout(F.relu(x), p=self.dropout, training=self.training)
+    def layer(self, i: int, x: Any, edge_index: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        h: torch.Tensor = self.convs[i](x, edge_index, w)
+        if i < len(self.convs) - 1:
+            h = F.dropout(F.relu(h), p=self.dropout, training=self.training)
+        return h
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        for i in range(len(self.convs)):
+            x = self.layer(i, x, edge_index, w)
         return x
+
+
+class _Sampler:
+    """Uniform neighbour sampling (with replacement) from a CSR of incoming edges."""
+
+    def __init__(self, edge_index: torch.Tensor, w: torch.Tensor, n: int) -> None:
+        order = torch.argsort(edge_index[1] * n + edge_index[0])
+        self.src = edge_index[0, order]
+        self.w = w[order]
+        deg = torch.bincount(edge_index[1], minlength=n)
+        self.rowptr = torch.zeros(n + 1, dtype=torch.long, device=edge_index.device)
+        self.rowptr[1:] = torch.cumsum(deg, 0)
+        self.n = n
+
+    def subgraph(
+        self, seeds: torch.Tensor, fanout: tuple[int, ...], gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(nodes, local edge_index, normalised weights); ``nodes[:len(seeds)] == seeds``."""
+        nodes, frontier = seeds, seeds
+        srcs, dsts, ws = [], [], []
+        for k in fanout:
+            start, deg = self.rowptr[frontier], self.rowptr[frontier + 1] - self.rowptr[frontier]
+            has = deg > 0
+            f, start, deg = frontier[has], start[has], deg[has]
+            r = torch.rand(len(f), k, generator=gen).to(deg.device)
+            pick = start[:, None] + (r * deg[:, None]).long()
+            src = self.src[pick].reshape(-1)
+            dst = f[:, None].expand(-1, k).reshape(-1)
+            srcs.append(src)
+            dsts.append(dst)
+            ws.append(self.w[pick].reshape(-1))
+            new = torch.unique(src)
+            known = torch.zeros(self.n, dtype=torch.bool, device=src.device)
+            known[nodes] = True
+            frontier = new[~known[new]]
+            nodes = torch.cat([nodes, frontier])
+        local = torch.full((self.n,), -1, dtype=torch.long, device=seeds.device)
+        local[nodes] = torch.arange(len(nodes), device=seeds.device)
+        ei = torch.stack([local[torch.cat(srcs)], local[torch.cat(dsts)]])
+        w = torch.cat(ws)
+        return nodes, ei, _normalise(ei, w, len(nodes))
 
 
 @dataclass
 class TrainHistory:
-    """Per-epoch training loss and validation AUC; ``best_epoch`` is the one kept."""
+    """Per-epoch training loss, validation AUC and seconds; ``best_epoch`` is the one kept."""
 
     loss: list[float] = field(default_factory=list)
     val_auc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
     best_epoch: int = -1
+    resumed_at: int | None = None  # epoch a checkpoint resumed from (None: started afresh)
+    mode: str = "full-batch"
 
 
 def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
@@ -93,9 +186,14 @@ class ProfileModel:
         dim: profile dimension. hidden, layers, dropout: encoder shape.
         epochs: maximum epochs; patience: epochs without validation gain before stopping.
         lr: Adam learning rate. val_fraction: share of edges held out for validation.
-        seed: seeds Python-visible randomness; runs are deterministic on CPU.
+        seed: seeds every random draw; runs are deterministic on CPU.
         temperature: the cosine decoder's temperature (profiles are unit vectors).
+        weighted: weighted-mean aggregation by edge weight (False: plain mean).
+        batch_size: training edges per mini-batch; ``None`` = full batch when the graph fits
+            the device (always on CPU), else 65,536. fanout: neighbours sampled per layer.
+        checkpoint_every: epochs between checkpoints when ``fit`` gets a checkpoint path.
         device: "cuda" when available unless given.
+        progress: called after each epoch with (epoch, loss, val_auc).
     """
 
     def __init__(
@@ -112,25 +210,51 @@ class ProfileModel:
         seed: int = 0,
         device: str | None = None,
         temperature: float = 0.2,
+        weighted: bool = True,
+        batch_size: int | None = None,
+        fanout: tuple[int, ...] | None = None,
+        checkpoint_every: int = 5,
+        progress: Callable[[int, float, float], None] | None = None,
     ) -> None:
         if layers < 1 or dim < 1 or not 0 < val_fraction < 1:
             raise ConfigError("need layers >= 1, dim >= 1 and 0 < val_fraction < 1")
+        if batch_size is not None and batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1 (got {batch_size})")
         self.dim, self.hidden, self.layers, self.dropout = dim, hidden, layers, dropout
-        self.epochs, self.patience, self.lr, self.val_fraction, self.seed = (
-            epochs,
-            patience,
-            lr,
-            val_fraction,
-            seed,
-        )
+        self.epochs, self.patience, self.lr = epochs, patience, lr
+        self.val_fraction, self.seed, self.temperature = val_fraction, seed, temperature
+        self.weighted, self.batch_size = weighted, batch_size
+        self.fanout = tuple(fanout) if fanout else (15,) + (10,) * (layers - 1)
+        if len(self.fanout) != layers:
+            raise ConfigError(f"fanout needs one entry per layer ({layers})")
+        self.checkpoint_every, self.progress = max(1, checkpoint_every), progress
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.temperature = temperature
         self.history = TrainHistory()
         self._encoder: _Encoder | None = None
         self._embedding: torch.Tensor | None = None
 
-    def fit(self, x: torch.Tensor, edge_index: torch.Tensor) -> ProfileModel:
-        """Train on features ``x`` (n x f) and directed ``edge_index`` (2 x m).
+    def config(self) -> dict[str, Any]:
+        """What makes two models the same (``epochs`` is a budget and may grow on resume)."""
+        keys = ("dim", "hidden", "layers", "dropout", "patience", "lr", "val_fraction", "seed")
+        out = {k: getattr(self, k) for k in keys}
+        out.update(
+            temperature=self.temperature,
+            weighted=self.weighted,
+            batch_size=self.batch_size,
+            fanout=list(self.fanout),
+        )
+        return out
+
+    # ------------------------------------------------------------------ recipe
+    def fit(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_weight: torch.Tensor | None = None,
+        *,
+        checkpoint: str | Path | None = None,
+    ) -> ProfileModel:
+        """Train on features ``x`` (n x f), directed ``edge_index`` (2 x m) and weights.
 
         On CPU, deterministic kernels are switched on for the duration (scatter reductions
         otherwise differ run to run in the last float bits), so a seed gives identical profiles.
@@ -138,93 +262,259 @@ class ProfileModel:
         previous = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(self.device == "cpu" or previous, warn_only=True)
         try:
-            return self._fit(x, edge_index)
+            return self._fit(x, edge_index, edge_weight, Path(checkpoint) if checkpoint else None)
         finally:
             torch.use_deterministic_algorithms(previous)
 
-    def _fit(self, x: torch.Tensor, edge_index: torch.Tensor) -> ProfileModel:
-        # --- setup (PyG's negative sampling draws from Python's and torch's generators)
+    def _fit(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_weight: torch.Tensor | None,
+        checkpoint: Path | None,
+    ) -> ProfileModel:
+        # --- setup: split, message edges, encoder, optimiser (and a checkpoint to resume)
         random.seed(self.seed)
         np.random.seed(self.seed)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
-        n = x.shape[0]
-        perm = torch.randperm(edge_index.shape[1], generator=gen)
-        n_val = max(1, int(self.val_fraction * edge_index.shape[1]))
+        n, m = x.shape[0], edge_index.shape[1]
+        w = edge_weight if edge_weight is not None and self.weighted else torch.ones(m)
+        fingerprint = data_fingerprint(x, edge_index, w) if checkpoint else ""
+        perm = torch.randperm(m, generator=gen)
+        n_val = max(1, int(self.val_fraction * m))
         val_pos, train_pos = edge_index[:, perm[:n_val]], edge_index[:, perm[n_val:]]
+        train_w = w[perm[n_val:]].float()
         val_neg = negative_sampling(edge_index, num_nodes=n, num_neg_samples=n_val)
-        x, train_pos = x.to(self.device), train_pos.to(self.device)
-        message_edges = to_undirected(train_pos, num_nodes=n)  # messages flow both ways
+        # messages flow both ways; repeated pairs merge with summed weight
+        msg, msg_w = to_undirected(train_pos, train_w, num_nodes=n, reduce="add")
+        mini = self._use_minibatch(n, msg.shape[1], x.shape[1])
+        self.history.mode = "mini-batch" if mini else "full-batch"
+        x, msg, msg_w = x.to(self.device), msg.to(self.device), msg_w.to(self.device)
+        norm_w = _normalise(msg, msg_w, n)
+        sampler = _Sampler(msg, msg_w, n) if mini else None
+        train_pos = train_pos.to(self.device)
         enc = _Encoder(x.shape[1], self.hidden, self.dim, self.layers, self.dropout).to(self.device)
         opt = torch.optim.Adam(enc.parameters(), lr=self.lr)
-        best, best_state, waited = -1.0, copy.deepcopy(enc.state_dict()), 0
+        state = {"best": -1.0, "best_state": copy.deepcopy(enc.state_dict()), "waited": 0}
+        start = 0
+        if checkpoint is not None:
+            start = self._resume(checkpoint, fingerprint, enc, opt, state, gen)
         # --- loop
-        for epoch in range(self.epochs):
+        for epoch in range(start, self.epochs):
+            if state["waited"] >= self.patience:
+                break
+            t0 = time.perf_counter()
             enc.train()
-            opt.zero_grad()
-            z = enc(x, message_edges)
-            neg = negative_sampling(train_pos, num_nodes=n, num_neg_samples=train_pos.shape[1])
-            pos_s = self._decode(z, train_pos[0], train_pos[1])
-            neg_s = self._decode(z, neg[0], neg[1])
-            loss = F.binary_cross_entropy_with_logits(
-                torch.cat([pos_s, neg_s]),
-                torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]),
-            )
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            # --- evaluate
-            auc = self._score(enc, x, message_edges, val_pos, val_neg)
-            self.history.loss.append(float(loss.detach()))
-            self.history.val_auc.append(auc)
-            if auc > best:
-                best, best_state, waited, self.history.best_epoch = (
-                    auc,
-                    copy.deepcopy(enc.state_dict()),
-                    0,
-                    epoch,
-                )
+            if sampler is None:
+                loss = self._full_batch_step(enc, opt, x, msg, norm_w, train_pos, n)
             else:
-                waited += 1
-                if waited >= self.patience:
-                    break
+                loss = self._minibatch_epoch(enc, opt, x, sampler, train_pos, n, gen)
+            # --- evaluate
+            z = self._infer(enc, x, msg, norm_w, sampler)
+            auc = _auc(self._decode(z, *val_pos).cpu(), self._decode(z, *val_neg).cpu())
+            self.history.loss.append(loss)
+            self.history.val_auc.append(auc)
+            self.history.seconds.append(time.perf_counter() - t0)
+            if auc > state["best"]:
+                state.update(best=auc, best_state=copy.deepcopy(enc.state_dict()), waited=0)
+                self.history.best_epoch = epoch
+            else:
+                state["waited"] += 1
+            if self.progress is not None:
+                self.progress(epoch, loss, auc)
+            if checkpoint is not None and (
+                (epoch + 1) % self.checkpoint_every == 0 or state["waited"] >= self.patience
+            ):
+                self._save(checkpoint, fingerprint, epoch + 1, enc, opt, state, gen)
         # --- save the best
-        enc.load_state_dict(best_state)
+        enc.load_state_dict(state["best_state"])
+        if checkpoint is not None:
+            self._save(checkpoint, fingerprint, len(self.history.loss), enc, opt, state, gen)
         self._encoder = enc
-        self._message_edges = message_edges
-        self._embedding = self.embed(x, message_edges)
+        self._embedding = F.normalize(self._infer(enc, x, msg, norm_w, sampler), dim=-1).cpu()
         return self
 
+    def _use_minibatch(self, n: int, m: int, f: int) -> bool:
+        if self.batch_size is not None:
+            return True
+        if not self.device.startswith("cuda"):
+            return False
+        # activations, their gradients and per-edge messages of every layer, in float32
+        need = 4 * (3 * n * (f + self.hidden * self.layers) + 2 * m * max(f, self.hidden))
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        return need > 0.6 * free
+
+    def _full_batch_step(
+        self,
+        enc: _Encoder,
+        opt: torch.optim.Optimizer,
+        x: torch.Tensor,
+        msg: torch.Tensor,
+        w: torch.Tensor,
+        pos: torch.Tensor,
+        n: int,
+    ) -> float:
+        opt.zero_grad()
+        z = enc(x, msg, w)
+        neg = negative_sampling(pos, num_nodes=n, num_neg_samples=pos.shape[1])
+        loss = self._loss(z, pos, neg)
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+        return float(loss.detach())
+
+    def _minibatch_epoch(
+        self,
+        enc: _Encoder,
+        opt: torch.optim.Optimizer,
+        x: torch.Tensor,
+        sampler: _Sampler,
+        pos: torch.Tensor,
+        n: int,
+        gen: torch.Generator,
+    ) -> float:
+        bs = self.batch_size or 65_536
+        order = torch.randperm(pos.shape[1], generator=gen).to(pos.device)
+        total, batches = 0.0, 0
+        for chunk in order.split(bs):
+            p = pos[:, chunk]
+            neg_dst = torch.randint(0, n, (p.shape[1],), generator=gen).to(p.device)
+            seeds, inv = torch.unique(torch.cat([p[0], p[1], neg_dst]), return_inverse=True)
+            nodes, ei, w = sampler.subgraph(seeds, self.fanout, gen)
+            opt.zero_grad()
+            z = enc(x[nodes], ei, w)
+            k = p.shape[1]
+            a, b, c = inv[:k], inv[k : 2 * k], inv[2 * k :]
+            loss = self._loss(z, torch.stack([a, b]), torch.stack([a, c]))
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total, batches = total + float(loss.detach()), batches + 1
+        return total / max(batches, 1)
+
+    def _loss(self, z: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        pos_s, neg_s = self._decode(z, *pos), self._decode(z, *neg)
+        return F.binary_cross_entropy_with_logits(
+            torch.cat([pos_s, neg_s]),
+            torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]),
+        )
+
     @torch.no_grad()
-    def _score(
+    def _infer(
         self,
         enc: _Encoder,
         x: torch.Tensor,
-        edges: torch.Tensor,
-        pos: torch.Tensor,
-        neg: torch.Tensor,
-    ) -> float:
+        msg: torch.Tensor,
+        w: torch.Tensor,
+        sampler: _Sampler | None,
+        chunk: int = 200_000,
+    ) -> torch.Tensor:
+        """Every node's output; layer by layer over chunks of receivers in mini-batch mode."""
         enc.eval()
-        z = enc(x, edges)
-        pos, neg = pos.to(z.device), neg.to(z.device)
-        return _auc(self._decode(z, pos[0], pos[1]).cpu(), self._decode(z, neg[0], neg[1]).cpu())
+        if sampler is None:
+            out: torch.Tensor = enc(x, msg, w)
+            return out
+        n, h = x.shape[0], x
+        src_sorted, w_sorted, ptr = sampler.src, _normalise_sorted(sampler), sampler.rowptr
+        for i in range(len(enc.convs)):
+            parts = []
+            for lo in range(0, n, chunk):
+                hi = min(n, lo + chunk)
+                a, b = int(ptr[lo]), int(ptr[hi])
+                dst_local = torch.repeat_interleave(
+                    torch.arange(hi - lo, device=x.device), ptr[lo + 1 : hi + 1] - ptr[lo:hi]
+                )
+                ei = torch.stack([src_sorted[a:b], dst_local])
+                parts.append(enc.layer(i, (h, h[lo:hi]), ei, w_sorted[a:b]))
+            h = torch.cat(parts)
+        return h
 
     def _decode(self, z: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Link logits: cosine / temperature. A plain dot product lets hubs grow long vectors
         that look similar to everyone; the cosine decoder keeps profiles on the unit sphere."""
         zn = F.normalize(z, dim=-1)
-        return (zn[a] * zn[b]).sum(-1) / self.temperature
+        return (zn[a.to(z.device)] * zn[b.to(z.device)]).sum(-1) / self.temperature
 
+    # ------------------------------------------------------------------ checkpoints
+    def _save(
+        self,
+        path: Path,
+        fingerprint: str,
+        epoch: int,
+        enc: _Encoder,
+        opt: torch.optim.Optimizer,
+        state: dict[str, Any],
+        gen: torch.Generator,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = {
+            "config": self.config(),
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "encoder": enc.state_dict(),
+            "optimizer": opt.state_dict(),
+            "state": state,
+            "history": self.history,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "gen": gen.get_state(),
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+            },
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(blob, tmp)
+        tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+
+    def _resume(
+        self,
+        path: Path,
+        fingerprint: str,
+        enc: _Encoder,
+        opt: torch.optim.Optimizer,
+        state: dict[str, Any],
+        gen: torch.Generator,
+    ) -> int:
+        if not path.exists():
+            return 0
+        blob = torch.load(path, weights_only=False, map_location=self.device)
+        if blob.get("config") != self.config() or blob.get("fingerprint") != fingerprint:
+            return 0  # another model or changed data: start afresh (the file is overwritten)
+        enc.load_state_dict(blob["encoder"])
+        opt.load_state_dict(blob["optimizer"])
+        state.update(blob["state"])
+        self.history = blob["history"]
+        self.history.resumed_at = blob["epoch"]
+        torch.set_rng_state(blob["rng"]["torch"])
+        gen.set_state(blob["rng"]["gen"])
+        random.setstate(blob["rng"]["python"])
+        np.random.set_state(blob["rng"]["numpy"])
+        return int(blob["epoch"])
+
+    # ------------------------------------------------------------------ use
     @torch.no_grad()
-    def embed(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """Profiles for any graph with the training feature layout (inductive use)."""
+    def embed(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Profiles for any graph with the training feature layout (inductive use).
+
+        ``edge_index`` is used as given (pass both directions for undirected messages).
+        """
         if self._encoder is None:
             raise ConfigError("call fit() before embed()")
-        self._encoder.eval()
-        z: torch.Tensor = self._encoder(x.to(self.device), edge_index.to(self.device))
+        n = x.shape[0]
+        w = (
+            edge_weight.float()
+            if edge_weight is not None and self.weighted
+            else torch.ones(edge_index.shape[1])
+        )
+        ei = edge_index.to(self.device)
+        z = self._infer(
+            self._encoder, x.to(self.device), ei, _normalise(ei, w.to(self.device), n), None
+        )
         return F.normalize(z, dim=-1).cpu()
 
     def get_embedding(self) -> torch.Tensor:
-        """The fitted graph's profiles, ``n x dim``."""
+        """The fitted graph's profiles, ``n x dim`` (unit vectors)."""
         if self._embedding is None:
             raise ConfigError("call fit() before get_embedding()")
         return self._embedding
@@ -232,3 +522,11 @@ class ProfileModel:
     def link_scores(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Decoder logits of candidate links (cosine / temperature), higher is likelier."""
         return self._decode(self.get_embedding(), src, dst)
+
+
+def _normalise_sorted(sampler: _Sampler) -> torch.Tensor:
+    """The sampler's CSR weights normalised per receiver (exact inference uses all neighbours)."""
+    n = sampler.n
+    deg = sampler.rowptr[1:] - sampler.rowptr[:-1]
+    dst = torch.repeat_interleave(torch.arange(n, device=deg.device), deg)
+    return _normalise(torch.stack([sampler.src, dst]), sampler.w, n)

@@ -71,3 +71,56 @@ def test_use_before_fit_is_an_error() -> None:
         ProfileModel().get_embedding()
     with pytest.raises(ConfigError, match="val_fraction"):
         ProfileModel(val_fraction=1.5)
+
+
+def test_minibatch_sampling_also_recovers_communities(planted) -> None:  # type: ignore[no-untyped-def]
+    x, ei, truth = planted
+    model = ProfileModel(dim=32, hidden=64, epochs=60, seed=0, batch_size=2048, fanout=(10, 5))
+    model.fit(x, ei)
+    assert model.history.mode == "mini-batch"
+    assert max(model.history.val_auc) > 0.8
+    assert nmi(model.get_embedding().numpy(), truth) > 0.8
+
+
+def test_minibatch_inference_is_exact_full_neighbourhood(planted) -> None:  # type: ignore[no-untyped-def]
+    # Layer-wise inference over chunks must equal one full-batch forward pass.
+    x, ei, _ = planted
+    model = ProfileModel(dim=16, hidden=32, epochs=3, seed=0, batch_size=4096).fit(x, ei)
+    both = torch.cat([ei, ei.flip(0)], 1)
+    full = model.embed(x, both)
+    from graphsona.gnn.profiles import _normalise, _Sampler
+
+    w = torch.ones(both.shape[1])
+    chunked = model._infer(
+        model._encoder, x, both, _normalise(both, w, len(x)), _Sampler(both, w, len(x)), chunk=100
+    )  # type: ignore[arg-type]
+    assert torch.allclose(torch.nn.functional.normalize(chunked, dim=-1), full, atol=1e-5)
+
+
+def test_resume_from_checkpoint_matches_an_uninterrupted_run(planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x, ei, _ = planted
+    w = torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(0)) + 0.5
+    kw = dict(dim=16, hidden=32, seed=1, patience=1000, checkpoint_every=4, device="cpu")
+    whole = ProfileModel(epochs=20, **kw).fit(x, ei, w).get_embedding()  # type: ignore[arg-type]
+    ckpt = tmp_path / "profiles.pt"
+    first = ProfileModel(epochs=12, **kw).fit(x, ei, w, checkpoint=ckpt)  # type: ignore[arg-type]
+    assert first.history.resumed_at is None and len(first.history.loss) == 12
+    second = ProfileModel(epochs=20, **kw).fit(x, ei, w, checkpoint=ckpt)  # type: ignore[arg-type]
+    assert second.history.resumed_at == 12 and len(second.history.loss) == 20
+    assert torch.equal(second.get_embedding(), whole)
+    # a finished run resumes to the same result without training
+    again = ProfileModel(epochs=20, **kw).fit(x, ei, w, checkpoint=ckpt)  # type: ignore[arg-type]
+    assert again.history.resumed_at == 20 and torch.equal(again.get_embedding(), whole)
+    # changed data or model: start afresh
+    other = ProfileModel(epochs=5, **kw).fit(x + 1, ei, w, checkpoint=ckpt)  # type: ignore[arg-type]
+    assert other.history.resumed_at is None and len(other.history.loss) == 5
+
+
+def test_edge_weights_change_the_profiles(planted) -> None:  # type: ignore[no-untyped-def]
+    x, ei, _ = planted
+    w = torch.linspace(0.1, 2.0, ei.shape[1])
+    kw = dict(dim=16, hidden=32, seed=0, epochs=5, device="cpu")
+    a = ProfileModel(**kw).fit(x, ei, w).get_embedding()  # type: ignore[arg-type]
+    b = ProfileModel(weighted=False, **kw).fit(x, ei, w).get_embedding()  # type: ignore[arg-type]
+    c = ProfileModel(**kw).fit(x, ei).get_embedding()  # type: ignore[arg-type]
+    assert not torch.allclose(a, b) and torch.equal(b, c)  # unweighted ignores the weights
