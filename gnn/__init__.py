@@ -1,10 +1,8 @@
-"""GNN profiling: models, the training recipe, (later) communities and influence.
+"""GNN profiling: the profile encoder and its training recipe, communities, influence, heads.
 
-Takes tensors and frames (never a store) and gives profiles. Issue 4 is in progress: the
-profile encoder with its link-prediction recipe, and communities (Leiden reference and
-text-aware Leiden, minimum size, stable ids), community names (c-TF-IDF) and PageRank influence
-are here; the learned influence component, supervised heads, checkpoints and the job that
-writes it all back come next.
+Takes tensors and frames (never a store) and gives results: profiles (:mod:`.profiles`),
+communities with stable ids (:mod:`.communities`) and names (:mod:`.naming`), influence
+(PageRank + learned engagement, :mod:`.influence`), supervised ``label_*`` heads (:mod:`.heads`).
 """
 
 from graphsona.gnn.communities import (
@@ -15,20 +13,33 @@ from graphsona.gnn.communities import (
     text_aware_communities,
     text_coherence,
 )
-from graphsona.gnn.influence import pagerank, scale_scores
+from graphsona.gnn.heads import LabelHead, label_columns, predict_labels
+from graphsona.gnn.influence import (
+    InfluenceResult,
+    influence_scores,
+    pagerank,
+    scale_scores,
+    spearman,
+)
 from graphsona.gnn.naming import name_communities
 from graphsona.gnn.profiles import ProfileModel, TrainHistory, structural_features
 
 __all__ = [
+    "InfluenceResult",
+    "LabelHead",
     "Partition",
     "ProfileModel",
     "TrainHistory",
+    "influence_scores",
+    "label_columns",
     "leiden",
     "match_ids",
     "modularity",
     "name_communities",
     "pagerank",
+    "predict_labels",
     "scale_scores",
+    "spearman",
     "structural_features",
     "text_aware_communities",
     "text_coherence",

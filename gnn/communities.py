@@ -216,30 +216,44 @@ def match_ids(
     """Renumber ``membership`` so communities keep their previous id when members overlap most.
 
     ``previous`` maps user id -> community id of the last run. Matching maximises total Jaccard
-    overlap (Hungarian); unmatched new communities get fresh ids above every previous one.
+    overlap (Hungarian); unmatched new communities get fresh ids above every previous one. The
+    overlap table is one polars join and group-by (no per-user Python loops).
     """
+    import polars as pl
     from scipy.optimize import linear_sum_assignment
 
     if not previous:
         return membership.copy()
-    cur = {
-        c: {u for u, m in zip(current_ids, membership, strict=True) if m == c}
-        for c in np.unique(membership)
-    }
-    old_ids = sorted(set(previous.values()))
-    old = {c: {u for u, m in previous.items() if m == c} for c in old_ids}
-    cur_ids = sorted(cur)
+    old = pl.DataFrame(
+        {"user_id": list(previous), "old": list(previous.values())},
+        schema={"user_id": pl.String, "old": pl.Int64},
+    )
+    cur = pl.DataFrame(
+        {"user_id": current_ids, "cur": membership.astype(np.int64)},
+        schema={"user_id": pl.String, "cur": pl.Int64},
+    )
+    inter = cur.join(old, on="user_id").group_by("cur", "old").len("inter")
+    size_c = cur.group_by("cur").len("size_c")
+    size_o = old.group_by("old").len("size_o")
+    table = inter.join(size_c, on="cur").join(size_o, on="old")
+    cur_ids = np.unique(membership)
+    old_ids = np.unique(old["old"].to_numpy())
+    ci = {int(c): i for i, c in enumerate(cur_ids)}
+    oi = {int(o): j for j, o in enumerate(old_ids)}
     score = np.zeros((len(cur_ids), len(old_ids)))
-    for i, c in enumerate(cur_ids):
-        for j, o in enumerate(old_ids):
-            inter = len(cur[c] & old[o])
-            if inter:
-                score[i, j] = inter / len(cur[c] | old[o])
+    for c, o, n_i, s_c, s_o in table.iter_rows():
+        score[ci[c], oi[o]] = n_i / (s_c + s_o - n_i)
     rows, cols = linear_sum_assignment(-score)
-    mapping = {cur_ids[r]: old_ids[c] for r, c in zip(rows, cols, strict=True) if score[r, c] > 0}
-    fresh = max(old_ids) + 1
+    mapping = {
+        int(cur_ids[r]): int(old_ids[c]) for r, c in zip(rows, cols, strict=True) if score[r, c] > 0
+    }
+    fresh = int(old_ids.max()) + 1
     for c in cur_ids:
-        if c not in mapping:
-            mapping[c] = fresh
+        if int(c) not in mapping:
+            mapping[int(c)] = fresh
             fresh += 1
-    return np.array([mapping[c] for c in membership], dtype=np.int64)
+    lut = np.zeros(int(cur_ids.max()) + 1, dtype=np.int64)
+    for c, m in mapping.items():
+        lut[c] = m
+    out: np.ndarray = lut[membership]
+    return out

@@ -296,7 +296,11 @@ class ProfileModel:
         train_pos = train_pos.to(self.device)
         enc = _Encoder(x.shape[1], self.hidden, self.dim, self.layers, self.dropout).to(self.device)
         opt = torch.optim.Adam(enc.parameters(), lr=self.lr)
-        state = {"best": -1.0, "best_state": copy.deepcopy(enc.state_dict()), "waited": 0}
+        state: dict[str, Any] = {
+            "best": -1.0,
+            "best_state": copy.deepcopy(enc.state_dict()),
+            "waited": 0,
+        }
         start = 0
         if checkpoint is not None:
             start = self._resume(checkpoint, fingerprint, enc, opt, state, gen)
@@ -376,7 +380,7 @@ class ProfileModel:
         bs = self.batch_size or 65_536
         order = torch.randperm(pos.shape[1], generator=gen).to(pos.device)
         total, batches = 0.0, 0
-        for chunk in order.split(bs):
+        for chunk in torch.split(order, bs):
             p = pos[:, chunk]
             neg_dst = torch.randint(0, n, (p.shape[1],), generator=gen).to(p.device)
             seeds, inv = torch.unique(torch.cat([p[0], p[1], neg_dst]), return_inverse=True)

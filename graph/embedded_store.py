@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ def _for_table(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+_DDL = re.compile(r"\s*(CREATE|ALTER|DROP)\s+(NODE\s+|REL\s+)?TABLE\b", re.IGNORECASE)
+
+
 class EmbeddedStore(GraphStore):
     """A :class:`GraphStore` in a LadybugDB database directory (created if missing)."""
 
@@ -104,6 +108,7 @@ class EmbeddedStore(GraphStore):
                 "the embedded store links posts as (user)-[:POSTED]->(post); post_rel_outgoing must be true"
             )
         lb = _ladybug()
+        self._schema_version = 0
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -123,6 +128,13 @@ class EmbeddedStore(GraphStore):
     def _execute(self, query: str, params: dict[str, Any] | None = None) -> Any:
         params = params or {}
         self._trace(query, params)
+        if _DDL.match(query):
+            self._schema_version += 1
+        elif self._schema_version:
+            # LadybugDB caches a query's binding by its text, even a failed one, across schema
+            # changes: after a table changes, the same text would still fail with "Cannot find
+            # property". A comment naming the schema version makes the text new after each change.
+            query = f"{query}\n// schema {self._schema_version}"
         try:
             return self._conn.execute(query, params)
         except Exception as e:

@@ -46,6 +46,9 @@ class SyntheticConfig:
         interactions_per_user: mean interactions per active user.
         inactive_fraction: users with no posts, no interactions and few follows.
         multilingual_fraction: posts written with Spanish/German/French function words.
+        label_fraction: users whose ``label_topic`` (their community's theme) is known; the
+            rest are null, for the supervised heads to predict. label_noise: share of known
+            labels replaced by a random theme.
         seed: everything is a function of the config, seed included.
     """
 
@@ -58,6 +61,8 @@ class SyntheticConfig:
     interactions_per_user: float = 5.0
     inactive_fraction: float = 0.05
     multilingual_fraction: float = 0.05
+    label_fraction: float = 0.3
+    label_noise: float = 0.1
     seed: int = 0
 
     def check(self) -> None:
@@ -66,7 +71,14 @@ class SyntheticConfig:
             errors.append(f"n_users must be >= 2 (got {self.n_users})")
         if not 1 <= self.n_communities <= self.n_users:
             errors.append(f"n_communities must be in [1, n_users] (got {self.n_communities})")
-        for name in ("mixing", "text_mixing", "inactive_fraction", "multilingual_fraction"):
+        for name in (
+            "mixing",
+            "text_mixing",
+            "inactive_fraction",
+            "multilingual_fraction",
+            "label_fraction",
+            "label_noise",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 errors.append(f"{name} must be in [0, 1] (got {v})")
@@ -158,6 +170,11 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
     ids = user_ids  # gathered with Series.gather: no Python string objects
 
     themes = [_theme_words(c, rng) for c in range(k)]
+    # Drawn from a separate generator so adding labels leaves every other column unchanged.
+    lrng = np.random.default_rng([cfg.seed, 1])
+    noisy = lrng.random(n) < cfg.label_noise
+    label_c = np.where(noisy, lrng.integers(0, k, n), comm)
+    labelled = lrng.random(n) < cfg.label_fraction
     users = pl.DataFrame(
         {
             "user_id": user_ids,
@@ -173,6 +190,10 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
                 pl.Series(_T0 - rng.integers(0, 3 * _SPAN, n)), "s"
             ).dt.replace_time_zone("UTC"),
             "planted_community": comm.astype(np.int64),
+            "label_topic": pl.Series(
+                [themes[c][0] if keep else None for c, keep in zip(label_c, labelled, strict=True)],
+                dtype=pl.String,
+            ),
         }
     )
 

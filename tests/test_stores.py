@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from graphsona.errors import ConfigError, UnsafeIdentifierError
+from graphsona.errors import ConfigError, StoreError, UnsafeIdentifierError
 from graphsona.graph import GraphStore, SchemaMapping
 from graphsona.loaders import Dataset
 
@@ -232,3 +232,15 @@ def test_reloading_changed_data_updates_and_adds(store: GraphStore, small_datase
         {"s": first["src"], "d": first["dst"]},
     )
     assert rows["t"][0].year == 2030
+
+
+def test_a_query_that_failed_before_a_property_existed_works_after_it_is_written(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
+    store.load(small_dataset)
+    query = "MATCH (u:User) WHERE u.fresh_prop = $v RETURN count(*) AS n"
+    if store.dialect == "embedded":  # Neo4j returns 0 for an unknown property instead
+        with pytest.raises(StoreError, match="fresh_prop"):
+            store.run(query, {"v": "x"})
+    store.write_user_properties(pl.DataFrame({"user_id": ["u0000001"], "fresh_prop": ["x"]}))
+    assert store.run(query, {"v": "x"})["n"][0] == 1
