@@ -299,20 +299,23 @@ def run_profile(
         ),
     )
     key = _hash("train", model.config(), cfg.epochs, x, ei, ew)
-    if st.fresh("train", key, "profiles.npy"):
+    if st.fresh("train", key, "profiles.npy", "follow_bias.npy"):
         profiles = torch.from_numpy(np.load(st.file("profiles.npy")))
+        bias = torch.from_numpy(np.load(st.file("follow_bias.npy")))
         best_auc = float(st.manifest["train"]["best_val_auc"])
         skipped.append("train")
     else:
         say("train", f"training on {n:,} users and {ei.shape[1]:,} edges")
         model.fit(x, ei, ew, checkpoint=st.path("profiles.pt"))
-        # Centre the profiles: a shared component (degree, activity) would otherwise make every
-        # pair look similar under cosine similarity.
+        # Stored profiles are the decoder's unit vectors: cosine similarity between two stored
+        # profiles *is* the trained link decoder's score (up to its temperature), so the vector
+        # index, similar-user search and who-to-follow all rank by what training optimised.
         profiles = model.get_embedding()
-        profiles = profiles - profiles.mean(0, keepdim=True)
+        bias = model.get_target_bias()
         best_auc = max(model.history.val_auc) if model.history.val_auc else float("nan")
         if st.dir is not None:
             np.save(st.dir / "profiles.npy", profiles.numpy())
+            np.save(st.dir / "follow_bias.npy", bias.numpy())
         st.done(
             "train",
             key,
@@ -345,9 +348,11 @@ def run_profile(
         skipped.append("communities")
     else:
         say("communities", "finding communities")
+        # Centred for clustering: a shared component (degree, activity) would otherwise make
+        # every pair look alike.
         part = text_aware_communities(
             ei,
-            profiles,
+            profiles - profiles.mean(0, keepdim=True),
             weight=ew,
             resolution=cfg.resolution,
             min_size=cfg.min_community_size,
@@ -427,6 +432,7 @@ def run_profile(
             "influence": score,
             "influence_rank": infl["influence_rank"],
             "pagerank": infl["pagerank"],
+            "follow_bias": bias.numpy().astype(np.float64),
         }
     )
     if label_frame.width:

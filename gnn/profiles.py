@@ -189,6 +189,7 @@ class ProfileModel:
         seed: seeds every random draw; runs are deterministic on CPU.
         temperature: the cosine decoder's temperature (profiles are unit vectors).
         weighted: weighted-mean aggregation by edge weight (False: plain mean).
+        target_bias: learn a per-user "followability" bias added to the decoder's logit.
         batch_size: training edges per mini-batch; ``None`` = full batch when the graph fits
             the device (always on CPU), else 65,536. fanout: neighbours sampled per layer.
         checkpoint_every: epochs between checkpoints when ``fit`` gets a checkpoint path.
@@ -211,6 +212,7 @@ class ProfileModel:
         device: str | None = None,
         temperature: float = 0.2,
         weighted: bool = True,
+        target_bias: bool = True,
         batch_size: int | None = None,
         fanout: tuple[int, ...] | None = None,
         checkpoint_every: int = 5,
@@ -223,7 +225,7 @@ class ProfileModel:
         self.dim, self.hidden, self.layers, self.dropout = dim, hidden, layers, dropout
         self.epochs, self.patience, self.lr = epochs, patience, lr
         self.val_fraction, self.seed, self.temperature = val_fraction, seed, temperature
-        self.weighted, self.batch_size = weighted, batch_size
+        self.weighted, self.batch_size, self.target_bias = weighted, batch_size, target_bias
         self.fanout = tuple(fanout) if fanout else (15,) + (10,) * (layers - 1)
         if len(self.fanout) != layers:
             raise ConfigError(f"fanout needs one entry per layer ({layers})")
@@ -232,6 +234,7 @@ class ProfileModel:
         self.history = TrainHistory()
         self._encoder: _Encoder | None = None
         self._embedding: torch.Tensor | None = None
+        self._bias: torch.Tensor | None = None
 
     def config(self) -> dict[str, Any]:
         """What makes two models the same (``epochs`` is a budget and may grow on resume)."""
@@ -240,6 +243,7 @@ class ProfileModel:
         out.update(
             temperature=self.temperature,
             weighted=self.weighted,
+            target_bias=self.target_bias,
             batch_size=self.batch_size,
             fanout=list(self.fanout),
         )
@@ -294,7 +298,8 @@ class ProfileModel:
         norm_w = _normalise(msg, msg_w, n)
         sampler = _Sampler(msg, msg_w, n) if mini else None
         train_pos = train_pos.to(self.device)
-        enc = _Encoder(x.shape[1], self.hidden, self.dim, self.layers, self.dropout).to(self.device)
+        out_dim = self.dim + (1 if self.target_bias else 0)
+        enc = _Encoder(x.shape[1], self.hidden, out_dim, self.layers, self.dropout).to(self.device)
         opt = torch.optim.Adam(enc.parameters(), lr=self.lr)
         state: dict[str, Any] = {
             "best": -1.0,
@@ -336,7 +341,9 @@ class ProfileModel:
         if checkpoint is not None:
             self._save(checkpoint, fingerprint, len(self.history.loss), enc, opt, state, gen)
         self._encoder = enc
-        self._embedding = F.normalize(self._infer(enc, x, msg, norm_w, sampler), dim=-1).cpu()
+        out = self._infer(enc, x, msg, norm_w, sampler)
+        self._embedding = F.normalize(out[:, : self.dim], dim=-1).cpu()
+        self._bias = self._target_bias(out).cpu()
         return self
 
     def _use_minibatch(self, n: int, m: int, f: int) -> bool:
@@ -432,11 +439,21 @@ class ProfileModel:
             h = torch.cat(parts)
         return h
 
-    def _decode(self, z: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Link logits: cosine / temperature. A plain dot product lets hubs grow long vectors
-        that look similar to everyone; the cosine decoder keeps profiles on the unit sphere."""
-        zn = F.normalize(z, dim=-1)
-        return (zn[a.to(z.device)] * zn[b.to(z.device)]).sum(-1) / self.temperature
+    def _target_bias(self, out: torch.Tensor) -> torch.Tensor:
+        if not self.target_bias:
+            return torch.zeros(out.shape[0], device=out.device)
+        return out[:, self.dim]
+
+    def _decode(self, out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Link logits ``a -> b``: cosine(z_a, z_b) / temperature + target bias of ``b``.
+
+        A plain dot product lets hubs grow long vectors that look similar to everyone; the cosine
+        keeps profiles on the unit sphere, and the learned per-user target bias (an extra output
+        of the encoder, so still inductive) carries how likely anyone is to follow ``b``, which a
+        symmetric similarity cannot express."""
+        a, b = a.to(out.device), b.to(out.device)
+        zn = F.normalize(out[:, : self.dim], dim=-1)
+        return (zn[a] * zn[b]).sum(-1) / self.temperature + self._target_bias(out)[b]
 
     # ------------------------------------------------------------------ checkpoints
     def _save(
@@ -515,7 +532,7 @@ class ProfileModel:
         z = self._infer(
             self._encoder, x.to(self.device), ei, _normalise(ei, w.to(self.device), n), None
         )
-        return F.normalize(z, dim=-1).cpu()
+        return F.normalize(z[:, : self.dim], dim=-1).cpu()
 
     def get_embedding(self) -> torch.Tensor:
         """The fitted graph's profiles, ``n x dim`` (unit vectors)."""
@@ -523,9 +540,16 @@ class ProfileModel:
             raise ConfigError("call fit() before get_embedding()")
         return self._embedding
 
+    def get_target_bias(self) -> torch.Tensor:
+        """Each user's learned target bias (logit added when someone may follow them)."""
+        if self._bias is None:
+            raise ConfigError("call fit() before get_target_bias()")
+        return self._bias
+
     def link_scores(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Decoder logits of candidate links (cosine / temperature), higher is likelier."""
-        return self._decode(self.get_embedding(), src, dst)
+        """Decoder logits of candidate links ``src -> dst``; higher is likelier."""
+        z = self.get_embedding()
+        return (z[src] * z[dst]).sum(-1) / self.temperature + self.get_target_bias()[dst]
 
 
 def _normalise_sorted(sampler: _Sampler) -> torch.Tensor:

@@ -102,6 +102,7 @@ class GraphStore(ABC):
             "weight": m.weight_property or "weight",
             "community_label": m.community_label,
             "membership_rel": m.membership_rel,
+            "recommended_rel": m.recommended_rel,
         }
 
     def _trace(self, query: str, params: dict[str, Any]) -> None:
@@ -223,7 +224,37 @@ class GraphStore(ABC):
             self._write_membership_batch(memberships.slice(start, batch_size))
         self._drop_stale_communities(communities["community_id"].to_list())
 
+    def write_recommendations(self, recs: pl.DataFrame, *, batch_size: int = 5_000) -> int:
+        """Replace the ``RECOMMENDED {score, rank}`` links of every user in ``recs``.
+
+        ``recs``: ``user_id, candidate_id, score, rank``. Per batch of source users, their old
+        links are deleted and the new ones written, so a rerun (or a rerun after a crash)
+        leaves exactly the given links. Returns the number of links written.
+        """
+        need = ["user_id", "candidate_id", "score", "rank"]
+        missing = [c for c in need if c not in recs.columns]
+        if missing:
+            raise ConfigError(f"recommendations need columns {need}; missing {missing}")
+        recs = recs.select(
+            pl.col("user_id").cast(pl.String),
+            pl.col("candidate_id").cast(pl.String),
+            pl.col("score").cast(pl.Float64),
+            pl.col("rank").cast(pl.Int64),
+        ).sort("user_id", "rank")
+        users = recs["user_id"].unique(maintain_order=True).to_list()
+        self._prepare_recommendations()
+        for start in range(0, len(users), batch_size):
+            chunk = users[start : start + batch_size]
+            self._replace_recommendations(chunk, recs.filter(pl.col("user_id").is_in(chunk)))
+        return recs.height
+
     # ------------------------------------------------------------------ hooks
+    def _prepare_recommendations(self) -> None:
+        return None
+
+    @abstractmethod
+    def _replace_recommendations(self, users: list[str], rows: pl.DataFrame) -> None: ...
+
     @abstractmethod
     def create_vector_index(self, property: str, dimensions: int, name: str | None = None) -> str:
         """Make users' vector ``property`` searchable; returns the name :meth:`vector_search` takes."""
@@ -237,8 +268,13 @@ class GraphStore(ABC):
         """Numbers of users, posts, follows, interactions and communities in the store."""
 
     @abstractmethod
-    def run(self, query: str, parameters: dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run one Cypher statement and return its rows as a frame."""
+    def run(
+        self, query: str, parameters: dict[str, Any] | None = None, *, read_only: bool = False
+    ) -> pl.DataFrame:
+        """Run one Cypher statement and return its rows as a frame.
+
+        ``read_only=True`` makes the engine refuse writes where it can (see each store).
+        """
 
     @abstractmethod
     def clear(self) -> None:

@@ -100,7 +100,12 @@ class EmbeddedStore(GraphStore):
     dialect = "embedded"
 
     def __init__(
-        self, path: str | Path, mapping: SchemaMapping | None = None, tracer: Tracer | None = None
+        self,
+        path: str | Path,
+        mapping: SchemaMapping | None = None,
+        tracer: Tracer | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         super().__init__(mapping, tracer)
         if not self.mapping.post_rel_outgoing:
@@ -110,12 +115,17 @@ class EmbeddedStore(GraphStore):
         lb = _ladybug()
         self._schema_version = 0
         self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"no embedded store at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = lb.Database(str(self.path))
+            self._db = lb.Database(str(self.path), read_only=read_only)
             self._conn = lb.Connection(self._db)
         except Exception as e:
             raise StoreError(f"cannot open embedded store at {self.path}: {e}") from e
+        if read_only:
+            return
         self._execute(self._q("create_user_table"))
         for stmt in self._q("create_tables").split(";"):
             if stmt.strip():
@@ -153,7 +163,18 @@ class EmbeddedStore(GraphStore):
             raise
         self._execute("COMMIT")
 
-    def run(self, query: str, parameters: dict[str, Any] | None = None) -> pl.DataFrame:
+    def run(
+        self, query: str, parameters: dict[str, Any] | None = None, *, read_only: bool = False
+    ) -> pl.DataFrame:
+        """Rows of ``query``. LadybugDB has no read-only transactions on a writable database:
+        ``read_only`` refuses statements with write clauses here, and a store opened with
+        ``read_only=True`` is read-only in the engine itself."""
+        if read_only and not self.read_only:
+            from graphsona.queries.library import write_clauses
+
+            found = write_clauses(query)
+            if found:
+                raise StoreError(f"read-only query contains write clauses: {', '.join(found)}")
         result = self._execute(query, parameters)
         if isinstance(result, list):  # several statements: rows of the last one
             result = result[-1]
@@ -380,6 +401,17 @@ class EmbeddedStore(GraphStore):
             else self._q("write_communities_ids_only")
         )
         self._transaction([(q, {"frame": _for_table(batch)})])
+
+    def _prepare_recommendations(self) -> None:
+        self._execute(self._q("create_recommended"))
+
+    def _replace_recommendations(self, users: list[str], rows: pl.DataFrame) -> None:
+        self._transaction(
+            [
+                (self._q("unrecommend"), {"users": users}),
+                (self._q("copy_table", table=self.mapping.recommended_rel), {"frame": rows}),
+            ]
+        )
 
     def _write_membership_batch(self, batch: pl.DataFrame) -> None:
         frame = _for_table(batch)

@@ -48,6 +48,7 @@ class SchemaMapping:
             ``post_rel_outgoing`` is True for ``(user)-[:POSTED]->(post)``. ``post_label=None``
             means the graph has no posts.
         community_label, membership_rel: what write-back creates for communities.
+        recommended_rel: relationship type of written who-to-follow recommendations.
     """
 
     user_label: str = "User"
@@ -65,6 +66,7 @@ class SchemaMapping:
     post_created_at: str | None = "created_at"
     community_label: str = "Community"
     membership_rel: str = "IN_COMMUNITY"
+    recommended_rel: str = "RECOMMENDED"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "follows", tuple(self.follows))

@@ -190,12 +190,18 @@ class Neo4jStore(GraphStore):
         except Exception as e:
             raise StoreError(f"Neo4j read failed: {e}") from e
 
-    def run(self, query: str, parameters: dict[str, Any] | None = None) -> pl.DataFrame:
+    def run(
+        self, query: str, parameters: dict[str, Any] | None = None, *, read_only: bool = False
+    ) -> pl.DataFrame:
+        """Rows of ``query``; ``read_only`` runs it in a READ transaction (the server refuses
+        writes there)."""
         self._drain()  # reads see every write sent before them
         params = parameters or {}
         self._trace(query, params)
         try:
-            records, _, keys = self.driver.execute_query(query, params, database_=self.database)
+            records, _, keys = self.driver.execute_query(
+                query, params, database_=self.database, routing_="r" if read_only else "w"
+            )
         except Exception as e:
             raise StoreError(f"Neo4j query failed: {e}") from e
         rows = [{k: _to_native(r[k]) for k in keys} for r in records]
@@ -330,6 +336,10 @@ class Neo4jStore(GraphStore):
 
     def _write_membership_batch(self, batch: pl.DataFrame) -> None:
         self._write(self._q("write_memberships"), rows=batch.to_dicts())
+
+    def _replace_recommendations(self, users: list[str], rows: pl.DataFrame) -> None:
+        self._write(self._q("unrecommend"), users=users)
+        self._write(self._q("recommend"), rows=rows.to_dicts())
 
     def _drop_stale_communities(self, keep: list[int]) -> None:
         self._write(self._q("drop_stale_communities"), keep=keep)

@@ -15,7 +15,11 @@ __all__ = ["STORES", "open_store"]
 
 
 def _neo4j(
-    uri: str, mapping: SchemaMapping | None, tracer: Tracer | None, database: str | None
+    uri: str,
+    mapping: SchemaMapping | None,
+    tracer: Tracer | None,
+    database: str | None,
+    read_only: bool,
 ) -> GraphStore:
     return Neo4jStore(
         driver_from_env(uri), database=database, mapping=mapping, tracer=tracer, owns_driver=True
@@ -23,13 +27,19 @@ def _neo4j(
 
 
 def _embedded(
-    uri: str, mapping: SchemaMapping | None, tracer: Tracer | None, database: str | None
+    uri: str,
+    mapping: SchemaMapping | None,
+    tracer: Tracer | None,
+    database: str | None,
+    read_only: bool,
 ) -> GraphStore:
     path = uri.removeprefix("embedded://")
-    return EmbeddedStore(Path(path), mapping=mapping, tracer=tracer)
+    return EmbeddedStore(Path(path), mapping=mapping, tracer=tracer, read_only=read_only)
 
 
-STORES: dict[str, Callable[[str, SchemaMapping | None, Tracer | None, str | None], GraphStore]] = {
+STORES: dict[
+    str, Callable[[str, SchemaMapping | None, Tracer | None, str | None, bool], GraphStore]
+] = {
     "neo4j": _neo4j,
     "neo4j+s": _neo4j,
     "neo4j+ssc": _neo4j,
@@ -46,12 +56,14 @@ def open_store(
     mapping: SchemaMapping | None = None,
     tracer: Tracer | None = None,
     database: str | None = None,
+    read_only: bool = False,
 ) -> GraphStore:
     """Open the store named by ``uri``.
 
     A plain path (or ``embedded://path``) opens the embedded LadybugDB store there; a
     ``neo4j://``, ``neo4j+s://``, ``bolt://`` or ``bolt+s://`` URI connects to Neo4j with
     ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD`` (and ``NEO4J_DATABASE`` unless ``database`` is given).
+    ``read_only`` opens the embedded store read-only (Neo4j: pass ``read_only`` to ``run``).
     """
     if not uri:
         raise ConfigError("store URI is empty; give a path (embedded) or neo4j://host:port")
@@ -60,4 +72,4 @@ def open_store(
         raise ConfigError(
             f"unknown store scheme {scheme!r} in {uri!r}; valid: {sorted(STORES)} or a path"
         )
-    return STORES[scheme](uri, mapping, tracer, database)
+    return STORES[scheme](uri, mapping, tracer, database, read_only)

@@ -19,7 +19,7 @@ from importlib import resources
 from graphsona._ident import check_identifier, quote
 from graphsona.errors import ConfigError, UnsafeIdentifierError
 
-__all__ = ["available", "load", "render"]
+__all__ = ["available", "fill", "load", "render"]
 
 DIALECTS = ("neo4j", "embedded")
 _PLACEHOLDER = re.compile(r"\{\{(!?)([a-z_][a-z0-9_]*)\}\}")
@@ -54,7 +54,11 @@ def available(dialect: str) -> list[str]:
 
 def render(name: str, dialect: str, **names: str | list[str]) -> str:
     """Fill a template's ``{{placeholders}}`` with validated identifiers (or allowed types)."""
-    text = load(name, dialect)
+    return fill(load(name, dialect), name, **names)
+
+
+def fill(text: str, name: str, **names: str | list[str]) -> str:
+    """:func:`render` for template text already in hand (``name`` is for error messages)."""
 
     def fill_list(m: re.Match[str]) -> str:
         var, key, assign = m.group(1), m.group(2), m.group(3)
