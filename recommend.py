@@ -16,8 +16,9 @@ can cover every user.
   so this is exactly what training optimised;
 * reason: mutual follows (how many of ``u``'s followees follow the candidate), shared community
   (with its name), similar interests (cosine);
-* a user with no edges at all gets text-only recommendations (their profile comes from what they
-  wrote alone), marked ``basis = "text-only"``.
+* a user with no edges at all gets text-only recommendations: ranked by profile cosine alone
+  (their profile comes from what they wrote; the graph-learned follow bias is left out), marked
+  ``basis = "text-only"``.
 
 **Similar users**: nearest profiles by cosine (the Neo4j vector index does the same through the
 ``similar_users`` named query; this in-process index serves the embedded store and batch work).
@@ -135,7 +136,11 @@ def who_to_follow(
     for lo in range(0, len(rows), _block(n)):
         b = rows[lo : lo + _block(n)]
         sim = ctx.z[b] @ ctx.z.T  # cosine (unit rows)
-        logit = sim / DECODER_TEMPERATURE + ctx.bias[None, :]
+        # A user with no edges is outside what the decoder saw in training: rank by profile
+        # similarity alone (their profile comes from their own text), without the follow bias.
+        logit = sim / DECODER_TEMPERATURE + np.where(
+            ctx.connected[b][:, None], ctx.bias[None, :], 0
+        )
         fb = f[b]  # type: ignore[index]
         mutual = (fb @ f).toarray()  # 2-hop paths u -> m -> v
         cand = mutual > 0
