@@ -125,7 +125,7 @@ def ranking_metrics(
         (np.ones(train.shape[1]), (train[0].numpy(), train[1].numpy())), shape=(n, n)
     )
     targets = csr_matrix((np.ones(len(hs)), (hs, hd)), shape=(n, n))
-    recalls = {k: [] for k in ks}
+    recalls: dict[int, list[float]] = {k: [] for k in ks}
     rr: list[float] = []
     for lo in range(0, len(sources), batch):
         s = sources[lo : lo + batch]
