@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 import polars as pl
+from click.core import ParameterSource
 from graphsona.errors import GraphsonaError
 from rich.console import Console
 from rich.table import Table
@@ -113,7 +114,7 @@ def demo(
 
     Runs the whole job on the embedded store: load -> embed posts -> train the GNN ->
     communities with names -> influence -> write-back, then prints communities, top
-    influencers and one sample profile.
+    influencers and one sample profile, and writes an HTML report (OUT/report.html).
 
     \b
     Example:
@@ -122,6 +123,7 @@ def demo(
     from graphsona.graph import EmbeddedStore
     from graphsona.job import ProfileJobConfig, run_profile
     from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
+    from graphsona.report import write_report
     from graphsona.summary import graph_summary, profile_card
 
     t0 = time.perf_counter()
@@ -133,8 +135,14 @@ def demo(
         write_dataset(net, data_dir)
     with console.status("validating"):
         dataset, report = load_dataset(data_dir)
+    work_dir = out / "runs"
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
     cfg = ProfileJobConfig(
-        embedder_kind="static" if fast else "sentence-transformers", cache=cache_path, seed=seed
+        embedder_kind="static" if fast else "sentence-transformers",
+        cache=cache_path,
+        seed=seed,
+        work_dir=work_dir,
     )
     with EmbeddedStore(store_path) as store:
         with console.status("loading into the embedded store"):
@@ -144,6 +152,8 @@ def demo(
         summary = graph_summary(store, truth_column="planted_community")
         summary["profile"] = result.summary()
         summary["sample_profile"] = profile_card(store, summary["top_followed"][0]["user_id"])
+        with console.status("writing the report"):
+            summary["report"] = str(write_report(store, out / "report.html", work_dir=work_dir))
     summary["load_report"] = report.to_dict()
     summary["store"] = str(store_path)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
@@ -153,48 +163,458 @@ def demo(
     console.print(str(report))
     _print_summary(summary)
     _print_profile(summary["profile"], summary["sample_profile"])
-    console.print(f"store: {store_path}   dataset: {data_dir}   ({summary['seconds']} s)")
+    console.print(
+        f"store: {store_path}   dataset: {data_dir}   report: {summary['report']}   "
+        f"({summary['seconds']} s)"
+    )
+
+
+def _config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="TOML job config (see `graphsona validate`); command-line options win over it.",
+    )(f)
+
+
+def _given(name: str) -> bool:
+    """Whether option ``name`` was given on the command line (or its environment variable)."""
+    src = click.get_current_context().get_parameter_source(name)
+    return src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _job_config(config_path: Path | None) -> Any:
+    from graphsona.config import JobConfig, load_config
+
+    return load_config(config_path) if config_path else JobConfig()
+
+
+def _store_uri(store_uri: str, cfg: Any) -> str:
+    """--store if given, else the config's [store] uri, else $GRAPHSONA_STORE / the default."""
+    if not _given("store_uri") and cfg.uri:
+        return str(cfg.uri)
+    return store_uri
+
+
+def _open(store_uri: str, cfg: Any, *, read_only: bool = False) -> Any:
+    from graphsona.graph import open_store
+
+    return open_store(store_uri, mapping=cfg.mapping, database=cfg.database, read_only=read_only)
+
+
+def default_work_dir(store_uri: str) -> Path:
+    """Where a store's stage outputs live unless configured: beside an embedded store
+    (``graph.lbdb.runs``); for a server, under ~/.cache/graphsona/runs/<hash of the URI>."""
+    import hashlib
+
+    if "://" not in store_uri or store_uri.startswith("embedded://"):
+        path = Path(store_uri.removeprefix("embedded://"))
+        return path.with_name(path.name + ".runs")
+    digest = hashlib.sha256(store_uri.encode()).hexdigest()[:16]
+    return Path.home() / ".cache" / "graphsona" / "runs" / digest
 
 
 @main.command()
 @_store_option
+@_config_option
 @click.option("--fast", is_flag=True, help="Fast CPU embedding mode (static model).")
-@click.option("--epochs", type=int, default=100, show_default=True)
-@click.option("--dim", type=int, default=128, show_default=True, help="Profile dimension.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--embedder", default=None, help="Text model name or local path.")
+@click.option("--epochs", type=int, default=None, help="Maximum training epochs [100].")
+@click.option("--dim", type=int, default=None, help="Profile dimension [128].")
+@click.option("--seed", type=int, default=None, help="Seed of every random draw [0].")
+@click.option("--resolution", type=float, default=None, help="Community resolution [1.0].")
+@click.option("--min-community-size", type=int, default=None, help="Smallest community [5].")
+@click.option("--batch-size", type=int, default=None, help="Mini-batch training edges.")
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Stage outputs and checkpoints [beside the embedded store, or ~/.cache/graphsona/runs].",
+)
+@click.option("--fresh", is_flag=True, help="Ignore saved stages and recompute everything.")
 @_cache_option
 @_json_option
 @_friendly
 def profile(
-    store_uri: str, fast: bool, epochs: int, dim: int, seed: int, cache_path: Path, as_json: bool
+    store_uri: str,
+    config_path: Path | None,
+    fast: bool,
+    embedder: str | None,
+    epochs: int | None,
+    dim: int | None,
+    seed: int | None,
+    resolution: float | None,
+    min_community_size: int | None,
+    batch_size: int | None,
+    work_dir: Path | None,
+    fresh: bool,
+    cache_path: Path,
+    as_json: bool,
 ) -> None:
-    """Profile every user in a store and write the results back.
+    """Profile every user in a store and write the results back (resumable).
 
-    Embeds posts, trains the GNN, finds and names communities, scores influence, and writes
-    profile, community_id, community_name, influence, influence_rank (plus Community nodes and a
-    vector index) into the store.
+    Stages: embed posts -> train the GNN -> communities with names -> influence -> label
+    heads -> write-back (profile vector + index, community, influence, predictions, Community
+    nodes). Each stage's output is kept in the work dir; a rerun skips stages whose inputs did
+    not change, and an interrupted training resumes from its last checkpoint.
 
     \b
     Example:
       graphsona profile --store graphsona-demo/graph.lbdb
+      graphsona profile --config job.toml --epochs 50
       NEO4J_PASSWORD=... graphsona profile --store neo4j://localhost:7687 --fast
     """
-    from graphsona.graph import open_store
-    from graphsona.job import ProfileJobConfig, run_profile
+    from dataclasses import replace
 
-    cfg = ProfileJobConfig(
-        embedder_kind="static" if fast else "sentence-transformers",
-        cache=cache_path,
-        epochs=epochs,
-        dim=dim,
-        seed=seed,
-    )
-    with console.status("profiling"), open_store(store_uri) as store:
-        result = run_profile(store, cfg)
+    from graphsona.job import run_profile
+
+    cfg = _job_config(config_path)
+    uri = _store_uri(store_uri, cfg)
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "embedder": embedder,
+            "epochs": epochs,
+            "dim": dim,
+            "seed": seed,
+            "resolution": resolution,
+            "min_community_size": min_community_size,
+            "batch_size": batch_size,
+        }.items()
+        if v is not None
+    }
+    if fast:
+        overrides["embedder_kind"] = "static"
+    if _given("cache_path") or config_path is None:
+        overrides["cache"] = cache_path
+    wd = work_dir or cfg.work_dir or default_work_dir(uri)
+    if fresh and wd.exists():
+        shutil.rmtree(wd)
+    job = replace(cfg.job, **overrides, work_dir=wd)
+    with console.status("profiling") as status, _open(uri, cfg) as store:
+
+        def progress(stage: str, message: str) -> None:
+            status.update(f"[bold]{stage}[/bold]: {message}")
+
+        result = run_profile(store, job, progress=None if as_json else progress)
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2, default=str))
     else:
         _print_profile(result.summary(), None)
+        if result.skipped:
+            console.print(f"reused unchanged stages: {', '.join(result.skipped)}  (work dir {wd})")
+
+
+def _parse_params(params: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for p in params:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {p!r}", param_hint="--param")
+        out[key.strip()] = value
+    return out
+
+
+def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
+    t = Table(title=title)
+    for col in frame.columns:
+        t.add_column(col)
+    for row in frame.iter_rows():
+        t.add_row(*(_cell(v) for v in row))
+    console.print(t)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return ", ".join(map(str, v[:8])) + (" ..." if len(v) > 8 else "")
+    return "" if v is None else str(v)
+
+
+def _emit(frame: pl.DataFrame, as_json: bool, title: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(frame.to_dicts(), indent=2, default=str))
+    else:
+        _print_frame(frame, title)
+
+
+@main.command()
+@click.argument("query_or_name", required=False)
+@click.option(
+    "--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Query parameter."
+)
+@click.option("--write", is_flag=True, help="Allow write clauses in ad-hoc Cypher.")
+@click.option("--list", "list_queries", is_flag=True, help="List the named queries.")
+@_store_option
+@_config_option
+@_json_option
+@_friendly
+def query(
+    query_or_name: str | None,
+    params: tuple[str, ...],
+    write: bool,
+    list_queries: bool,
+    store_uri: str,
+    config_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Run a named query, or ad-hoc Cypher (read-only unless --write).
+
+    A bare word is a named query from graphsona's library (see --list); anything else is
+    Cypher. Ad-hoc Cypher with write clauses (CREATE, MERGE, SET, DELETE, ...) is refused
+    unless --write; read-only queries also run in the engine's read-only mode.
+
+    \b
+    Example:
+      graphsona query --list
+      graphsona query top_influencers --param limit=5
+      graphsona query who_to_follow -p user=u0000042
+      graphsona query "MATCH (u:User) RETURN u.community_name AS c, count(*) AS n ORDER BY n DESC"
+    """
+    import re
+
+    from graphsona.errors import ConfigError
+    from graphsona.queries.library import named_queries, run_named, write_clauses
+
+    cfg = _job_config(config_path)
+    uri = _store_uri(store_uri, cfg)
+    dialect = "embedded" if "://" not in uri or uri.startswith("embedded://") else "neo4j"
+    if list_queries or not query_or_name:
+        rows = [{"name": q.usage(), "description": q.description} for q in named_queries(dialect)]
+        _emit(pl.DataFrame(rows), as_json, "named queries")
+        return
+    values = _parse_params(params)
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", query_or_name):
+        with _open(uri, cfg, read_only=True) as store:
+            frame = run_named(
+                store, query_or_name, values, profile_property=cfg.job.profile_property
+            )
+        _emit(frame, as_json, query_or_name)
+        return
+    found = write_clauses(query_or_name)
+    if found and not write:
+        raise ConfigError(f"query has write clauses ({', '.join(found)}); pass --write to run it")
+    read_only = not found
+    with _open(uri, cfg, read_only=read_only) as store:
+        frame = store.run(query_or_name, dict(values), read_only=read_only)
+    _emit(frame, as_json)
+
+
+@main.command()
+@click.argument("user", required=False)
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Recommendations per user.")
+@click.option("--all", "all_users", is_flag=True, help="Batch mode: top-k for every user.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write Parquet here.")
+@click.option(
+    "--write-back", is_flag=True, help="Store as RECOMMENDED {score, rank} links (idempotent)."
+)
+@_store_option
+@_config_option
+@_json_option
+@_friendly
+def recommend(
+    user: str | None,
+    k: int,
+    all_users: bool,
+    out: Path | None,
+    write_back: bool,
+    store_uri: str,
+    config_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Who to follow: friends of friends and similar profiles, scored by the link decoder.
+
+    Already-followed users and the user themself are excluded; each line says why
+    (mutual follows, shared community, similar interests). A user with no edges gets
+    text-only recommendations, marked as such.
+
+    \b
+    Example:
+      graphsona recommend u0000042 -k 5
+      graphsona recommend --all -k 20 --out recs.parquet --write-back
+    """
+    from graphsona.errors import ConfigError
+    from graphsona.recommend import RecContext, who_to_follow
+
+    if not user and not all_users:
+        raise ConfigError("give a USER, or --all for every user")
+    cfg = _job_config(config_path)
+    uri = _store_uri(store_uri, cfg)
+    with _open(uri, cfg, read_only=not write_back) as store:
+        with console.status("ranking"):
+            ctx = RecContext.from_store(store, cfg.job.profile_property)
+            recs = who_to_follow(ctx, None if all_users else [user], k=k)  # type: ignore[list-item]
+        if write_back:
+            with console.status("writing RECOMMENDED links"):
+                store.write_recommendations(recs)
+    if out:
+        recs.write_parquet(out)
+    if all_users and not as_json:
+        console.print(
+            f"{recs.height:,} recommendations for {len(ctx.ids):,} users"
+            + (f" -> {out}" if out else "")
+        )
+        return
+    shown = recs.select("candidate_id", "rank", "score", "basis", "reason")
+    _emit(shown if not all_users else recs, as_json, f"who {user} might follow")
+
+
+@main.command()
+@click.argument("user")
+@click.option("-k", "k", type=int, default=10, show_default=True)
+@_store_option
+@_config_option
+@_json_option
+@_friendly
+def similar(user: str, k: int, store_uri: str, config_path: Path | None, as_json: bool) -> None:
+    """Users with the most similar profiles (cosine; Neo4j's vector index on Neo4j).
+
+    \b
+    Example:
+      graphsona similar u0000042 -k 5
+    """
+    from graphsona.queries.library import run_named
+
+    cfg = _job_config(config_path)
+    uri = _store_uri(store_uri, cfg)
+    with _open(uri, cfg, read_only=True) as store:
+        if store.dialect == "neo4j":
+            frame = run_named(
+                store,
+                "similar_users",
+                {"user": user, "k": k},
+                profile_property=cfg.job.profile_property,
+            )
+            if frame.height == 0:
+                from graphsona.recommend import RecContext
+
+                RecContext.from_store(store, cfg.job.profile_property).rows([user])
+        else:
+            from graphsona.recommend import RecContext, similar_users
+
+            frame = similar_users(RecContext.from_store(store, cfg.job.profile_property), user, k=k)
+    _emit(frame, as_json, f"users similar to {user}")
+
+
+@main.command()
+@_store_option
+@_config_option
+@_json_option
+@_friendly
+def communities(store_uri: str, config_path: Path | None, as_json: bool) -> None:
+    """Communities with their names, distinctive terms, sizes and most influential members.
+
+    \b
+    Example:
+      graphsona communities --store graphsona-demo/graph.lbdb
+    """
+    from graphsona.queries.library import run_named
+
+    cfg = _job_config(config_path)
+    with _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store:
+        frame = run_named(store, "communities", {"limit": 1_000_000})
+    if not as_json:
+        frame = frame.select(
+            "community_id",
+            "name",
+            "size",
+            pl.col("terms").list.head(5),
+            pl.col("top_members").list.head(3),
+        )
+    _emit(frame, as_json, "communities")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder.")
+@click.option("-k", "k", type=int, default=None, help="Recommendations per user [10].")
+@_store_option
+@_config_option
+@_json_option
+@_friendly
+def export(
+    out: Path | None, k: int | None, store_uri: str, config_path: Path | None, as_json: bool
+) -> None:
+    """Export profiles, communities and recommendations to Parquet.
+
+    Writes profiles.parquet (one row per user: profile vector, community, influence,
+    predictions), communities.parquet and recommendations.parquet (top-k who-to-follow).
+
+    \b
+    Example:
+      graphsona export --out out/ --store graphsona-demo/graph.lbdb
+    """
+    from graphsona.errors import ConfigError
+    from graphsona.export_results import export_results
+
+    cfg = _job_config(config_path)
+    folder = out or cfg.export_dir
+    if folder is None:
+        raise ConfigError("give --out DIR (or [output] export_dir in the config)")
+    with (
+        _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store,
+        console.status("exporting"),
+    ):
+        written = export_results(
+            store, folder, k=k or cfg.recommendations, profile_property=cfg.job.profile_property
+        )
+    if as_json:
+        click.echo(json.dumps({k: str(v) for k, v in written.items()}, indent=2))
+    else:
+        for name, path in written.items():
+            console.print(f"{name}: {path}")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="HTML file to write.")
+@_store_option
+@_config_option
+@_friendly
+def report(out: Path | None, store_uri: str, config_path: Path | None) -> None:
+    """Write a self-contained HTML report: profile map, communities, influence, statistics.
+
+    \b
+    Example:
+      graphsona report --out report.html --store graphsona-demo/graph.lbdb
+    """
+    from graphsona.report import write_report
+
+    cfg = _job_config(config_path)
+    target = out or cfg.report or Path("graphsona-report.html")
+    uri = _store_uri(store_uri, cfg)
+    with _open(uri, cfg, read_only=True) as store, console.status("building the report"):
+        write_report(
+            store,
+            target,
+            work_dir=cfg.work_dir or default_work_dir(uri),
+            profile_property=cfg.job.profile_property,
+        )
+    console.print(f"report: {target}")
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(path_type=Path))
+@_json_option
+@_friendly
+def validate(config_file: Path, as_json: bool) -> None:
+    """Check a TOML job config and report every problem at once (nothing else runs).
+
+    \b
+    Example:
+      graphsona validate job.toml
+    """
+    from graphsona.config import load_config
+
+    cfg = load_config(config_file)
+    if as_json:
+        click.echo(json.dumps(cfg.summary(), indent=2, default=str))
+    else:
+        console.print(f"{config_file}: valid")
+        for key, value in cfg.summary().items():
+            if key != "job":
+                console.print(f"  {key}: {value}")
 
 
 @main.command()

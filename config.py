@@ -1,0 +1,182 @@
+"""One TOML job config: store, schema mapping, model, training, communities and output.
+
+Everything has a default, so an empty file is valid; every option can also be given on the
+command line, which wins over the file. :func:`load_config` validates the whole file before any
+work starts and reports *all* problems at once (unknown sections or keys, wrong types, invalid
+values, unsafe mapping names). Passwords never go in the file: Neo4j credentials come from
+``NEO4J_USERNAME`` / ``NEO4J_PASSWORD``.
+
+Example ``job.toml``::
+
+    [store]
+    uri = "neo4j://localhost:7687"   # or a path for the embedded store
+    database = "neo4j"
+
+    [mapping]                         # only for a graph graphsona did not create
+    user_label = "Person"
+    follows = ["KNOWS"]
+
+    [model]
+    embedder = "default"              # or a sentence-transformers name / local path
+    kind = "sentence-transformers"    # "transformers", or "static" (fast CPU mode)
+
+    [training]
+    dim = 128
+    epochs = 100
+    seed = 0
+
+    [communities]
+    resolution = 1.0
+    min_size = 5
+
+    [output]
+    work_dir = "runs/mynet"           # stage outputs, manifest, checkpoints (resume)
+    recommendations = 10              # who-to-follow per user for export
+    export_dir = "out"
+    report = "out/report.html"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from graphsona.errors import ConfigError, GraphsonaError
+from graphsona.graph.mapping import SchemaMapping
+from graphsona.job import ProfileJobConfig
+
+__all__ = ["JobConfig", "load_config"]
+
+# section -> key -> (type(s), target); target "job.<field>" maps onto ProfileJobConfig
+_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    "store": {"uri": ((str,), "uri"), "database": ((str,), "database")},
+    "model": {
+        "embedder": ((str,), "job.embedder"),
+        "kind": ((str,), "job.embedder_kind"),
+        "cache": ((str, bool), "cache"),
+    },
+    "training": {
+        "dim": ((int,), "job.dim"),
+        "hidden": ((int,), "job.hidden"),
+        "layers": ((int,), "job.layers"),
+        "epochs": ((int,), "job.epochs"),
+        "patience": ((int,), "job.patience"),
+        "lr": ((float, int), "job.lr"),
+        "weighted": ((bool,), "job.weighted"),
+        "batch_size": ((int,), "job.batch_size"),
+        "seed": ((int,), "job.seed"),
+        "labels": ((bool,), "job.labels"),
+    },
+    "communities": {
+        "resolution": ((float, int), "job.resolution"),
+        "min_size": ((int,), "job.min_community_size"),
+    },
+    "influence": {"later_fraction": ((float,), "job.later_fraction")},
+    "output": {
+        "work_dir": ((str,), "work_dir"),
+        "profile_property": ((str,), "job.profile_property"),
+        "recommendations": ((int,), "recommendations"),
+        "export_dir": ((str,), "export_dir"),
+        "report": ((str,), "report"),
+    },
+}
+_KINDS = ("sentence-transformers", "transformers", "static")
+
+
+@dataclass
+class JobConfig:
+    """A validated job config (defaults everywhere)."""
+
+    uri: str | None = None
+    database: str | None = None
+    mapping: SchemaMapping | None = None
+    job: ProfileJobConfig = field(default_factory=ProfileJobConfig)
+    work_dir: Path | None = None
+    recommendations: int = 10
+    export_dir: Path | None = None
+    report: Path | None = None
+    source: Path | None = None
+
+    def summary(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("job",)}
+        out["mapping"] = None if self.mapping is None else "custom"
+        out["job"] = {f.name: getattr(self.job, f.name) for f in fields(self.job)}
+        return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join("number" if t is float else t.__name__ for t in types)
+
+
+def load_config(path: str | Path) -> JobConfig:
+    """Parse and validate ``path``; raise one ConfigError listing every problem."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    errors: list[str] = []
+    job: dict[str, Any] = {}
+    cfg = JobConfig(source=p)
+    for section, table in raw.items():
+        if section == "mapping":
+            continue
+        if section not in _SCHEMA:
+            errors.append(f"unknown section [{section}]; valid: {sorted([*_SCHEMA, 'mapping'])}")
+            continue
+        if not isinstance(table, dict):
+            errors.append(f"[{section}] must be a table")
+            continue
+        for key, value in table.items():
+            if section == "store" and key in ("password", "username", "auth"):
+                errors.append(
+                    f"[store] {key}: credentials do not go in the config; "
+                    "set NEO4J_USERNAME / NEO4J_PASSWORD"
+                )
+                continue
+            if key not in _SCHEMA[section]:
+                errors.append(f"[{section}] unknown key {key!r}; valid: {sorted(_SCHEMA[section])}")
+                continue
+            types, target = _SCHEMA[section][key]
+            ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+            if not ok:
+                errors.append(f"[{section}] {key} must be {_type_name(types)} (got {value!r})")
+                continue
+            if target.startswith("job."):
+                as_float = types[0] is float and not isinstance(value, bool)
+                job[target[4:]] = float(value) if as_float else value
+            elif target == "cache":
+                job["cache"] = (
+                    None
+                    if value is False
+                    else (ProfileJobConfig().cache if value is True else Path(value).expanduser())
+                )
+            elif target in ("work_dir", "export_dir", "report"):
+                setattr(cfg, target, Path(value).expanduser())
+            else:
+                setattr(cfg, target, value)
+    kind = job.get("embedder_kind")
+    if kind is not None and kind not in _KINDS:
+        errors.append(f"[model] kind must be one of {list(_KINDS)} (got {kind!r})")
+    if cfg.recommendations < 1:
+        errors.append(f"[output] recommendations must be >= 1 (got {cfg.recommendations})")
+    if "mapping" in raw:
+        if not isinstance(raw["mapping"], dict):
+            errors.append("[mapping] must be a table")
+        else:
+            try:
+                cfg.mapping = SchemaMapping.from_dict(raw["mapping"])
+            except (GraphsonaError, TypeError) as e:
+                errors.append(f"[mapping] {e}")
+    try:
+        cfg.job = ProfileJobConfig(**job)
+        cfg.job.check()
+    except ConfigError as e:
+        errors.append(str(e).removeprefix("invalid profiling config: "))
+    if errors:
+        raise ConfigError(f"{p}: {len(errors)} problem(s): " + "; ".join(errors))
+    return cfg

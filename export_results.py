@@ -1,0 +1,62 @@
+"""Export the enriched graph to Parquet: profiles, communities, recommendations.
+
+* ``profiles.parquet``: one row per user with graphsona's results — ``profile`` vector,
+  ``community_id``/``community_name``, ``influence``/``influence_rank``/``pagerank``,
+  ``follow_bias``, every ``pred_*`` column, ``profile_run_id``/``profiled_at``. Raw user
+  columns (bio, handle, labels) are *not* exported: results only, no source text.
+* ``communities.parquet``: id, name, description, terms, hashtags, size, top members.
+* ``recommendations.parquet``: top-``k`` who-to-follow per user with score, rank and reason.
+
+Files are written to a temporary name and renamed, so a failed export leaves no half file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from graphsona.errors import ConfigError
+from graphsona.graph import GraphStore
+from graphsona.queries.library import run_named
+from graphsona.recommend import RecContext, who_to_follow
+
+__all__ = ["RESULT_COLUMNS", "export_results"]
+
+RESULT_COLUMNS = (
+    "community_id",
+    "community_name",
+    "influence",
+    "influence_rank",
+    "pagerank",
+    "follow_bias",
+    "profile_run_id",
+    "profiled_at",
+)
+
+
+def _write(frame: pl.DataFrame, path: Path) -> Path:
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(path)
+    return path
+
+
+def export_results(
+    store: GraphStore, out: str | Path, *, k: int = 10, profile_property: str = "profile"
+) -> dict[str, Path]:
+    """Write the three files into ``out`` (created); returns name -> path."""
+    users = store.read_users()
+    if profile_property not in users.columns:
+        raise ConfigError(f"users have no {profile_property!r}: run `graphsona profile` first")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    cols = [profile_property, *[c for c in RESULT_COLUMNS if c in users.columns]]
+    cols += sorted(c for c in users.columns if c.startswith("pred_"))
+    profiles = users.select("user_id", *cols).sort("user_id")
+    communities = run_named(store, "communities", {"limit": 10**9})
+    recs = who_to_follow(RecContext.from_store(store, profile_property), k=k)
+    return {
+        "profiles": _write(profiles, folder / "profiles.parquet"),
+        "communities": _write(communities, folder / "communities.parquet"),
+        "recommendations": _write(recs, folder / "recommendations.parquet"),
+    }

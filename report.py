@@ -1,0 +1,219 @@
+"""A single self-contained HTML report of the enriched graph (no network, no JS libraries).
+
+Sections: headline statistics (store counts, run id and time), a 2-D map of profile embeddings
+(PCA, coloured by community; hover a point for the user), the community table (names, terms,
+sizes, top members), the influence distribution with the top influencers, and the run's stage
+statistics from the job manifest when a work dir is known. Plots are inline SVG; a few lines of
+inline script record in ``<body data-rendered=...>`` what the browser actually laid out, which
+the tests read back from headless Chromium.
+
+Example:
+    >>> write_report(store, "report.html")                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from graphsona.errors import ConfigError
+from graphsona.graph import GraphStore
+from graphsona.queries.library import run_named
+
+__all__ = ["write_report"]
+
+PALETTE = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6", "#d37295", "#a0cbe8",
+]  # fmt: skip
+OTHER = "#bab0ac"
+MAX_POINTS = 4000
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _pca2(z: np.ndarray) -> np.ndarray:
+    zc = z - z.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(zc, full_matrices=False)
+    out: np.ndarray = zc @ vt[:2].T
+    return out
+
+
+def _map_svg(users: pl.DataFrame, prop: str, colours: dict[int, str], seed: int = 0) -> str:
+    rng = np.random.default_rng(seed)
+    if users.height > MAX_POINTS:
+        users = users[np.sort(rng.choice(users.height, MAX_POINTS, replace=False))]
+    z = np.asarray(users[prop].to_list(), dtype=np.float64)
+    xy = _pca2(z)
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    w, h, pad = 640, 480, 12
+    px = pad + (xy - lo) / span * np.array([w - 2 * pad, h - 2 * pad])
+    dots = []
+    for (x, y), uid, c, name in zip(
+        px, users["user_id"], users["community_id"], users["community_name"], strict=True
+    ):
+        colour = colours.get(int(c), OTHER) if c is not None else OTHER
+        dots.append(
+            f'<circle cx="{x:.1f}" cy="{h - y:.1f}" r="2.6" fill="{colour}" fill-opacity="0.75">'
+            f"<title>{_e(uid)} · {_e(name)}</title></circle>"
+        )
+    return (
+        f'<svg id="map" class="plot" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        f'role="img" aria-label="profile map">'
+        f'<rect width="{w}" height="{h}" fill="#fbfbfb" stroke="#ddd"/>{"".join(dots)}</svg>'
+    )
+
+
+def _histogram_svg(values: np.ndarray, bins: int = 20) -> str:
+    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    w, h, pad = 640, 220, 28
+    bw = (w - 2 * pad) / bins
+    top = max(int(counts.max()), 1)
+    bars = []
+    for i, c in enumerate(counts):
+        bh = (h - 2 * pad) * c / top
+        bars.append(
+            f'<rect x="{pad + i * bw:.1f}" y="{h - pad - bh:.1f}" width="{bw - 2:.1f}" '
+            f'height="{bh:.1f}" fill="#4e79a7"><title>{edges[i]:.2f}–{edges[i + 1]:.2f}: '
+            f"{int(c)} users</title></rect>"
+        )
+    axis = (
+        f'<text x="{pad}" y="{h - 8}" font-size="11">0</text>'
+        f'<text x="{w - pad - 6}" y="{h - 8}" font-size="11">1</text>'
+        f'<text x="{w / 2 - 40:.0f}" y="{h - 8}" font-size="11">influence score</text>'
+        f'<text x="2" y="{pad - 8}" font-size="11">{top} users</text>'
+    )
+    return (
+        f'<svg id="influence" class="plot" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        f'role="img" aria-label="influence distribution">{"".join(bars)}{axis}</svg>'
+    )
+
+
+def _table(frame: pl.DataFrame, table_id: str) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.iter_rows():
+        cells = []
+        for v in row:
+            if isinstance(v, list):
+                v = ", ".join(map(str, v))
+            elif isinstance(v, float):
+                v = f"{v:.4g}"
+            cells.append(f"<td>{_e(v)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _stats_rows(pairs: list[tuple[str, Any]]) -> str:
+    return "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in pairs)
+
+
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var map = document.getElementById('map').getBoundingClientRect();
+  var pts = document.querySelectorAll('#map circle').length;
+  var rows = document.querySelectorAll('#communities tbody tr').length;
+  document.body.dataset.rendered =
+    'map=' + Math.round(map.width) + 'x' + Math.round(map.height) +
+    ';points=' + pts + ';community_rows=' + rows;
+});
+"""
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{margin-bottom:4px} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:8px 0 24px;font-size:13px}
+th,td{border-bottom:1px solid #e5e5e5;padding:4px 10px;text-align:left;vertical-align:top}
+.grid{display:flex;gap:24px;flex-wrap:wrap} .legend span{display:inline-block;margin:2px 10px 2px 0}
+.sw{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:5px}
+"""
+
+
+def write_report(
+    store: GraphStore,
+    out: str | Path,
+    *,
+    work_dir: Path | None = None,
+    profile_property: str = "profile",
+    title: str = "graphsona report",
+) -> Path:
+    """Build the report from ``store`` (and ``work_dir/manifest.json`` if present)."""
+    users = store.read_users()
+    if profile_property not in users.columns or "community_id" not in users.columns:
+        raise ConfigError("the store has no profiles yet: run `graphsona profile` first")
+    users = users.filter(pl.col(profile_property).is_not_null())
+    communities = run_named(store, "communities", {"limit": 10**9})
+    colours = {
+        int(c): PALETTE[i]
+        for i, c in enumerate(communities["community_id"].to_list()[: len(PALETTE)])
+    }
+    counts = store.counts()
+    run_id = users["profile_run_id"][0] if "profile_run_id" in users.columns else "?"
+    when = users["profiled_at"].max() if "profiled_at" in users.columns else "?"
+    top = run_named(store, "top_influencers", {"limit": 10})
+    legend = "".join(
+        f'<span><i class="sw" style="background:{colours.get(int(c), OTHER)}"></i>{_e(n)}</span>'
+        for c, n in zip(communities["community_id"], communities["name"], strict=True)
+    )
+    table = communities.select("community_id", "name", "size", "terms", "hashtags", "top_members")
+    manifest: dict[str, Any] = {}
+    if work_dir is not None and (work_dir / "manifest.json").exists():
+        manifest = json.loads((work_dir / "manifest.json").read_text())
+    run_pairs: list[tuple[str, Any]] = []
+    if "embed" in manifest:
+        rep = manifest["embed"].get("report", {})
+        run_pairs += [(f"embed: {k}", v) for k, v in rep.items() if not isinstance(v, dict)]
+    if "train" in manifest:
+        t = manifest["train"]
+        run_pairs += [
+            ("training epochs", t.get("epochs")),
+            ("best validation AUC", round(float(t.get("best_val_auc", float("nan"))), 4)),
+            ("training mode", t.get("mode")),
+        ]
+    if "communities" in manifest:
+        run_pairs.append(("modularity", round(float(manifest["communities"]["modularity"]), 4)))
+    if "influence" in manifest:
+        run_pairs += [
+            (f"influence: {k}", round(v, 4) if isinstance(v, float) else v)
+            for k, v in manifest["influence"].get("report", {}).items()
+        ]
+    if "labels" in manifest:
+        for col, rep in manifest["labels"].get("report", {}).items():
+            run_pairs += [
+                (f"{col}: {k}", round(v, 4) if isinstance(v, float) else v) for k, v in rep.items()
+            ]
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<style>{_STYLE}</style></head>
+<body data-rendered="no">
+<h1>{_e(title)}</h1>
+<p class="sub">run {_e(run_id)} · profiled {_e(when)} · {counts.get("users", 0):,} users</p>
+<h2>Graph</h2>
+<table id="stats">{_stats_rows([(k, f"{v:,}") for k, v in counts.items()])}</table>
+<h2>Profile map</h2>
+<p class="sub">Profile embeddings projected to 2-D (PCA), coloured by community; hover for the user.</p>
+<div class="legend">{legend}</div>
+{_map_svg(users, profile_property, colours)}
+<h2>Communities</h2>
+{_table(table, "communities")}
+<h2>Influence</h2>
+<div class="grid"><div>{_histogram_svg(users["influence"].to_numpy())}</div>
+<div>{_table(top.select("rank", "user_id", "influence", "community"), "top-influencers")}</div></div>
+<h2>Run statistics</h2>
+<table id="run">{_stats_rows(run_pairs) or "<tr><td>no manifest found</td></tr>"}</table>
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

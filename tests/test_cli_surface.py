@@ -1,0 +1,242 @@
+"""The user's surface end to end: config, profile with resume, query, recommend, similar,
+communities, export, report (rendered in headless Chromium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from graphsona.cli import main
+from graphsona.loaders import SyntheticConfig, generate, write_dataset
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A dataset loaded and profiled through the CLI with a TOML config."""
+    root = tmp_path_factory.mktemp("cli")
+    data = write_dataset(
+        generate(SyntheticConfig(n_users=500, n_communities=4, seed=8)), root / "data"
+    )
+    store = root / "graph.lbdb"
+    config = root / "job.toml"
+    config.write_text(
+        f"""
+[store]
+uri = "{store}"
+
+[model]
+kind = "static"
+cache = "{root / "vectors.sqlite"}"
+
+[training]
+dim = 32
+epochs = 30
+
+[output]
+work_dir = "{root / "runs"}"
+recommendations = 4
+"""
+    )
+    code, _, err = run("load", str(data), "--store", str(store))
+    assert code == 0, err
+    code, out, err = run("profile", "--config", str(config), "--json")
+    assert code == 0, err
+    yield {
+        "root": root,
+        "store": store,
+        "config": config,
+        "first": json.loads(out),
+    }
+
+
+def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any]) -> None:
+    first = job["first"]
+    assert first["skipped"] == [] and first["users"] == 500
+    manifest = json.loads((job["root"] / "runs" / "manifest.json").read_text())
+    assert manifest["train"]["epochs"] <= 30
+    code, out, err = run("profile", "--config", str(job["config"]), "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["skipped"] == [
+        "embed",
+        "train",
+        "communities",
+        "influence",
+        "labels",
+        "write_back",
+    ]
+    assert again["run_id"] == first["run_id"]
+    # a command-line option wins over the file and invalidates only what depends on it
+    code, out, err = run("profile", "--config", str(job["config"]), "--resolution", "2.0", "--json")
+    assert code == 0, err
+    assert json.loads(out)["skipped"] == ["embed", "train", "influence", "labels"]
+
+
+def test_query_named_and_adhoc(job: dict[str, Any]) -> None:
+    store = str(job["store"])
+    code, out, err = run("query", "top_influencers", "-p", "limit=3", "--store", store, "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    code, out, _ = run("query", "--list", "--store", store, "--json")
+    assert {"who_to_follow(user:str, limit=10)", "bridges(limit=20)"} <= {
+        r["name"] for r in json.loads(out)
+    }
+    cypher = "MATCH (u:User) WHERE u.user_id = $who RETURN u.community_id AS c"
+    code, out, err = run("query", cypher, "-p", "who=u0000001", "--store", store, "--json")
+    assert code == 0 and len(json.loads(out)) == 1, err
+    code, out, err = run("query", "MATCH (u:User) RETURN count(*) AS n", "--store", store, "--json")
+    assert code == 0 and json.loads(out) == [{"n": 500}]
+    code, out, err = run("query", "MATCH (u:User) SET u.hacked = true", "--store", store)
+    assert (
+        code == 1 and err.strip() == "error: query has write clauses (SET); pass --write to run it"
+    )
+    code, _, err = run("query", "profile_card", "--store", store)
+    assert code == 1 and "needs --param user" in err
+
+
+def test_recommend_similar_communities(job: dict[str, Any]) -> None:
+    store = str(job["store"])
+    code, out, err = run("recommend", "u0000003", "-k", "4", "--store", store, "--json")
+    assert code == 0, err
+    recs = json.loads(out)
+    assert [r["rank"] for r in recs] == [1, 2, 3, 4] and all(r["reason"] for r in recs)
+    code, out, err = run("similar", "u0000003", "-k", "3", "--store", store, "--json")
+    assert code == 0 and len(json.loads(out)) == 3
+    code, out, err = run(
+        "recommend",
+        "--all",
+        "-k",
+        "2",
+        "--write-back",
+        "--store",
+        store,
+        "--out",
+        str(job["root"] / "recs.parquet"),
+    )
+    assert code == 0, err
+    assert pl.read_parquet(job["root"] / "recs.parquet").height == 1000
+    code, out, _ = run(
+        "query", "MATCH ()-[r:RECOMMENDED]->() RETURN count(r) AS n", "--store", store, "--json"
+    )
+    assert json.loads(out) == [{"n": 1000}]
+    code, out, _ = run("communities", "--store", store, "--json")
+    comms = json.loads(out)
+    assert sum(c["size"] for c in comms) == 500 and all(c["name"] for c in comms)
+    code, _, err = run("similar", "nobody", "--store", store)
+    assert code == 1 and err.strip() == "error: unknown user 'nobody'"
+
+
+def test_export_writes_results_without_source_text(job: dict[str, Any]) -> None:
+    out = job["root"] / "export"
+    code, _, err = run("export", "--out", str(out), "--config", str(job["config"]))
+    assert code == 0, err
+    profiles = pl.read_parquet(out / "profiles.parquet")
+    assert profiles.height == 500 and {"profile", "community_id", "influence", "pred_topic"} <= set(
+        profiles.columns
+    )
+    assert not {"bio", "handle", "label_topic"} & set(profiles.columns)
+    recs = pl.read_parquet(out / "recommendations.parquet")
+    assert recs.height == 500 * 4  # k from the config's [output] recommendations
+    assert pl.read_parquet(out / "communities.parquet")["size"].sum() == 500
+
+
+def test_validate_reports_every_problem_at_once(tmp_path: Path, job: dict[str, Any]) -> None:
+    code, out, err = run("validate", str(job["config"]))
+    assert code == 0 and "valid" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        """
+[store]
+uri = "x.lbdb"
+password = "hunter2"
+
+[training]
+dim = "big"
+epochs = 0
+colour = "blue"
+
+[model]
+kind = "magic"
+
+[mapping]
+user_label = "Person; DROP"
+
+[extras]
+a = 1
+"""
+    )
+    code, out, err = run("validate", str(bad))
+    assert code == 1
+    line = err.strip()
+    assert line.startswith("error: ") and "\n" not in line
+    for needle in (
+        "password",
+        "NEO4J_PASSWORD",
+        "dim must be int",
+        "epochs must be >= 1",
+        "'colour'",
+        "kind must be one of",
+        "user_label",
+        "[extras]",
+    ):
+        assert needle in line, needle
+    assert "hunter2" not in line  # secrets are never echoed
+
+
+def _chromium() -> str | None:
+    return (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
+
+
+def test_report_renders_in_headless_chromium(job: dict[str, Any]) -> None:
+    browser = _chromium()
+    if browser is None:
+        if IN_CI:
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium not installed: apt-get install chromium")
+    html = job["root"] / "report.html"
+    code, _, err = run("report", "--out", str(html), "--config", str(job["config"]))
+    assert code == 0, err
+    text = html.read_text()
+    assert "http://" not in text and "https://" not in text  # self-contained
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run(
+        [browser, *flags, "--virtual-time-budget=5000", "--dump-dom", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    communities = json.loads(run("communities", "--config", str(job["config"]), "--json")[1])
+    assert f'data-rendered="map=640x480;points=500;community_rows={len(communities)}"' in dom
+    for c in communities:
+        assert c["name"].replace("·", "&middot;") in dom or c["name"] in dom
+    assert "training epochs" in dom  # run statistics from the manifest
+    shot = Path(os.environ.get("GRAPHSONA_TEST_ARTIFACTS", job["root"])) / "report.png"
+    subprocess.run(
+        [browser, *flags, "--window-size=1200,1800", f"--screenshot={shot}", html.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 20_000  # a blank page is a few KB
+    print(f"report screenshot: {shot}")
