@@ -88,12 +88,11 @@ def test_minibatch_inference_is_exact_full_neighbourhood(planted) -> None:  # ty
     model = ProfileModel(dim=16, hidden=32, epochs=3, seed=0, batch_size=4096).fit(x, ei)
     both = torch.cat([ei, ei.flip(0)], 1)
     full = model.embed(x, both)
-    from graphsona.gnn.profiles import _normalise, _Sampler
+    from graphsona.gnn.profiles import _Sampler
 
     w = torch.ones(both.shape[1])
-    chunked = model._infer(
-        model._encoder, x, both, _normalise(both, w, len(x)), _Sampler(both, w, len(x)), chunk=100
-    )  # type: ignore[arg-type]
+    sampler = _Sampler(both, w, len(x))
+    chunked = model._infer(model._encoder, x, None, sampler, edge_budget=500)  # type: ignore[arg-type]
     assert torch.allclose(torch.nn.functional.normalize(chunked[:, :16], dim=-1), full, atol=1e-5)
 
 
