@@ -145,10 +145,16 @@ class GraphStore(ABC):
             return
         yield from self._iter_posts(batch_size)
 
-    def iter_follows(self, batch_size: int = 500_000) -> Iterator[pl.DataFrame]:
-        """Follow edges as ``src, dst`` (src follows dst), in batches."""
+    def iter_follows(
+        self, batch_size: int = 500_000, *, with_time: bool = False
+    ) -> Iterator[pl.DataFrame]:
+        """Follow edges as ``src, dst`` (src follows dst), in batches; ``with_time`` adds
+        ``created_at`` (null when unknown)."""
         for rel in self.mapping.follows:
-            yield from self._iter_edges(rel, None, batch_size)
+            if with_time:
+                yield from self._iter_follows_timed(rel, batch_size)
+            else:
+                yield from self._iter_edges(rel, None, batch_size)
 
     def iter_interactions(self, batch_size: int = 500_000) -> Iterator[pl.DataFrame]:
         """Interaction edges as ``src, dst, kind, weight, created_at``, in batches.
@@ -166,8 +172,9 @@ class GraphStore(ABC):
     def read_posts(self) -> pl.DataFrame:
         return _concat(list(self.iter_posts()), POSTS_SCHEMA)
 
-    def read_follows(self) -> pl.DataFrame:
-        return _concat(list(self.iter_follows()), FOLLOWS_SCHEMA)
+    def read_follows(self, *, with_time: bool = False) -> pl.DataFrame:
+        schema = {**FOLLOWS_SCHEMA, "created_at": TIME} if with_time else FOLLOWS_SCHEMA
+        return _concat(list(self.iter_follows(with_time=with_time)), schema)
 
     def read_interactions(self) -> pl.DataFrame:
         return _concat(list(self.iter_interactions()), INTERACTIONS_SCHEMA)
@@ -308,6 +315,9 @@ class GraphStore(ABC):
         return self.run(queries.render("read_user_ids", self.dialect, **self._names()))[
             "user_id"
         ].cast(pl.String)
+
+    @abstractmethod
+    def _iter_follows_timed(self, rel: str, batch_size: int) -> Iterator[pl.DataFrame]: ...
 
     @abstractmethod
     def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:

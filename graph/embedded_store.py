@@ -332,6 +332,12 @@ class EmbeddedStore(GraphStore):
                 pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TIME)
             )
 
+    def _iter_follows_timed(self, rel: str, batch_size: int) -> Iterator[pl.DataFrame]:
+        for frame in self._batches(self._q("read_follows_timed", rel=rel), batch_size):
+            yield frame.with_columns(
+                pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TIME)
+            )
+
     def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:
         if kind is None:
             yield from self._batches(self._q("read_follows", rel=rel), batch_size)

@@ -4,7 +4,8 @@ Users get indices ``0..n-1`` in ``user_id`` order; the id map is kept as a polar
 are joined to indices in polars (no per-edge Python loops). Relation 0 is ``follows``; each
 interaction kind is its own relation. ``edge_weight`` is 1 for follows and
 ``kind_weight[kind] * weight`` for interactions (weights of merged duplicates are already summed).
-``edge_time`` is an interaction's first time in epoch seconds, -1 for follows and unknown times.
+``edge_time`` is an interaction's first time in epoch seconds, -1 when unknown; follows get
+their time only with ``follow_times=True`` (else -1: most jobs do not need it).
 
 Example:
     >>> g = to_pyg(store)                                                 # doctest: +SKIP
@@ -78,6 +79,7 @@ def to_pyg(
     kind_weights: dict[str, float] | None = None,
     include_follows: bool = True,
     include_interactions: bool = True,
+    follow_times: bool = False,
 ) -> PygGraph:
     """Read users and edges from ``store`` into a :class:`PygGraph`."""
     weights = {**DEFAULT_KIND_WEIGHTS, **(kind_weights or {})}

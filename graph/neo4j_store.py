@@ -283,6 +283,28 @@ class Neo4jStore(GraphStore):
                 }
             )
 
+    def _iter_follows_timed(self, rel: str, batch_size: int) -> Iterator[pl.DataFrame]:
+        for recs in self._stream(self._q("read_follows_timed", rel=rel), max(1, batch_size // 20)):
+            frame = pl.DataFrame(
+                {
+                    "src": [r[0] for r in recs],
+                    "dst": [r[1] for r in recs],
+                    "t": [r[2] for r in recs],
+                },
+                schema={"src": pl.String, "dst": pl.List(pl.String), "t": pl.List(pl.Int64)},
+            )
+            yield (
+                frame.explode("dst", "t")
+                .with_columns(
+                    pl.when(pl.col("t") >= 0)
+                    .then(pl.from_epoch("t", "s"))
+                    .dt.replace_time_zone("UTC")
+                    .dt.cast_time_unit("us")
+                    .alias("created_at")
+                )
+                .drop("t")
+            )
+
     def _iter_edges(self, rel: str, kind: str | None, batch_size: int) -> Iterator[pl.DataFrame]:
         params: dict[str, Any]
         if kind is None:

@@ -33,6 +33,10 @@ def test_load_then_read_returns_the_same_graph(store: GraphStore, small_dataset:
     assert _sorted(store.read_follows(), "src", "dst").equals(
         ds.follows.select("src", "dst").sort("src", "dst")
     )
+    timed = store.read_follows(with_time=True)
+    assert _sorted(timed, "src", "dst").equals(
+        ds.follows.select("src", "dst", "created_at").sort("src", "dst")
+    )
     inter = store.read_interactions()
     assert _sorted(inter, "src", "dst", "kind").equals(
         ds.interactions.select("src", "dst", "kind", "weight", "created_at").sort(
