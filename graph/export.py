@@ -87,15 +87,20 @@ def to_pyg(
     ids = users.sort("user_id").with_row_index("index").select("user_id", "index")
     parts, relations = [], []
     if include_follows:
-        follows = _indexed(store.read_follows(), ids)
+        follows = _indexed(store.read_follows(with_time=follow_times), ids)
         relations.append("follows")
+        ts = (
+            pl.col("created_at").dt.epoch("s").fill_null(-1)
+            if follow_times
+            else pl.lit(-1, pl.Int64)
+        )
         parts.append(
             follows.select(
                 "s",
                 "d",
                 pl.lit(0, pl.Int64).alias("t"),
                 pl.lit(1.0).alias("w"),
-                pl.lit(-1).alias("ts"),
+                ts.alias("ts"),
             )
         )
     if include_interactions:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import torch
-from graphsona.graph import EmbeddedStore, to_pyg
+from graphsona.graph import EmbeddedStore, GraphStore, to_pyg
 from graphsona.graph.export import DEFAULT_KIND_WEIGHTS, OTHER_KIND_WEIGHT
 from graphsona.loaders import Dataset
 from graphsona.loaders.dataset import SCHEMAS
@@ -63,3 +63,13 @@ def test_kind_weights_and_relation_selection(tmp_path) -> None:  # type: ignore[
     assert g.relations == ["boost", "reply"]
     w = dict(zip(g.data.edge_type.tolist(), g.data.edge_weight.tolist(), strict=True))
     assert w[1] == 0.5  # reply weight 0.25 * summed weight 2
+
+
+def test_follow_times_are_exported_on_request(store: GraphStore, small_dataset: Dataset) -> None:
+    store.load(small_dataset)
+    plain = to_pyg(store)
+    timed = to_pyg(store, follow_times=True)
+    follows = timed.data.edge_type == 0
+    assert (plain.data.edge_time[follows] == -1).all()
+    assert (timed.data.edge_time[follows] > 1_700_000_000).all()  # 2025 times, in seconds
+    assert torch.equal(plain.data.edge_index, timed.data.edge_index)
