@@ -372,13 +372,14 @@ class ProfileModel:
     def _use_minibatch(self, n: int, m: int, f: int) -> bool:
         if self.batch_size is not None:
             return True
-        # features, activations and their gradients per layer, plus the sparse adjacency
-        need = 4 * 4 * n * (f + self.hidden * self.layers) + 16 * m
+        # float32 features plus each layer's output, its activation/dropout copy and gradient
+        # (~3 copies), plus the sparse adjacency (index + value per edge, both directions)
+        need = 4 * 3 * n * (f + self.hidden * self.layers) + 24 * m
         if self.device.startswith("cuda"):
             free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         else:
             free = _available_ram()
-        return need > 0.6 * free
+        return need > 0.7 * free
 
     def _full_batch_step(
         self,
