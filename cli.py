@@ -170,6 +170,13 @@ def demo(
 
 
 def _config_option(f: F) -> F:
+    f = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="SECTION.KEY=VALUE",
+        help="Override any config option, e.g. --set training.lr=0.005 (repeatable).",
+    )(f)
     return click.option(
         "--config",
         "config_path",
@@ -185,10 +192,10 @@ def _given(name: str) -> bool:
     return src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def _job_config(config_path: Path | None) -> Any:
-    from graphsona.config import JobConfig, load_config
+def _job_config(config_path: Path | None, sets: tuple[str, ...] = ()) -> Any:
+    from graphsona.config import load_config
 
-    return load_config(config_path) if config_path else JobConfig()
+    return load_config(config_path, sets)
 
 
 def _store_uri(store_uri: str, cfg: Any) -> str:
@@ -240,6 +247,7 @@ def default_work_dir(store_uri: str) -> Path:
 def profile(
     store_uri: str,
     config_path: Path | None,
+    sets: tuple[str, ...],
     fast: bool,
     embedder: str | None,
     epochs: int | None,
@@ -270,7 +278,7 @@ def profile(
 
     from graphsona.job import run_profile
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     uri = _store_uri(store_uri, cfg)
     overrides: dict[str, Any] = {
         k: v
@@ -287,7 +295,7 @@ def profile(
     }
     if fast:
         overrides["embedder_kind"] = "static"
-    if _given("cache_path") or config_path is None:
+    if _given("cache_path") or "model.cache" not in cfg.keys:
         overrides["cache"] = cache_path
     wd = work_dir or cfg.work_dir or default_work_dir(uri)
     if fresh and wd.exists():
@@ -359,6 +367,7 @@ def query(
     list_queries: bool,
     store_uri: str,
     config_path: Path | None,
+    sets: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Run a named query, or ad-hoc Cypher (read-only unless --write).
@@ -379,7 +388,7 @@ def query(
     from graphsona.errors import ConfigError
     from graphsona.queries.library import named_queries, run_named, write_clauses
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     uri = _store_uri(store_uri, cfg)
     dialect = "embedded" if "://" not in uri or uri.startswith("embedded://") else "neo4j"
     if list_queries or not query_or_name:
@@ -423,6 +432,7 @@ def recommend(
     write_back: bool,
     store_uri: str,
     config_path: Path | None,
+    sets: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Who to follow: friends of friends and similar profiles, scored by the link decoder.
@@ -441,7 +451,7 @@ def recommend(
 
     if not user and not all_users:
         raise ConfigError("give a USER, or --all for every user")
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     uri = _store_uri(store_uri, cfg)
     with _open(uri, cfg, read_only=not write_back) as store:
         with console.status("ranking"):
@@ -469,7 +479,14 @@ def recommend(
 @_config_option
 @_json_option
 @_friendly
-def similar(user: str, k: int, store_uri: str, config_path: Path | None, as_json: bool) -> None:
+def similar(
+    user: str,
+    k: int,
+    store_uri: str,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Users with the most similar profiles (cosine; Neo4j's vector index on Neo4j).
 
     \b
@@ -478,7 +495,7 @@ def similar(user: str, k: int, store_uri: str, config_path: Path | None, as_json
     """
     from graphsona.queries.library import run_named
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     uri = _store_uri(store_uri, cfg)
     with _open(uri, cfg, read_only=True) as store:
         if store.dialect == "neo4j":
@@ -504,7 +521,9 @@ def similar(user: str, k: int, store_uri: str, config_path: Path | None, as_json
 @_config_option
 @_json_option
 @_friendly
-def communities(store_uri: str, config_path: Path | None, as_json: bool) -> None:
+def communities(
+    store_uri: str, config_path: Path | None, sets: tuple[str, ...], as_json: bool
+) -> None:
     """Communities with their names, distinctive terms, sizes and most influential members.
 
     \b
@@ -513,7 +532,7 @@ def communities(store_uri: str, config_path: Path | None, as_json: bool) -> None
     """
     from graphsona.queries.library import run_named
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     with _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store:
         frame = run_named(store, "communities", {"limit": 1_000_000})
     if not as_json:
@@ -535,7 +554,12 @@ def communities(store_uri: str, config_path: Path | None, as_json: bool) -> None
 @_json_option
 @_friendly
 def export(
-    out: Path | None, k: int | None, store_uri: str, config_path: Path | None, as_json: bool
+    out: Path | None,
+    k: int | None,
+    store_uri: str,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Export profiles, communities and recommendations to Parquet.
 
@@ -549,7 +573,7 @@ def export(
     from graphsona.errors import ConfigError
     from graphsona.export_results import export_results
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     folder = out or cfg.export_dir
     if folder is None:
         raise ConfigError("give --out DIR (or [output] export_dir in the config)")
@@ -572,7 +596,9 @@ def export(
 @_store_option
 @_config_option
 @_friendly
-def report(out: Path | None, store_uri: str, config_path: Path | None) -> None:
+def report(
+    out: Path | None, store_uri: str, config_path: Path | None, sets: tuple[str, ...]
+) -> None:
     """Write a self-contained HTML report: profile map, communities, influence, statistics.
 
     \b
@@ -581,7 +607,7 @@ def report(out: Path | None, store_uri: str, config_path: Path | None) -> None:
     """
     from graphsona.report import write_report
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     target = out or cfg.report or Path("graphsona-report.html")
     uri = _store_uri(store_uri, cfg)
     with _open(uri, cfg, read_only=True) as store, console.status("building the report"):
@@ -625,6 +651,7 @@ def evaluate(
     out: Path | None,
     store_uri: str,
     config_path: Path | None,
+    sets: tuple[str, ...],
     cache_path: Path,
     as_json: bool,
 ) -> None:
@@ -646,13 +673,13 @@ def evaluate(
     from graphsona.evaluate import EvalConfig
     from graphsona.evaluate import evaluate as run_evaluate
 
-    cfg = _job_config(config_path)
+    cfg = _job_config(config_path, sets)
     overrides: dict[str, Any] = {}
     if fast:
         overrides["embedder_kind"] = "static"
     if epochs is not None:
         overrides["epochs"] = epochs
-    if _given("cache_path") or config_path is None:
+    if _given("cache_path") or "model.cache" not in cfg.keys:
         overrides["cache"] = cache_path
     job = replace(cfg.job, **overrides)
     ecfg = EvalConfig(holdout=holdout, seed=seed, truth=truth, label=label, job=job, gds=gds)

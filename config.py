@@ -98,9 +98,10 @@ class JobConfig:
     export_dir: Path | None = None
     report: Path | None = None
     source: Path | None = None
+    keys: set[str] = field(default_factory=set)  # "section.key" given in the file or --set
 
     def summary(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("job",)}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("job", "keys")}
         out["mapping"] = None if self.mapping is None else "custom"
         out["job"] = {f.name: getattr(self.job, f.name) for f in fields(self.job)}
         return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
@@ -110,15 +111,37 @@ def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("number" if t is float else t.__name__ for t in types)
 
 
-def load_config(path: str | Path) -> JobConfig:
-    """Parse and validate ``path``; raise one ConfigError listing every problem."""
-    p = Path(path)
+def _parse_override(item: str) -> tuple[str, str, Any]:
+    """``section.key=value`` -> (section, key, value); the value is read as TOML when it parses
+    (numbers, booleans, quoted strings, lists), else taken as a plain string."""
+    lhs, sep, value = item.partition("=")
+    section, dot, key = lhs.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise ConfigError(f"--set takes section.key=value (got {item!r})")
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return section, key, parsed
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> JobConfig:
+    """Parse and validate ``path`` (None: all defaults) with ``section.key=value`` overrides
+    applied on top; raise one ConfigError listing every problem."""
+    p = Path(path) if path is not None else None
+    raw: dict[str, Any] = {}
+    if p is not None:
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: no such config file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    for item in overrides:
+        section, key, value = _parse_override(item)
+        raw.setdefault(section, {})
+        if isinstance(raw[section], dict):
+            raw[section][key] = value
     errors: list[str] = []
     job: dict[str, Any] = {}
     cfg = JobConfig(source=p)
@@ -141,6 +164,7 @@ def load_config(path: str | Path) -> JobConfig:
             if key not in _SCHEMA[section]:
                 errors.append(f"[{section}] unknown key {key!r}; valid: {sorted(_SCHEMA[section])}")
                 continue
+            cfg.keys.add(f"{section}.{key}")
             types, target = _SCHEMA[section][key]
             ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
             if not ok:
@@ -178,5 +202,6 @@ def load_config(path: str | Path) -> JobConfig:
     except ConfigError as e:
         errors.append(str(e).removeprefix("invalid profiling config: "))
     if errors:
-        raise ConfigError(f"{p}: {len(errors)} problem(s): " + "; ".join(errors))
+        where = f"{p}" if p is not None else "options"
+        raise ConfigError(f"{where}: {len(errors)} problem(s): " + "; ".join(errors))
     return cfg

@@ -82,7 +82,9 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
     ]
     assert again["run_id"] == first["run_id"]
     # a command-line option wins over the file and invalidates only what depends on it
-    code, out, err = run("profile", "--config", str(job["config"]), "--resolution", "2.0", "--json")
+    code, out, err = run(
+        "profile", "--config", str(job["config"]), "--set", "communities.resolution=2.0", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["skipped"] == ["embed", "train", "influence", "labels"]
 
