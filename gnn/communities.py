@@ -186,10 +186,20 @@ def text_aware_communities(
     return Partition(mem, modularity(edge_index, mem, weight))
 
 
+EXACT_KNN_MAX = 50_000
+
+
 def _knn(z: torch.Tensor, k: int, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's k most similar other rows (cosine; exact, in blocks)."""
+    """Each row's k most similar other rows by cosine (``z`` has unit rows).
+
+    Exact in blocks up to :data:`EXACT_KNN_MAX` rows; above that an HNSW index from faiss (the
+    exact scan is O(n²): about an hour at 1M users on 2 cores, HNSW a few minutes). HNSW is
+    approximate; these neighbours only add weak extra edges, so a missed one costs little.
+    """
     n = z.shape[0]
     k = min(k, n - 1)
+    if n > EXACT_KNN_MAX:
+        return _knn_hnsw(z, k)
     idx = np.empty((n, k), dtype=np.int64)
     val = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, block):
@@ -199,6 +209,26 @@ def _knn(z: torch.Tensor, k: int, block: int = 4096) -> tuple[np.ndarray, np.nda
         idx[start : start + block] = top.indices.numpy()
         val[start : start + block] = top.values.numpy()
     return idx, val
+
+
+def _knn_hnsw(z: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import faiss
+    except ImportError as e:  # pragma: no cover - core dependency
+        raise MissingDependencyError("pip install faiss-cpu (k-NN for large graphs)") from e
+    x = np.ascontiguousarray(z.numpy(), dtype=np.float32)
+    index = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 64
+    index.add(x)
+    index.hnsw.efSearch = max(64, 2 * k)
+    sims, ids = index.search(x, k + 1)
+    # drop each row's own entry (usually first); keep k others
+    own = ids == np.arange(len(x))[:, None]
+    order = np.argsort(own, axis=1, kind="stable")[:, :k]
+    ids = np.take_along_axis(ids, order, 1)
+    sims = np.take_along_axis(sims, order, 1)
+    ids = np.where(ids < 0, np.arange(len(x))[:, None], ids)  # rare unfilled slots: self
+    return ids.astype(np.int64), sims.astype(np.float32)
 
 
 def text_coherence(membership: np.ndarray, text_vectors: torch.Tensor) -> float:

@@ -67,3 +67,19 @@ def test_bad_options(bad: dict[str, int]) -> None:
 
     with pytest.raises(ConfigError):
         text_aware_communities(torch.tensor([[0], [1]]), torch.eye(2), **bad)  # type: ignore[arg-type]
+
+
+def test_approximate_knn_matches_exact_on_clustered_vectors() -> None:
+    from graphsona.gnn import communities as cm
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(20, 32, generator=g)
+    z = torch.nn.functional.normalize(
+        centres[torch.arange(3000) % 20] + 0.3 * torch.randn(3000, 32, generator=g), dim=1
+    )
+    exact, _ = cm._knn(z, 10)
+    approx, sims = cm._knn_hnsw(z, 10)
+    assert approx.shape == (3000, 10) and not (approx == np.arange(3000)[:, None]).any()
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx, strict=True)])
+    assert recall > 0.9
+    assert np.allclose(sims[:, 0], (z[0:3000] * z[approx[:, 0]]).sum(1).numpy(), atol=1e-4)
