@@ -432,7 +432,18 @@ class ProfileModel:
         return total / max(batches, 1)
 
     def _loss(self, z: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        pos_s, neg_s = self._decode(z, *pos), self._decode(z, *neg)
+        if torch.equal(pos[0], neg[0]):  # corrupted targets: gather the sources once
+            zn = F.normalize(z[:, : self.dim], dim=-1)
+            bias = self._target_bias(z)
+            za = zn.index_select(0, pos[0])
+            pos_s = (za * zn.index_select(0, pos[1])).sum(-1) / self.temperature
+            neg_s = (za * zn.index_select(0, neg[1])).sum(-1) / self.temperature
+            pos_s, neg_s = (
+                pos_s + bias.index_select(0, pos[1]),
+                neg_s + bias.index_select(0, neg[1]),
+            )
+        else:
+            pos_s, neg_s = self._decode(z, *pos), self._decode(z, *neg)
         return F.binary_cross_entropy_with_logits(
             torch.cat([pos_s, neg_s]),
             torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]),
@@ -486,7 +497,9 @@ class ProfileModel:
         symmetric similarity cannot express."""
         a, b = a.to(out.device), b.to(out.device)
         zn = F.normalize(out[:, : self.dim], dim=-1)
-        return (zn[a] * zn[b]).sum(-1) / self.temperature + self._target_bias(out)[b]
+        # index_select: its backward is a plain index_add, ~2x faster than advanced indexing's
+        cos = (zn.index_select(0, a) * zn.index_select(0, b)).sum(-1)
+        return cos / self.temperature + self._target_bias(out).index_select(0, b)
 
     # ------------------------------------------------------------------ checkpoints
     def _save(
