@@ -976,8 +976,10 @@ def embed(
 
 
 def _print_profile(p: dict[str, Any], card: dict[str, Any] | None) -> None:
+    ref = p.get("leiden_reference") or {}
     t = Table(
-        title=f"communities (modularity {p['modularity']}, text coherence {p['text_coherence']})"
+        title=f"communities (modularity {p['modularity']}, text coherence {p['text_coherence']}; "
+        f"Leiden reference: {ref.get('modularity', '?')}, {ref.get('text_coherence', '?')})"
     )
     for col in ("id", "name", "size", "most influential"):
         t.add_column(col)

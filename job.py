@@ -41,6 +41,7 @@ from graphsona.gnn import (
     ProfileModel,
     influence_scores,
     label_columns,
+    leiden,
     match_ids,
     name_communities,
     predict_labels,
@@ -114,6 +115,7 @@ class ProfileResult:
     modularity: float
     text_coherence: float
     best_val_auc: float
+    leiden_reference: dict[str, Any] = field(default_factory=dict)
     influence: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
@@ -132,6 +134,7 @@ class ProfileResult:
             "modularity": r(self.modularity),
             "text_coherence": r(self.text_coherence),
             "best_val_auc": r(self.best_val_auc),
+            "leiden_reference": {k: r(v) for k, v in self.leiden_reference.items()},
             "influence": {k: r(v) for k, v in self.influence.items()},
             "labels": {k: {m: r(v) for m, v in d.items()} for k, d in self.labels.items()},
             "skipped": self.skipped,
@@ -345,6 +348,7 @@ def run_profile(
             pl.read_parquet(st.file("communities.parquet"))["community_id"].to_numpy().copy()
         )
         mod = float(st.manifest["communities"]["modularity"])
+        reference = dict(st.manifest["communities"].get("leiden_reference", {}))
         skipped.append("communities")
     else:
         say("communities", "finding communities")
@@ -359,11 +363,31 @@ def run_profile(
             seed=cfg.seed,
         )
         membership, mod = match_ids(previous, ids, part.membership), part.modularity
+        # the structural reference on the same graph, reported next to ours
+        ref = leiden(
+            ei,
+            n,
+            weight=ew,
+            resolution=cfg.resolution,
+            min_size=cfg.min_community_size,
+            seed=cfg.seed,
+        )
+        reference = {
+            "communities": ref.n_communities,
+            "modularity": ref.modularity,
+            "text_coherence": text_coherence(ref.membership, tx),
+        }
         _save(
             pl.DataFrame({"user_id": ids, "community_id": membership}),
             st.path("communities.parquet"),
         )
-        st.done("communities", key, modularity=mod, communities=len(np.unique(membership)))
+        st.done(
+            "communities",
+            key,
+            modularity=mod,
+            communities=len(np.unique(membership)),
+            leiden_reference=reference,
+        )
     lap("communities")
 
     # --- influence
@@ -466,6 +490,7 @@ def run_profile(
         modularity=mod,
         text_coherence=text_coherence(membership, tx),
         best_val_auc=best_auc,
+        leiden_reference=reference,
         influence=dict(infl_report),
         labels=label_report,
         skipped=skipped,

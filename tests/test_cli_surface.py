@@ -242,3 +242,20 @@ def test_report_renders_in_headless_chromium(job: dict[str, Any]) -> None:
     )
     assert shot.stat().st_size > 20_000  # a blank page is a few KB
     print(f"report screenshot: {shot}")
+
+
+def test_evaluate_command_reports_json(job: dict[str, Any]) -> None:
+    out_file = job["root"] / "eval.json"
+    code, out, err = run(
+        "evaluate", "--config", str(job["config"]), "--epochs", "10", "--truth",
+        "planted_community", "--label", "label_topic", "--out", str(out_file), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep == json.loads(out_file.read_text())
+    assert rep["split"]["held_out_follows"] > 0 and "graph_only" in rep["who_to_follow"]
+    assert rep["profiles_probe"]["labelled_users"] == int(
+        pl.read_parquet(job["root"] / "data" / "users.parquet")["label_topic"].count()
+    )
+    code, _, err = run("evaluate", "--config", str(job["config"]), "--truth", "nope")
+    assert code == 1 and "no column 'nope'" in err

@@ -32,6 +32,9 @@ def test_profile_job_writes_results_back(
     truth = users["planted_community"].to_numpy()
     assert normalized_mutual_info_score(truth, users["community_id"].to_numpy()) > 0.7
     assert store.counts()["communities"] == first.communities.height
+    ref = first.leiden_reference  # the structural reference, reported next to ours
+    assert ref["communities"] >= 2 and abs(first.modularity - ref["modularity"]) < 0.1
+    assert first.text_coherence >= ref["text_coherence"] - 0.01
     links = store.run("MATCH (:User)-[r:IN_COMMUNITY]->(:Community) RETURN count(r) AS n")
     assert links["n"][0] == users.height
     top = users.sort("influence_rank").row(0, named=True)
