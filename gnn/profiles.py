@@ -228,7 +228,7 @@ class ProfileModel:
         hidden: int = 256,
         layers: int = 2,
         dropout: float = 0.2,
-        epochs: int = 200,
+        epochs: int = 100,
         patience: int = 20,
         lr: float = 0.01,
         val_fraction: float = 0.1,
