@@ -321,6 +321,7 @@ class ProfileModel:
         val_neg = negative_sampling(edge_index, num_nodes=n, num_neg_samples=n_val)
         # messages flow both ways; repeated pairs merge with summed weight
         msg, msg_w = to_undirected(train_pos, train_w, num_nodes=n, reduce="add")
+        msg, msg_w = _self_loops_for_isolated(msg, msg_w, n)
         mini = self._use_minibatch(n, msg.shape[1], x.shape[1])
         self.history.mode = "mini-batch" if mini else "full-batch"
         x, msg, msg_w = x.to(self.device), msg.to(self.device), msg_w.to(self.device)
@@ -580,7 +581,8 @@ class ProfileModel:
             if edge_weight is not None and self.weighted
             else torch.ones(edge_index.shape[1])
         )
-        ei = edge_index.to(self.device)
+        ei, w = _self_loops_for_isolated(edge_index, w, n)
+        ei = ei.to(self.device)
         adj = _csr(ei, _normalise(ei, w.to(self.device), n), n, n)
         z = self._infer(self._encoder, x.to(self.device), adj, None)
         return F.normalize(z[:, : self.dim], dim=-1).cpu()
@@ -601,6 +603,20 @@ class ProfileModel:
         """Decoder logits of candidate links ``src -> dst``; higher is likelier."""
         z = self.get_embedding()
         return (z[src] * z[dst]).sum(-1) / self.temperature + self.get_target_bias()[dst]
+
+
+def _self_loops_for_isolated(
+    edge_index: torch.Tensor, w: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A user with no neighbours aggregates itself: its neighbour mean becomes its own features,
+    like a user surrounded by look-alikes, instead of an all-zero input the layers never saw.
+    This keeps profiles of users without edges (text only) comparable to everyone else's."""
+    deg = torch.bincount(edge_index[1], minlength=n)
+    lonely = torch.nonzero(deg == 0).ravel()
+    if len(lonely) == 0:
+        return edge_index, w
+    loops = torch.stack([lonely, lonely])
+    return torch.cat([edge_index, loops], 1), torch.cat([w, torch.ones(len(lonely), dtype=w.dtype)])
 
 
 def _available_ram() -> int:
