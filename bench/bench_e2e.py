@@ -37,13 +37,13 @@ def _hwm_gib() -> float:
     return float("nan")
 
 
-def one(n_users: int, epochs: int) -> dict[str, Any]:
+def one(n_users: int, epochs: int, cache: bool = True) -> dict[str, Any]:
     """Runs inside the child process."""
     from graphsona.graph import EmbeddedStore
     from graphsona.job import ProfileJobConfig, run_profile
     from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
 
-    out: dict[str, Any] = {"users": n_users, "epochs_cap": epochs, "stages": {}}
+    out: dict[str, Any] = {"users": n_users, "epochs_cap": epochs, "cache": cache, "stages": {}}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         net = generate(SyntheticConfig(n_users=n_users, seed=7))
@@ -66,7 +66,7 @@ def one(n_users: int, epochs: int) -> dict[str, Any]:
             }
             cfg = ProfileJobConfig(
                 embedder_kind="static",
-                cache=Path(tmp) / "vectors.sqlite",
+                cache=Path(tmp) / "vectors.sqlite" if cache else None,
                 epochs=epochs,
                 work_dir=Path(tmp) / "runs",
             )
@@ -95,10 +95,13 @@ def main() -> None:
     ap.add_argument("--epochs", default="100,100,3")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-epochs", type=int, default=100, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--no-cache", action="store_true", help="Run without the on-disk text-vector cache."
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "e2e.json")
     args = ap.parse_args()
     if args.child is not None:
-        print(json.dumps(one(args.child, args.child_epochs)))
+        print(json.dumps(one(args.child, args.child_epochs, cache=not args.no_cache)))
         return
     from bench_stores import machine
 
@@ -108,7 +111,8 @@ def main() -> None:
     for n, ep in zip(sizes, epochs, strict=True):
         print(f"== {n:,} users (epochs <= {ep})", flush=True)
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", str(n), "--child-epochs", str(ep)],
+            [sys.executable, __file__, "--child", str(n), "--child-epochs", str(ep)]
+            + (["--no-cache"] if args.no_cache else []),
             capture_output=True,
             text=True,
             check=False,
