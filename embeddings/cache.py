@@ -28,7 +28,14 @@ def text_keys(model_id: str, texts: Iterable[str]) -> list[bytes]:
 
 
 class VectorCache:
-    """Vectors by key in ``path`` (created if missing). Writes commit per call."""
+    """Vectors by key in ``path`` (created if missing). Writes commit per call.
+
+    Layout: a rowid table (vectors appended in insertion order) with a unique index on the
+    16-byte key. An earlier layout kept the ~1 KB vectors inside a WITHOUT ROWID key B-tree;
+    random keys then split and rewrote full pages on every insert, and at millions of entries
+    the cache wrote tens of GB (SQLite advises against WITHOUT ROWID for rows this large).
+    Caches in that layout (table ``vectors``) are left untouched and simply not used.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -36,8 +43,10 @@ class VectorCache:
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB page cache
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID"
+            "CREATE TABLE IF NOT EXISTS vectors_v2 "
+            "(id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, vec BLOB NOT NULL)"
         )
 
     def get_many(self, keys: list[bytes], dimension: int) -> dict[bytes, np.ndarray]:
@@ -46,7 +55,7 @@ class VectorCache:
             chunk = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for key, blob in self._db.execute(
-                f"SELECT key, vec FROM vectors WHERE key IN ({marks})", chunk
+                f"SELECT key, vec FROM vectors_v2 WHERE key IN ({marks})", chunk
             ):
                 vec = np.frombuffer(blob, dtype=np.float32)
                 if vec.shape[0] == dimension:
@@ -59,10 +68,14 @@ class VectorCache:
             for k, v in zip(keys, vectors, strict=True)
         ]
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", rows)
+            self._db.executemany(
+                "INSERT INTO vectors_v2 (key, vec) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET vec = excluded.vec",
+                rows,
+            )
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM vectors_v2").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
