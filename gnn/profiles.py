@@ -380,8 +380,10 @@ class ProfileModel:
         if self.batch_size is not None:
             return True
         # float32 features plus each layer's output, its activation/dropout copy and gradient
-        # (~3 copies), plus the sparse adjacency (index + value per edge, both directions)
+        # (~3 copies), the sparse adjacency (index + value per edge, both directions) and the
+        # chunked loss's temporaries (~6 x chunk x dim floats)
         need = 4 * 3 * n * (f + self.hidden * self.layers) + 24 * m
+        need += 4 * 6 * min(m, _LOSS_CHUNK) * self.dim
         if self.device.startswith("cuda"):
             free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         else:
@@ -405,10 +407,20 @@ class ProfileModel:
             neg = torch.stack([pos[0], torch.randint(0, n, (pos.shape[1],), device=pos.device)])
         else:
             neg = negative_sampling(pos, num_nodes=n, num_neg_samples=pos.shape[1])
-        loss = self._loss(z, pos, neg)
-        loss.backward()  # type: ignore[no-untyped-call]
+        # The loss over E edges needs several E x dim temporaries (~6 GB each at 12M edges): it
+        # is computed over chunks of edges against a detached copy of the outputs, gradients
+        # accumulate there, and flow through the encoder once. Same mean, bounded memory.
+        m = pos.shape[1]
+        zd = z.detach().requires_grad_()
+        total = 0.0
+        for lo in range(0, m, _LOSS_CHUNK):
+            hi = min(m, lo + _LOSS_CHUNK)
+            part = self._loss(zd, pos[:, lo:hi], neg[:, lo:hi]) * ((hi - lo) / m)
+            part.backward()  # type: ignore[no-untyped-call]
+            total += float(part.detach())
+        z.backward(zd.grad)  # type: ignore[no-untyped-call]
         opt.step()
-        return float(loss.detach())
+        return total
 
     def _minibatch_epoch(
         self,
@@ -603,6 +615,9 @@ class ProfileModel:
         """Decoder logits of candidate links ``src -> dst``; higher is likelier."""
         z = self.get_embedding()
         return (z[src] * z[dst]).sum(-1) / self.temperature + self.get_target_bias()[dst]
+
+
+_LOSS_CHUNK = 1_000_000  # edges per loss chunk in full-batch training
 
 
 def _self_loops_for_isolated(

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,14 @@ def _for_table(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+def _quarter_of_ram() -> int:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 0  # LadybugDB's own default
+    return max(256 * 2**20, total // 4)
+
+
 _DDL = re.compile(r"\s*(CREATE|ALTER|DROP)\s+(NODE\s+|REL\s+)?TABLE\b", re.IGNORECASE)
 
 
@@ -106,6 +115,7 @@ class EmbeddedStore(GraphStore):
         tracer: Tracer | None = None,
         *,
         read_only: bool = False,
+        buffer_pool_bytes: int | None = None,
     ) -> None:
         super().__init__(mapping, tracer)
         if not self.mapping.post_rel_outgoing:
@@ -120,7 +130,10 @@ class EmbeddedStore(GraphStore):
             raise StoreError(f"no embedded store at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = lb.Database(str(self.path), read_only=read_only)
+            # LadybugDB's default buffer pool is most of the machine's RAM; graphsona trains a
+            # GNN in the same process, so the pool gets a quarter of RAM unless told otherwise.
+            pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
+            self._db = lb.Database(str(self.path), read_only=read_only, buffer_pool_size=pool)
             self._conn = lb.Connection(self._db)
         except Exception as e:
             raise StoreError(f"cannot open embedded store at {self.path}: {e}") from e

@@ -123,3 +123,14 @@ def test_edge_weights_change_the_profiles(planted) -> None:  # type: ignore[no-u
     b = ProfileModel(weighted=False, **kw).fit(x, ei, w).get_embedding()  # type: ignore[arg-type]
     c = ProfileModel(**kw).fit(x, ei).get_embedding()  # type: ignore[arg-type]
     assert not torch.allclose(a, b) and torch.equal(b, c)  # unweighted ignores the weights
+
+
+def test_chunked_loss_matches_one_chunk(planted, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from graphsona.gnn import profiles
+
+    x, ei, _ = planted
+    kw = dict(dim=16, hidden=32, seed=2, epochs=5, device="cpu")
+    whole = ProfileModel(**kw).fit(x, ei).get_embedding()  # type: ignore[arg-type]
+    monkeypatch.setattr(profiles, "_LOSS_CHUNK", 997)
+    chunked = ProfileModel(**kw).fit(x, ei).get_embedding()  # type: ignore[arg-type]
+    assert torch.allclose(whole, chunked, atol=1e-4)
