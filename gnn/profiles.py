@@ -418,7 +418,7 @@ class ProfileModel:
             part = self._loss(zd, pos[:, lo:hi], neg[:, lo:hi]) * ((hi - lo) / m)
             part.backward()  # type: ignore[no-untyped-call]
             total += float(part.detach())
-        z.backward(zd.grad)  # type: ignore[no-untyped-call]
+        z.backward(zd.grad)
         opt.step()
         return total
 
