@@ -189,21 +189,11 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
     struct = structural_features(ei, n, n_posts)
     x_full = torch.cat([tx, struct, has_text[:, None]], 1)
     x_graph = torch.cat([struct, torch.ones(n, 1)], 1)
-    kw = dict(
-        dim=job.dim,
-        hidden=job.hidden,
-        layers=job.layers,
-        epochs=job.epochs,
-        patience=job.patience,
-        lr=job.lr,
-        weighted=job.weighted,
-        batch_size=job.batch_size,
-        seed=cfg.seed,
-    )
-    model = ProfileModel(**kw).fit(x_full, ei, ew)  # type: ignore[arg-type]
+    kw = job.model_kwargs(seed=cfg.seed)
+    model = ProfileModel(**kw).fit(x_full, ei, ew)
     timings["train_graphsona"] = time.perf_counter() - t
     t = time.perf_counter()
-    graph_only = ProfileModel(**kw).fit(x_graph, ei, ew)  # type: ignore[arg-type]
+    graph_only = ProfileModel(**kw).fit(x_graph, ei, ew)
     timings["train_graph_only"] = time.perf_counter() - t
 
     # --- who to follow

@@ -92,6 +92,11 @@ class ProfileJobConfig:
     profile_property: str = "profile"
     work_dir: Path | None = None
 
+    def model_kwargs(self, **extra: Any) -> dict[str, Any]:
+        """:class:`~graphsona.gnn.ProfileModel` arguments from these settings (plus ``extra``)."""
+        keys = ("dim", "hidden", "layers", "epochs", "patience", "lr", "weighted", "batch_size")
+        return {**{k: getattr(self, k) for k in keys}, "seed": self.seed, **extra}
+
     def check(self) -> None:
         errors = []
         for name in ("dim", "hidden", "layers", "epochs", "min_community_size"):
@@ -288,15 +293,7 @@ def run_profile(
     has_text = torch.from_numpy(text["has_text"].fill_null(False).to_numpy().astype(np.float32))
     x = torch.cat([tx, structural_features(ei, n, n_posts), has_text[:, None]], 1)
     model = ProfileModel(
-        dim=cfg.dim,
-        hidden=cfg.hidden,
-        layers=cfg.layers,
-        epochs=cfg.epochs,
-        patience=cfg.patience,
-        lr=cfg.lr,
-        weighted=cfg.weighted,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
+        **cfg.model_kwargs(),
         progress=lambda e, loss, auc: say(
             "train", f"epoch {e + 1}: loss {loss:.4f}, val AUC {auc:.4f}"
         ),

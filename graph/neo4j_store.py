@@ -86,6 +86,16 @@ def _times(values: list[Any]) -> pl.Series:
     return pl.Series("created_at", out).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
 
 
+def _epoch_time(col: str) -> pl.Expr:
+    """Epoch seconds (-1 = unknown) -> Datetime(us, UTC) or null."""
+    return (
+        pl.when(pl.col(col) >= 0)
+        .then(pl.from_epoch(col, "s"))
+        .dt.replace_time_zone("UTC")
+        .dt.cast_time_unit("us")
+    )
+
+
 class Neo4jStore(GraphStore):
     """A :class:`GraphStore` on a Neo4j database reached through ``driver``."""
 
@@ -295,13 +305,7 @@ class Neo4jStore(GraphStore):
             )
             yield (
                 frame.explode("dst", "t")
-                .with_columns(
-                    pl.when(pl.col("t") >= 0)
-                    .then(pl.from_epoch("t", "s"))
-                    .dt.replace_time_zone("UTC")
-                    .dt.cast_time_unit("us")
-                    .alias("created_at")
-                )
+                .with_columns(_epoch_time("t").alias("created_at"))
                 .drop("t")
             )
 
@@ -330,13 +334,7 @@ class Neo4jStore(GraphStore):
                 )
                 yield (
                     frame.explode("dst", "kind", "weight", "t")
-                    .with_columns(
-                        pl.when(pl.col("t") >= 0)
-                        .then(pl.from_epoch("t", "s"))
-                        .dt.replace_time_zone("UTC")
-                        .dt.cast_time_unit("us")
-                        .alias("created_at")
-                    )
+                    .with_columns(_epoch_time("t").alias("created_at"))
                     .drop("t")
                 )
 
