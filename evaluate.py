@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder
 from graphsona.errors import ConfigError
 from graphsona.gnn import (
     ProfileModel,
@@ -50,7 +49,7 @@ from graphsona.gnn.metrics import (
     ranking_metrics,
 )
 from graphsona.graph import GraphStore, to_pyg
-from graphsona.job import ProfileJobConfig
+from graphsona.job import ProfileJobConfig, embed_aligned
 
 __all__ = ["EvalConfig", "evaluate", "probe"]
 
@@ -137,14 +136,7 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
         if col is not None and col not in users.columns:
             raise ConfigError(f"users have no column {col!r}; columns: {users.columns}")
     posts = store.read_posts()
-    emb = load_embedder(job.embedder, kind=job.embedder_kind)
-    cache = VectorCache(job.cache) if job.cache else None
-    try:
-        text, _ = embed_users(users, posts, emb, cache=cache, options=EmbedOptions())
-    finally:
-        if cache is not None:
-            cache.close()
-    text = graph.ids.select("user_id").join(text, on="user_id", how="left", maintain_order="left")
+    text, _ = embed_aligned(job, users, posts, graph.ids.select("user_id"))
     tx = torch.from_numpy(np.array(text["embedding"].to_numpy(), dtype=np.float32))
     has_text = torch.from_numpy(text["has_text"].fill_null(False).to_numpy().astype(np.float32))
     n_posts = text["n_posts"].fill_null(0).to_numpy()

@@ -206,6 +206,20 @@ def _save(frame: pl.DataFrame, path: Path | None) -> None:
         tmp.replace(path)
 
 
+def embed_aligned(
+    cfg: ProfileJobConfig, users: pl.DataFrame, posts: pl.DataFrame, ids: pl.DataFrame
+) -> tuple[pl.DataFrame, Any]:
+    """Pooled text vectors per user (``cfg``'s model and cache), in the row order of ``ids``."""
+    embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind)
+    cache = VectorCache(cfg.cache) if cfg.cache else None
+    try:
+        text, report = embed_users(users, posts, embedder, cache=cache, options=EmbedOptions())
+    finally:
+        if cache is not None:
+            cache.close()
+    return ids.join(text, on="user_id", how="left", maintain_order="left"), report
+
+
 def _written(store: GraphStore, run_id: str) -> int:
     """Users in the store carrying ``run_id`` (0 when the property does not exist yet)."""
     query = f"MATCH (u:{store.mapping.user_label}) WHERE u.profile_run_id = $r RETURN count(*) AS n"
@@ -270,16 +284,7 @@ def run_profile(
         skipped.append("embed")
     else:
         say("embed", f"embedding {posts.height:,} posts with {cfg.embedder}")
-        embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind)
-        cache = VectorCache(cfg.cache) if cfg.cache else None
-        try:
-            text, report = embed_users(users, posts, embedder, cache=cache, options=EmbedOptions())
-        finally:
-            if cache is not None:
-                cache.close()
-        text = graph.ids.select("user_id").join(
-            text, on="user_id", how="left", maintain_order="left"
-        )
+        text, report = embed_aligned(cfg, users, posts, graph.ids.select("user_id"))
         _save(text, st.path("text.parquet"))
         st.done("embed", key, report=asdict(report))
     tx = torch.from_numpy(np.array(text["embedding"].to_numpy(), dtype=np.float32))
