@@ -902,6 +902,13 @@ def stats(store_uri: str, as_json: bool) -> None:
 )
 @click.option("--prefix", default="", help="Text prepended to every post (e5/bge-style models).")
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16"]),
+    default="auto",
+    show_default=True,
+    help="Transformer compute precision; auto = bf16 on CUDA and on CPUs with native bf16.",
+)
+@click.option(
     "--cache",
     "cache_path",
     type=click.Path(path_type=Path),
@@ -930,6 +937,7 @@ def embed(
     model: str,
     kind: str,
     prefix: str,
+    precision: str,
     cache_path: Path,
     half_life_days: float | None,
     write_property: str | None,
@@ -952,7 +960,7 @@ def embed(
     )
     from graphsona.graph import open_store
 
-    embedder = load_embedder(model, kind=kind, prefix=prefix)
+    embedder = load_embedder(model, kind=kind, prefix=prefix, precision=precision)
     opts = EmbedOptions(pooling=PoolingOptions(half_life_days=half_life_days), progress=not as_json)
     cache = VectorCache(cache_path)
     with open_store(store_uri) as store:

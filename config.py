@@ -19,6 +19,7 @@ Example ``job.toml``::
     [model]
     embedder = "default"              # or a sentence-transformers name / local path
     kind = "sentence-transformers"    # "transformers", or "static" (fast CPU mode)
+    precision = "auto"                # bf16 on CUDA / CPUs with native bf16, else fp32
 
     [training]
     dim = 128
@@ -55,6 +56,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     "model": {
         "embedder": ((str,), "job.embedder"),
         "kind": ((str,), "job.embedder_kind"),
+        "precision": ((str,), "job.embedder_precision"),
         "cache": ((str, bool), "cache"),
     },
     "training": {
@@ -200,7 +202,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         cfg.job = ProfileJobConfig(**job)
         cfg.job.check()
     except ConfigError as e:
-        errors.append(str(e).removeprefix("invalid profiling config: "))
+        errors.extend(str(e).removeprefix("invalid profiling config: ").split("; "))
     if errors:
         where = f"{p}" if p is not None else "options"
         raise ConfigError(f"{where}: {len(errors)} problem(s): " + "; ".join(errors))

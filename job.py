@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 import torch
 from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder
+from graphsona.embeddings.models import PRECISIONS
 from graphsona.errors import ConfigError, StoreError
 from graphsona.gnn import (
     ProfileModel,
@@ -63,6 +64,8 @@ class ProfileJobConfig:
 
     Args:
         embedder, embedder_kind: text model (``kind="static"`` is the fast CPU mode).
+        embedder_precision: ``auto`` (bf16 on CUDA and on CPUs with native bf16), ``fp32`` or
+            ``bf16``; see :func:`~graphsona.embeddings.models.resolve_precision`.
         cache: on-disk text-vector cache (``None``: no cache).
         dim, hidden, layers, epochs, patience, lr, weighted, batch_size: GNN (see
             :class:`~graphsona.gnn.ProfileModel`). seed: every random draw.
@@ -75,6 +78,7 @@ class ProfileJobConfig:
 
     embedder: str = "default"
     embedder_kind: str = "sentence-transformers"
+    embedder_precision: str = "auto"
     cache: Path | None = Path.home() / ".cache" / "graphsona" / "vectors.sqlite"
     dim: int = 128
     hidden: int = 256
@@ -108,6 +112,11 @@ class ProfileJobConfig:
             errors.append(f"later_fraction must be in (0, 1) (got {self.later_fraction})")
         if self.lr <= 0:
             errors.append(f"lr must be > 0 (got {self.lr})")
+        if self.embedder_precision not in PRECISIONS:
+            errors.append(
+                f"embedder_precision ([model] precision) must be one of {list(PRECISIONS)} "
+                f"(got {self.embedder_precision!r})"
+            )
         if errors:
             raise ConfigError("invalid profiling config: " + "; ".join(errors))
 
@@ -210,7 +219,7 @@ def embed_aligned(
     cfg: ProfileJobConfig, users: pl.DataFrame, posts: pl.DataFrame, ids: pl.DataFrame
 ) -> tuple[pl.DataFrame, Any]:
     """Pooled text vectors per user (``cfg``'s model and cache), in the row order of ``ids``."""
-    embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind)
+    embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind, precision=cfg.embedder_precision)
     cache = VectorCache(cfg.cache) if cfg.cache else None
     try:
         text, report = embed_users(users, posts, embedder, cache=cache, options=EmbedOptions())
@@ -275,6 +284,7 @@ def run_profile(
         "embed",
         cfg.embedder,
         cfg.embedder_kind,
+        cfg.embedder_precision,
         asdict(EmbedOptions()),
         bio,
         posts.select(post_cols),

@@ -55,6 +55,11 @@ def one(n_users: int, epochs: int, cache: bool = True) -> dict[str, Any]:
         )
         del net
         out["stages"]["generate"] = {"seconds": time.perf_counter() - t, "peak_rss_gib": _hwm_gib()}
+        print(
+            f"[{time.strftime('%H:%M:%S')}] generated {out['posts']} posts",
+            file=sys.stderr,
+            flush=True,
+        )
         t = time.perf_counter()
         ds, _ = load_dataset(Path(tmp) / "data")
         with EmbeddedStore(Path(tmp) / "g.lbdb") as store:
@@ -74,6 +79,10 @@ def one(n_users: int, epochs: int, cache: bool = True) -> dict[str, Any]:
 
             def progress(stage: str, message: str) -> None:
                 marks.setdefault(stage, _hwm_gib())
+                # live progress on stderr (the parent lets it through)
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {stage}: {message}", file=sys.stderr, flush=True
+                )
 
             result = run_profile(store, cfg, progress=progress)
         for stage, secs in result.seconds.items():
@@ -113,13 +122,12 @@ def main() -> None:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", str(n), "--child-epochs", str(ep)]
             + (["--no-cache"] if args.no_cache else []),
-            capture_output=True,
+            stdout=subprocess.PIPE,  # stderr passes through: the child's live progress
             text=True,
             check=False,
         )
         if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            runs.append({"users": n, "error": proc.stderr[-500:]})
+            runs.append({"users": n, "error": f"child exited with {proc.returncode}"})
             continue
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         runs.append(res)

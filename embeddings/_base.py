@@ -22,6 +22,9 @@ class Embedder(ABC):
     model_id: str
     dimension: int
     max_tokens: int
+    #: whether a batch costs its longest text times its size (transformers: sort and budget
+    #: batches by tokens); ``False`` for models whose cost is just their tokens (static models).
+    pads: bool = True
 
     @abstractmethod
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -30,3 +33,7 @@ class Embedder(ABC):
     @abstractmethod
     def token_counts(self, texts: list[str]) -> np.ndarray:
         """Token count of each text *before* truncation (for batching and truncation counts)."""
+
+    def encode_counted(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and pre-truncation token counts in one call (one tokenisation where possible)."""
+        return self.encode(texts), self.token_counts(texts)

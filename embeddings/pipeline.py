@@ -75,6 +75,9 @@ class EmbedReport:
         )
 
 
+_UNPADDED_SLICE = 20_000  # texts per call for models without padding (bounds temporaries)
+
+
 def _batches(order: np.ndarray, tokens: np.ndarray, budget: int) -> Iterator[np.ndarray]:
     """Consecutive runs of ``order`` (sorted by length) whose padded size fits ``budget``."""
     start = 0
@@ -111,6 +114,16 @@ def embed_texts(
     if not missing:
         return out
     todo = [texts[i] for i in missing]
+    if not embedder.pads:  # cost linear in tokens: fixed-size slices, one tokenisation each
+        vecs = np.zeros((len(todo), embedder.dimension), dtype=np.float32)
+        for start in range(0, len(todo), _UNPADDED_SLICE):
+            part = todo[start : start + _UNPADDED_SLICE]
+            vecs[start : start + len(part)], counts = embedder.encode_counted(part)
+            report.truncated += int((counts > embedder.max_tokens).sum())
+        out[missing] = vecs
+        cache.put_many([keys[i] for i in missing], vecs)
+        report.embedded += len(todo)
+        return out
     tokens = embedder.token_counts(todo)
     report.truncated += int((tokens > embedder.max_tokens).sum())
     capped = np.minimum(tokens, embedder.max_tokens)

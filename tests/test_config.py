@@ -31,9 +31,11 @@ def test_values_and_overrides(tmp_path: Path) -> None:
 
 def test_overrides_are_validated_like_the_file() -> None:
     with pytest.raises(ConfigError) as e:
-        load_config(None, ["training.epochs=0", "training.lr=fast", "nope.x=1"])
+        load_config(
+            None, ["training.epochs=0", "training.lr=fast", "nope.x=1", "model.precision=fp8"]
+        )
     msg = str(e.value)
-    assert msg.startswith("options: 3 problem(s)")
+    assert msg.startswith("options: 4 problem(s)") and "precision) must be one of" in msg
     assert "epochs must be >= 1" in msg and "lr must be number" in msg and "[nope]" in msg
     with pytest.raises(ConfigError, match=r"section\.key=value"):
         load_config(None, ["epochs=3"])

@@ -42,7 +42,8 @@ class WordCounter(Embedder):
 
 @pytest.fixture(scope="module")
 def minilm() -> Embedder:
-    return load_embedder("default", device="cpu")
+    # fp32 pinned: the exactness checks below must not depend on whether this CPU has bf16
+    return load_embedder("default", device="cpu", precision="fp32")
 
 
 def users(*ids: str, bios: list[str | None] | None = None) -> pl.DataFrame:
@@ -142,7 +143,7 @@ def test_dedupe_and_batching_match_embedding_each_text_alone(minilm: Embedder) -
 
 
 def test_truncation_and_empty_accounting(minilm: Embedder) -> None:
-    short = load_embedder("default", device="cpu", max_tokens=16)
+    short = load_embedder("default", device="cpu", max_tokens=16, precision="fp32")
     assert short.model_id != minilm.model_id  # truncation length is part of the cache key
     posts = pl.DataFrame({"user_id": ["u1"] * 4, "text": ["word " * 40, "short one", "", None]})
     _, report = embed_users(users("u1"), posts, short)
@@ -176,3 +177,28 @@ def test_fast_static_mode_is_semantic_and_cached_separately() -> None:
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert v[0] @ v[1] > v[0] @ v[2]
     assert fast.token_counts(["one two three"])[0] >= 3
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphsona.embeddings import models
+
+    assert models.resolve_precision("auto", "cuda") == "bf16"
+    assert models.resolve_precision("auto", "cuda:1") == "bf16"
+    assert models.resolve_precision("fp32", "cuda") == "fp32"
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+    assert models.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
+    assert models.resolve_precision("auto", "cpu") == "bf16"
+    assert models.resolve_precision("auto", "mps") == "fp32"
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        load_embedder("default", precision="fp8")
+
+
+def test_bf16_vectors_stay_close_to_fp32_and_are_cached_apart(minilm: Embedder) -> None:
+    bf16 = load_embedder("default", device="cpu", precision="bf16")
+    assert bf16.model_id != minilm.model_id and bf16.model_id.endswith(":bf16")
+    texts = ["football match tonight", "my sourdough recipe 🔥", "der die und das " * 8]
+    a, b = minilm.encode(texts), bf16.encode(texts)
+    assert b.dtype == np.float32
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)  # normalised in float32
+    assert ((a * b).sum(axis=1) > 0.99).all()
