@@ -71,7 +71,7 @@ def main() -> None:
     seconds = time.perf_counter() - t
     tokens = int(np.minimum(emb.token_counts(distinct), emb.max_tokens).sum())
 
-    cpu = load_embedder("default", device="cpu")
+    cpu = load_embedder("default", device="cpu", precision="fp32")
     sample = distinct[:2000]
     cos = float(np.mean(np.sum(cpu.encode(sample) * vecs[:2000], axis=1)))
     out = {
