@@ -321,6 +321,7 @@ def run_profile(
         skipped.append("train")
     else:
         say("train", f"training on {n:,} users and {ei.shape[1]:,} edges")
+        store.release_memory()  # e.g. the embedded store's buffer pool: the GNN needs the RAM
         model.fit(x, ei, ew, checkpoint=st.path("profiles.pt"))
         # Stored profiles are the decoder's unit vectors: cosine similarity between two stored
         # profiles *is* the trained link decoder's score (up to its temperature), so the vector

@@ -290,6 +290,14 @@ class GraphStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def release_memory(self) -> None:
+        """Give back caches the store holds in this process (the job calls it before training).
+
+        The store stays usable: the next call reopens what it needs. A server store holds
+        nothing worth releasing here, so the default does nothing.
+        """
+        return None
+
     @abstractmethod
     def _ensure_schema(self, users: pl.DataFrame) -> None: ...
 

@@ -122,7 +122,7 @@ class EmbeddedStore(GraphStore):
             raise ConfigError(
                 "the embedded store links posts as (user)-[:POSTED]->(post); post_rel_outgoing must be true"
             )
-        lb = _ladybug()
+        _ladybug()  # a clear error now if the package is missing
         self._schema_version = 0
         self.path = Path(path)
         self.read_only = read_only
@@ -132,9 +132,8 @@ class EmbeddedStore(GraphStore):
         try:
             # LadybugDB's default buffer pool is most of the machine's RAM; graphsona trains a
             # GNN in the same process, so the pool gets a quarter of RAM unless told otherwise.
-            pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
-            self._db = lb.Database(str(self.path), read_only=read_only, buffer_pool_size=pool)
-            self._conn = lb.Connection(self._db)
+            self._pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
+            self._open()
         except Exception as e:
             raise StoreError(f"cannot open embedded store at {self.path}: {e}") from e
         if read_only:
@@ -145,6 +144,23 @@ class EmbeddedStore(GraphStore):
                 self._execute(stmt)
 
     # ------------------------------------------------------------------ plumbing
+    def _open(self) -> None:
+        lb = _ladybug()
+        self._db = lb.Database(
+            str(self.path), read_only=self.read_only, buffer_pool_size=self._pool
+        )
+        self._conn = lb.Connection(self._db)
+        self._released = False
+
+    def release_memory(self) -> None:
+        """Close the database, which frees its buffer pool (up to a quarter of RAM, by default);
+        the next query reopens it. Reading a 1M-user graph leaves ~3 GB of pages in the pool,
+        which the GNN needs more."""
+        if not self._released:
+            self._conn.close()
+            self._db.close()
+            self._released = True
+
     def _q(self, name: str, **extra: str | list[str]) -> str:
         return queries.render(name, "embedded", **{**self._names(), **extra})
 
@@ -158,6 +174,8 @@ class EmbeddedStore(GraphStore):
             # changes: after a table changes, the same text would still fail with "Cannot find
             # property". A comment naming the schema version makes the text new after each change.
             query = f"{query}\n// schema {self._schema_version}"
+        if self._released:
+            self._open()
         try:
             return self._conn.execute(query, params)
         except Exception as e:
@@ -195,8 +213,10 @@ class EmbeddedStore(GraphStore):
         return frame
 
     def close(self) -> None:
-        self._conn.close()
-        self._db.close()
+        if not self._released:
+            self._conn.close()
+            self._db.close()
+            self._released = True
 
     def counts(self) -> dict[str, int]:
         row = self.run(self._q("counts")).row(0, named=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -248,3 +249,21 @@ def test_a_query_that_failed_before_a_property_existed_works_after_it_is_written
             store.run(query, {"v": "x"})
     store.write_user_properties(pl.DataFrame({"user_id": ["u0000001"], "fresh_prop": ["x"]}))
     assert store.run(query, {"v": "x"})["n"][0] == 1
+
+
+def test_embedded_store_release_memory_then_keeps_working(
+    tmp_path: Path, small_dataset: Dataset
+) -> None:
+    from graphsona.graph import EmbeddedStore
+
+    with EmbeddedStore(tmp_path / "g.lbdb") as store:
+        store.load(small_dataset)
+        before = store.counts()
+        assert before["users"] > 0
+        store.release_memory()
+        store.release_memory()  # twice is harmless
+        assert store.counts() == before  # reopened on the next query
+        store.release_memory()
+    # closing after a release does not fail, and the data is still there
+    with EmbeddedStore(tmp_path / "g.lbdb") as store:
+        assert store.counts() == before
