@@ -69,19 +69,33 @@ def _undirected(
 
 def _graph(pairs: np.ndarray, w: np.ndarray, n: int) -> Any:
     ig, _ = _igraph()
-    g = ig.Graph(n=n, edges=pairs.tolist(), directed=False)
-    g.es["weight"] = w.tolist()
+    # from the arrays directly: Python lists of 25M pairs would take several GB for a moment
+    g = ig.Graph(n=n, edges=pairs, directed=False)
+    g.es["weight"] = w
     return g
+
+
+def _modularity(pairs: np.ndarray, w: np.ndarray, membership: np.ndarray) -> float:
+    """Newman's weighted modularity (resolution 1) of undirected ``pairs`` without self-loops:
+    the sum over communities of ``internal / W - (strength / 2W)^2`` (igraph's definition,
+    computed with numpy so no graph object is built)."""
+    total = float(w.sum())
+    if total <= 0:
+        return float("nan")
+    m = membership
+    ca, cb = m[pairs[:, 0]], m[pairs[:, 1]]
+    k = int(m.max()) + 1
+    internal = np.bincount(ca[ca == cb], weights=w[ca == cb], minlength=k)
+    strength = np.bincount(ca, weights=w, minlength=k) + np.bincount(cb, weights=w, minlength=k)
+    return float((internal / total - (strength / (2 * total)) ** 2).sum())
 
 
 def modularity(
     edge_index: torch.Tensor, membership: np.ndarray, weight: torch.Tensor | None = None
 ) -> float:
     """Weighted modularity of ``membership`` on the undirected social graph."""
-    n = len(membership)
-    pairs, w = _undirected(edge_index, weight, n)
-    g = _graph(pairs, w, n)
-    return float(g.modularity(membership.tolist(), weights="weight"))
+    pairs, w = _undirected(edge_index, weight, len(membership))
+    return _modularity(pairs, w, np.asarray(membership, dtype=np.int64))
 
 
 def _leiden(pairs: np.ndarray, w: np.ndarray, n: int, resolution: float, seed: int) -> np.ndarray:
@@ -103,22 +117,27 @@ def _tidy(membership: np.ndarray, pairs: np.ndarray, w: np.ndarray, min_size: in
     m = membership.copy()
     for _ in range(10):  # merging can create new small communities only rarely; bound the passes
         sizes = np.bincount(m)
-        small = set(np.flatnonzero((sizes > 0) & (sizes < min_size)).tolist())
-        if not small or len(small) == int((sizes > 0).sum()):
+        small = (sizes > 0) & (sizes < min_size)
+        if not small.any() or int(small.sum()) == int((sizes > 0).sum()):
             break
+        # all small communities at once (vectorised: at 1M users Leiden leaves tens of
+        # thousands): the weight each sends to every community that is not small
+        c_count = len(sizes)
         ca, cb = m[pairs[:, 0]], m[pairs[:, 1]]
-        for c in small:
-            touching = ((ca == c) & (cb != c), (cb == c) & (ca != c))
-            other = np.concatenate([cb[touching[0]], ca[touching[1]]])
-            weight = np.concatenate([w[touching[0]], w[touching[1]]])
-            valid = np.isin(other, list(small), invert=True)
-            if valid.any():
-                target = int(np.bincount(other[valid], weights=weight[valid]).argmax())
-            else:
-                target = int(
-                    np.argmax(np.where(np.isin(np.arange(len(sizes)), list(small)), -1, sizes))
-                )
-            m[m == c] = target
+        out_a, out_b = small[ca] & ~small[cb], small[cb] & ~small[ca]
+        c = np.concatenate([ca[out_a], cb[out_b]])
+        other = np.concatenate([cb[out_a], ca[out_b]])
+        link, inv = np.unique(c * c_count + other, return_inverse=True)
+        total = np.bincount(inv, weights=np.concatenate([w[out_a], w[out_b]]))
+        lc, lo = link // c_count, link % c_count
+        best = np.lexsort((lo, -total, lc))  # per small community: most weight, then lowest id
+        lc, lo = lc[best], lo[best]
+        first = np.r_[True, lc[1:] != lc[:-1]] if len(lc) else np.zeros(0, dtype=bool)
+        target = np.arange(c_count)
+        target[lc[first]] = lo[first]
+        # a small community linked only to small ones joins the largest community
+        target[small & (target == np.arange(c_count))] = int(np.argmax(np.where(small, -1, sizes)))
+        m = target[m]
     order = np.argsort(-np.bincount(m), kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
@@ -138,7 +157,7 @@ def leiden(
     """Structural reference: Leiden with the modularity objective (resolution 1) on the social graph."""
     pairs, w = _undirected(edge_index, weight, num_nodes)
     mem = _tidy(_leiden(pairs, w, num_nodes, resolution, seed), pairs, w, min_size)
-    return Partition(mem, modularity(edge_index, mem, weight))
+    return Partition(mem, _modularity(pairs, w, mem))
 
 
 def text_aware_communities(
@@ -166,7 +185,10 @@ def text_aware_communities(
         raise ConfigError("need k >= 0, knn_weight >= 0 and min_size >= 1")
     z = torch.nn.functional.normalize(profiles.float(), dim=1)
     pairs, w = _undirected(edge_index, weight, n)
-    sim = (z[pairs[:, 0]] * z[pairs[:, 1]]).sum(1).numpy()
+    sim = np.empty(len(pairs), dtype=np.float32)
+    for lo in range(0, len(pairs), _SIM_CHUNK):  # chunks: 15M x dim gathers would take ~15 GB
+        p = torch.from_numpy(pairs[lo : lo + _SIM_CHUNK])
+        sim[lo : lo + len(p)] = (z[p[:, 0]] * z[p[:, 1]]).sum(1).numpy()
     w_social = (
         w * (1.0 + np.clip(sim, -1, 1)) / 2.0
     )  # similar ends keep their weight, opposite lose it
@@ -182,10 +204,12 @@ def text_aware_communities(
     pairs2, w2 = np.stack([uniq // n, uniq % n], 1), np.bincount(inv, weights=np.concatenate(all_w))
     keep = pairs2[:, 0] != pairs2[:, 1]
     pairs2, w2 = pairs2[keep], w2[keep]
+    del merged, key, uniq, inv, all_pairs, all_w
     mem = _tidy(_leiden(pairs2, w2, n, resolution, seed), pairs, w, min_size)
-    return Partition(mem, modularity(edge_index, mem, weight))
+    return Partition(mem, _modularity(pairs, w, mem))
 
 
+_SIM_CHUNK = 1_000_000
 EXACT_KNN_MAX = 50_000
 
 

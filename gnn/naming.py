@@ -71,9 +71,9 @@ def _stop_words() -> list[str]:
 
 
 def _ctfidf(tokens: pl.DataFrame, min_members: int) -> pl.DataFrame:
-    """tokens: community, user_id, term -> community, term, score (terms used by >= min_members)."""
+    """tokens: community, member, term -> community, term, score (terms used by >= min_members)."""
     per = tokens.group_by("community", "term").agg(
-        pl.len().alias("tf"), pl.col("user_id").n_unique().alias("members")
+        pl.len().alias("tf"), pl.col("member").n_unique().alias("members")
     )
     words = tokens.group_by("community").len("words")
     total = tokens.group_by("term").len("tf_all")
@@ -110,9 +110,14 @@ def name_communities(
     users = pl.DataFrame({"user_id": user_ids, "community": membership.astype(np.int64)})
     if influence is not None:
         users = users.with_columns(pl.Series("influence", np.asarray(influence, dtype=np.float64)))
-    text = posts.select("user_id", "text").join(users.select("user_id", "community"), on="user_id")
+    text = posts.select("user_id", "text").join(
+        users.select("user_id", "community").with_row_index("member"), on="user_id"
+    )
+    # one row per (post, term): tens of millions at 1M users, so the member is a small integer
+    # rather than the user id string
     tokens = (
-        text.with_columns(
+        text.select("member", pl.col("community").cast(pl.Int32), "text")
+        .with_columns(
             pl.col("text")
             .str.to_lowercase()
             .str.extract_all(r"#?[\p{L}][\p{L}\p{N}_']+")
@@ -121,7 +126,7 @@ def name_communities(
         .explode("term")
         .drop_nulls("term")
         .filter(~pl.col("term").is_in(_stop_words()) & (pl.col("term").str.len_chars() > 2))
-        .select("community", "user_id", "term")
+        .select("community", "member", "term")
     )
     scored = _ctfidf(tokens, min_members)
     words = scored.filter(~pl.col("term").str.starts_with("#"))
