@@ -41,7 +41,7 @@ def pagerank(
     damping: float = 0.85,
 ) -> np.ndarray:
     """Weighted, directed PageRank of every node (sums to 1)."""
-    ig, _ = _igraph()
+    ig = _igraph()
     src, dst = edge_index.numpy()
     keep = src != dst
     g = ig.Graph(n=num_nodes, edges=np.stack([src[keep], dst[keep]], 1), directed=True)
