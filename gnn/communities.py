@@ -15,7 +15,6 @@ renumbered by size, and :func:`match_ids` keeps ids stable across reruns by memb
 from __future__ import annotations
 
 import random
-
 from dataclasses import dataclass
 from typing import Any
 
