@@ -453,11 +453,16 @@ class EmbeddedStore(GraphStore):
         )
 
     def _write_membership_batch(self, batch: pl.DataFrame) -> None:
-        frame = _for_table(batch)
+        # Delete the batch's links, then bulk-COPY the new ones, in one transaction. (A MERGE
+        # per link made LadybugDB exhaust its buffer pool: 50k users failed with a 256 MB pool,
+        # 1M users with 6 GB.)
         self._transaction(
             [
-                (self._q("unlink_memberships"), {"frame": frame}),
-                (self._q("link_memberships"), {"frame": frame}),
+                (self._q("unlink_users_memberships"), {"users": batch["user_id"].to_list()}),
+                (
+                    self._q("copy_table", table=self.mapping.membership_rel),
+                    {"frame": _for_table(batch.select("user_id", "community_id"))},
+                ),
             ]
         )
 
