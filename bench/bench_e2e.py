@@ -31,20 +31,21 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _hwm_gib() -> float:
+def _memory_gib(field: str) -> float:
+    """A memory figure of this process from /proc (VmHWM: high-water mark, VmRSS: now)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 2**20
     return float("nan")
+
+
+def _hwm_gib() -> float:
+    return _memory_gib("VmHWM")
 
 
 def _rss_gib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 2**20
-    return float("nan")
+    return _memory_gib("VmRSS")
 
 
 def _say(message: str) -> None:
