@@ -72,18 +72,10 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), so bf16 is faster."""
-    import torch
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), so bf16 is faster.
 
-    cpu = getattr(torch._C, "_cpu", None)
-    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
-        fn = getattr(cpu, probe, None)
-        if fn is not None:
-            try:
-                if fn():
-                    return True
-            except Exception:  # pragma: no cover - private API changed
-                pass
+    Read from the Linux CPU flags; elsewhere ``False`` (``auto`` then means fp32 on CPU).
+    """
     try:
         with open("/proc/cpuinfo") as f:
             flags = f.read()

@@ -114,23 +114,19 @@ def embed_texts(
     if not missing:
         return out
     todo = [texts[i] for i in missing]
+    vecs = np.zeros((len(todo), embedder.dimension), dtype=np.float32)
     if not embedder.pads:  # cost linear in tokens: fixed-size slices, one tokenisation each
-        vecs = np.zeros((len(todo), embedder.dimension), dtype=np.float32)
         for start in range(0, len(todo), _UNPADDED_SLICE):
             part = todo[start : start + _UNPADDED_SLICE]
             vecs[start : start + len(part)], counts = embedder.encode_counted(part)
             report.truncated += int((counts > embedder.max_tokens).sum())
-        out[missing] = vecs
-        cache.put_many([keys[i] for i in missing], vecs)
-        report.embedded += len(todo)
-        return out
-    tokens = embedder.token_counts(todo)
-    report.truncated += int((tokens > embedder.max_tokens).sum())
-    capped = np.minimum(tokens, embedder.max_tokens)
-    order = np.argsort(capped, kind="stable")
-    vecs = np.zeros((len(todo), embedder.dimension), dtype=np.float32)
-    for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
-        vecs[batch] = embedder.encode([todo[i] for i in batch])
+    else:
+        tokens = embedder.token_counts(todo)
+        report.truncated += int((tokens > embedder.max_tokens).sum())
+        capped = np.minimum(tokens, embedder.max_tokens)
+        order = np.argsort(capped, kind="stable")
+        for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
+            vecs[batch] = embedder.encode([todo[i] for i in batch])
     out[missing] = vecs
     cache.put_many([keys[i] for i in missing], vecs)
     report.embedded += len(todo)

@@ -213,10 +213,7 @@ class EmbeddedStore(GraphStore):
         return frame
 
     def close(self) -> None:
-        if not self._released:
-            self._conn.close()
-            self._db.close()
-            self._released = True
+        self.release_memory()
 
     def counts(self) -> dict[str, int]:
         row = self.run(self._q("counts")).row(0, named=True)
