@@ -242,7 +242,9 @@ def _knn(z: torch.Tensor, k: int, block: int = 4096) -> tuple[np.ndarray, np.nda
     return idx, val
 
 
-def _knn_hnsw(z: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _knn_hnsw(
+    z: torch.Tensor, k: int, links: int = 16, build_beam: int = 40, search_beam: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     try:
         import faiss
     except ImportError as e:  # pragma: no cover - core dependency
@@ -251,10 +253,10 @@ def _knn_hnsw(z: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
     # most of the cost. The search beam stays 64: at 32 the partition lost a point of NMI on
     # communities that only text separates. Measured by bench/bench_communities.py.
     x = np.ascontiguousarray(z.numpy(), dtype=np.float32)
-    index = faiss.IndexHNSWFlat(x.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = 40
+    index = faiss.IndexHNSWFlat(x.shape[1], links, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = build_beam
     index.add(x)
-    index.hnsw.efSearch = max(64, 2 * k)
+    index.hnsw.efSearch = max(search_beam, 2 * k)
     sims, ids = index.search(x, k + 1)
     # drop each row's own entry (usually first); keep k others
     own = ids == np.arange(len(x))[:, None]
