@@ -52,17 +52,22 @@ def _igraph() -> Any:
     return igraph
 
 
+def _collapse(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``a``-``b`` as undirected ``(low, high)`` pairs, repeats summed, self-loops dropped."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = lo != hi
+    key = lo[keep].astype(np.int64) * n + hi[keep]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return np.stack([uniq // n, uniq % n], 1), np.bincount(inv, weights=w[keep])
+
+
 def _undirected(
     edge_index: torch.Tensor, weight: torch.Tensor | None, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Collapse directed (possibly repeated) edges into undirected pairs with summed weights."""
     src, dst = edge_index.numpy()
     w = np.ones(len(src)) if weight is None else weight.numpy().astype(np.float64)
-    keep = src != dst
-    a, b, w = np.minimum(src, dst)[keep], np.maximum(src, dst)[keep], w[keep]
-    key = a.astype(np.int64) * n + b
-    uniq, inv = np.unique(key, return_inverse=True)
-    return np.stack([uniq // n, uniq % n], 1), np.bincount(inv, weights=w)
+    return _collapse(src, dst, w, n)
 
 
 def _graph(pairs: np.ndarray, w: np.ndarray, n: int) -> Any:
@@ -202,16 +207,11 @@ def text_aware_communities(
     all_pairs, all_w = [pairs], [w_social]
     if k and knn_weight:
         nbr, s = _knn(z, k)
-        src = np.repeat(np.arange(n), nbr.shape[1])
-        all_pairs.append(np.stack([np.minimum(src, nbr.ravel()), np.maximum(src, nbr.ravel())], 1))
+        all_pairs.append(np.stack([np.repeat(np.arange(n), nbr.shape[1]), nbr.ravel()], 1))
         all_w.append(knn_weight * np.clip(s.ravel(), 0, 1))
     merged = np.concatenate(all_pairs)
-    key = merged[:, 0].astype(np.int64) * n + merged[:, 1]
-    uniq, inv = np.unique(key, return_inverse=True)
-    pairs2, w2 = np.stack([uniq // n, uniq % n], 1), np.bincount(inv, weights=np.concatenate(all_w))
-    keep = pairs2[:, 0] != pairs2[:, 1]
-    pairs2, w2 = pairs2[keep], w2[keep]
-    del merged, key, uniq, inv, all_pairs, all_w
+    pairs2, w2 = _collapse(merged[:, 0], merged[:, 1], np.concatenate(all_w), n)
+    del merged, all_pairs, all_w
     mem = _tidy(_leiden(pairs2, w2, n, resolution, seed), pairs, w, min_size)
     return Partition(mem, _modularity(pairs, w, mem))
 
