@@ -6,14 +6,18 @@ each backend implements small private hooks (``_load_*``, ``_stream``, ``_write_
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
 from graphsona import queries
+from graphsona._faults import crash_point
 from graphsona._ident import check_identifier
-from graphsona.errors import ConfigError
+from graphsona.errors import ConfigError, StoreError
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.loaders.dataset import Dataset
 
@@ -109,12 +113,71 @@ class GraphStore(ABC):
         if self.tracer is not None:
             self.tracer(query, params)
 
+    # ------------------------------------------------------------------ bookkeeping
+    def read_meta(self) -> dict[str, str]:
+        """graphsona's bookkeeping values kept in the store (``{}`` for a graph it never loaded):
+        ``load_state`` (``loading`` while a load runs or after one was interrupted, then
+        ``done``), ``load_source``, ``load_started_at``, ``load_finished_at`` and
+        ``data_version`` (a new random token at the start of every load)."""
+        try:
+            rows = self.run(queries.render("meta_read", self.dialect))
+        except StoreError:  # a store created before the bookkeeping existed
+            return {}
+        return {str(k): str(v) for k, v in zip(rows["key"], rows["value"], strict=True)}
+
+    def _write_meta(self, values: dict[str, str]) -> None:
+        rows = [{"key": k, "value": v} for k, v in sorted(values.items())]
+        self.run(queries.render("meta_write", self.dialect), {"rows": rows})
+
+    def data_version(self) -> str:
+        """A token that changes whenever a load starts: a job compares it before writing back,
+        so results computed on data that changed meanwhile are never written."""
+        return self.read_meta().get("data_version", "")
+
+    def check_complete(self) -> None:
+        """Raise :class:`StoreError` if the last load did not finish (crashed or still running)."""
+        meta = self.read_meta()
+        if meta.get("load_state") == "loading":
+            source = meta.get("load_source") or "the same dataset"
+            raise StoreError(
+                f"the store holds a load of {source} that did not finish (started "
+                f"{meta.get('load_started_at', '?')}): rerun `graphsona load {source}` to "
+                "complete it (loads are upserts: the rerun ends in the state of an uninterrupted "
+                "load)"
+            )
+
+    def lock_path(self) -> Path:
+        """The file whose lock a writing job holds (see :mod:`graphsona.graph.lock`)."""
+        import hashlib
+
+        key = hashlib.sha256(self.locator().encode()).hexdigest()[:16]
+        return Path.home() / ".cache" / "graphsona" / "locks" / f"{key}.lock"
+
+    def locator(self) -> str:
+        """Where this store is, in words without secrets (for messages and the lock key)."""
+        return type(self).__name__
+
+    def check_load(self, dataset: Dataset) -> None:
+        """Refuse, before anything is written, a dataset this store cannot hold (e.g. a user
+        property whose type differs from the one already stored). Default: nothing to check."""
+        return None
+
     # ------------------------------------------------------------------ load
-    def load(self, dataset: Dataset, *, batch_size: int = 10_000) -> dict[str, int]:
+    def load(
+        self, dataset: Dataset, *, batch_size: int = 10_000, source: str | None = None
+    ) -> dict[str, int]:
         """Upsert ``dataset`` into the store; returns the store's counts afterwards.
 
         Only a store using graphsona's own schema (the default mapping) can be loaded into; an
         existing graph with another schema is read through its mapping, never rewritten.
+
+        All or nothing, per load: everything that can fail is checked before the first write
+        (the dataset by :func:`~graphsona.loaders.load_dataset`, the store's own limits by
+        :meth:`check_load`). The writes themselves are batches of upserts, so a load that is
+        interrupted (crash, kill) is completed exactly by running it again; until then the
+        store records the load as unfinished and ``graphsona profile`` refuses to run on it
+        (:meth:`check_complete`). ``source`` (the dataset's folder) is named in that message.
+        The store's job lock is held for the whole load, so no profile job runs meanwhile.
         """
         if not self.mapping.is_native:
             raise ConfigError(
@@ -123,12 +186,34 @@ class GraphStore(ABC):
             )
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1 (got {batch_size})")
-        self._ensure_schema(dataset.users)
-        self._load_users(dataset.users, batch_size)
-        self._load_posts(dataset.posts, batch_size)
-        self._load_follows(dataset.follows, batch_size)
-        self._load_interactions(dataset.interactions, batch_size)
-        return self.counts()
+        from graphsona.graph.lock import hold
+
+        with hold(self.lock_path(), f"the store {self.locator()}"):
+            self.check_load(dataset)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            self._write_meta(
+                {
+                    "load_state": "loading",
+                    "load_source": source or "",
+                    "load_started_at": now,
+                    "data_version": uuid.uuid4().hex,
+                }
+            )
+            self._ensure_schema(dataset.users)
+            self._load_users(dataset.users, batch_size)
+            crash_point("load:users")
+            self._load_posts(dataset.posts, batch_size)
+            crash_point("load:posts")
+            self._load_follows(dataset.follows, batch_size)
+            crash_point("load:follows")
+            self._load_interactions(dataset.interactions, batch_size)
+            self._write_meta(
+                {
+                    "load_state": "done",
+                    "load_finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+            return self.counts()
 
     # ------------------------------------------------------------------ read
     def iter_users(self, batch_size: int = 100_000) -> Iterator[pl.DataFrame]:
@@ -195,6 +280,7 @@ class GraphStore(ABC):
         self._prepare_user_properties(frame.select(cols))
         for start in range(0, frame.height, batch_size):
             self._write_user_batch(frame.slice(start, batch_size), cols)
+            crash_point("write_back:users")
         return frame.height
 
     def write_communities(

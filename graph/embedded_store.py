@@ -29,9 +29,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 from graphsona import queries
-from graphsona.errors import ConfigError, MissingDependencyError, StoreError
+from graphsona.errors import (
+    ConfigError,
+    DataValidationError,
+    MissingDependencyError,
+    StoreError,
+)
 from graphsona.graph._base import TIME, GraphStore, Tracer
 from graphsona.graph.mapping import SchemaMapping
+from graphsona.loaders.dataset import Dataset
 
 __all__ = ["EmbeddedStore"]
 
@@ -92,6 +98,11 @@ def _for_table(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+def _needs_recovery(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "wal" in text or "recover" in text or "checkpoint" in text
+
+
 def _quarter_of_ram() -> int:
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -129,13 +140,10 @@ class EmbeddedStore(GraphStore):
         if read_only and not self.path.exists():
             raise StoreError(f"no embedded store at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # LadybugDB's default buffer pool is most of the machine's RAM; graphsona trains a
-            # GNN in the same process, so the pool gets a quarter of RAM unless told otherwise.
-            self._pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
-            self._open()
-        except Exception as e:
-            raise StoreError(f"cannot open embedded store at {self.path}: {e}") from e
+        # LadybugDB's default buffer pool is most of the machine's RAM; graphsona trains a
+        # GNN in the same process, so the pool gets a quarter of RAM unless told otherwise.
+        self._pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
+        self._open()
         if read_only:
             return
         self._execute(self._q("create_user_table"))
@@ -146,11 +154,63 @@ class EmbeddedStore(GraphStore):
     # ------------------------------------------------------------------ plumbing
     def _open(self) -> None:
         lb = _ladybug()
-        self._db = lb.Database(
-            str(self.path), read_only=self.read_only, buffer_pool_size=self._pool
-        )
+        try:
+            try:
+                self._db = lb.Database(
+                    str(self.path), read_only=self.read_only, buffer_pool_size=self._pool
+                )
+            except RuntimeError as e:
+                if not self.read_only or not _needs_recovery(e):
+                    raise
+                # A crash left a write-ahead log that a read-only open cannot replay: replay it
+                # with one writable open, then open read-only as asked.
+                lb.Database(str(self.path), buffer_pool_size=self._pool).close()
+                self._db = lb.Database(
+                    str(self.path), read_only=True, buffer_pool_size=self._pool
+                )
+        except Exception as e:
+            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if "lock" in text.lower():
+                raise StoreError(
+                    f"the embedded store {self.path} is open in another process (another "
+                    "graphsona command?); wait for it to finish"
+                ) from None
+            raise StoreError(f"cannot open embedded store at {self.path}: {text}") from e
         self._conn = lb.Connection(self._db)
         self._released = False
+
+    def locator(self) -> str:
+        return str(self.path)
+
+    def lock_path(self) -> Path:
+        return self.path.absolute().with_name(self.path.name + ".lock")
+
+    def check_load(self, dataset: Dataset) -> None:
+        """User properties must keep the type (and spelling) they were first stored with:
+        LadybugDB columns are typed and their names case-insensitive."""
+        have = self._columns(self.mapping.user_label)
+        lower = {k.lower(): k for k in have}
+        frame = _for_table(dataset.users.drop("user_id"))
+        file = dataset.sources.get("users", "users")
+        for name, dtype in frame.schema.items():
+            stored = lower.get(name.lower())
+            if stored is None:
+                continue
+            if stored != name:
+                raise DataValidationError(
+                    f"the store already has this property spelled {stored!r} (property names "
+                    f"are case-insensitive here); rename the column to {stored!r}",
+                    file=file,
+                    column=name,
+                )
+            want = column_type(dtype)
+            if have[stored] != want:
+                raise DataValidationError(
+                    f"holds {want} values but the store holds {have[stored]} for this property "
+                    "from an earlier load; convert the column or give it another name",
+                    file=file,
+                    column=name,
+                )
 
     def release_memory(self) -> None:
         """Close the database, which frees its buffer pool (up to a quarter of RAM, by default);
@@ -314,14 +374,18 @@ class EmbeddedStore(GraphStore):
         self._copy(rel, frame.join(existing.select(keys), on=keys, how="anti"))
         props = [c for c in frame.columns if c not in keys]
         both = frame.join(existing, on=keys, how="inner", suffix="__old")
+        # An unknown time (a file without created_at) keeps the time already stored.
+        both = both.with_columns(
+            pl.coalesce(c, f"{c}__old").alias(c)
+            for c in props
+            if isinstance(frame.schema[c], pl.Datetime)
+        )
         changed = both.filter(
             pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in props])
-        )
-        rows = changed.select(frame.columns).to_dicts()
-        for start in range(0, len(rows), batch_size):
-            self._transaction(
-                [(self._q(f"update_{what}"), {"rows": rows[start : start + batch_size]})]
-            )
+        ).select(frame.columns)
+        q = self._q(f"update_{what}")
+        for start in range(0, changed.height, batch_size):
+            self._transaction([(q, {"frame": changed.slice(start, batch_size)})])
 
     # ------------------------------------------------------------------ read hooks
     def _batches(

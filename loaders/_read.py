@@ -11,6 +11,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from graphsona.errors import DataValidationError
 
@@ -54,6 +55,42 @@ def _csv_diagnose(path: Path, text: str) -> DataValidationError | None:
     return None
 
 
+def _csv_short_rows(path: Path, data: bytes) -> None:
+    """Raise for the first CSV record with fewer fields than the header.
+
+    polars pads short records with empty values, so a row such as ``u008,h8`` in a four-column
+    file would load with its other fields silently empty. Quote-free files are checked with
+    numpy (separators per line); files with quotes go through Python's csv parser, which knows
+    quoted separators and newlines (about 2 s per million rows here).
+    """
+    if b'"' not in data:
+        buf = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10)
+        if ends.size == 0 or ends[-1] != buf.size - 1:
+            ends = np.append(ends, buf.size)
+        commas = np.concatenate([[0], np.cumsum(buf == 44)])
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        fields = commas[ends] - commas[starts] + 1
+        length = ends - starts
+        # blank lines (and a lone "\r") carry no record
+        blank = (length == 0) | ((length == 1) & (buf[np.minimum(starts, buf.size - 1)] == 13))
+        fields = fields[~blank]
+        if fields.size == 0:
+            return
+        header = int(fields[0])
+        short = np.flatnonzero(fields[1:] < header)
+        if short.size:
+            raise DataValidationError(
+                f"malformed CSV: {int(fields[1:][short[0]])} fields where the header has {header}",
+                file=str(path),
+                row=int(short[0]) + 1,
+            )
+        return
+    diag = _csv_diagnose(path, data.decode("utf-8"))
+    if diag is not None:
+        raise diag
+
+
 def read_table(path: Path, *, lossy_utf8: bool = False) -> pl.DataFrame:
     """Read ``path`` into a frame of the file's columns plus ``__row``.
 
@@ -66,7 +103,7 @@ def read_table(path: Path, *, lossy_utf8: bool = False) -> pl.DataFrame:
             df = pl.read_parquet(path)
         except Exception as e:
             raise DataValidationError(f"cannot read Parquet ({e})", file=str(path)) from e
-        return df.with_row_index(ROW, offset=1)
+        return _with_rows(path, df)
     data = path.read_bytes()
     data = _decode_check(path, data, lossy_utf8, header_lines=1 if suffix == ".csv" else 0)
     if suffix == ".csv":
@@ -79,6 +116,7 @@ def read_table(path: Path, *, lossy_utf8: bool = False) -> pl.DataFrame:
             if diag is not None:
                 raise diag from e
             raise DataValidationError(f"cannot parse CSV ({e})", file=str(path)) from e
+        _csv_short_rows(path, data)
     elif suffix == ".jsonl":
         if not data.strip():
             return pl.DataFrame({ROW: pl.Series([], dtype=pl.UInt32)})
@@ -104,4 +142,14 @@ def read_table(path: Path, *, lossy_utf8: bool = False) -> pl.DataFrame:
             ) from e
     else:  # pragma: no cover - callers only pass known suffixes
         raise DataValidationError(f"unsupported format {suffix!r}", file=str(path))
+    return _with_rows(path, df)
+
+
+def _with_rows(path: Path, df: pl.DataFrame) -> pl.DataFrame:
+    if ROW in df.columns:
+        raise DataValidationError(
+            f"column name {ROW!r} is reserved for graphsona's row numbers; rename the column",
+            file=str(path),
+            column=ROW,
+        )
     return df.with_row_index(ROW, offset=1)

@@ -22,9 +22,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FORMATS", "TABLES", "TableSpec"]
+__all__ = [
+    "FORMATS",
+    "MAX_ID_CHARS",
+    "OUTPUT_PREFIXES",
+    "OUTPUT_USER_COLUMNS",
+    "TABLES",
+    "TIME_RANGE",
+    "TableSpec",
+]
 
 FORMATS = (".csv", ".parquet", ".jsonl")
+
+# User properties that `graphsona profile` writes back: a users file may not bring its own
+# column of that name (it would be overwritten, or read back as a result of the wrong type).
+OUTPUT_USER_COLUMNS = frozenset(
+    {
+        "profile",
+        "community_id",
+        "community_name",
+        "influence",
+        "influence_rank",
+        "pagerank",
+        "follow_bias",
+        "profile_run_id",
+        "profiled_at",
+    }
+)
+OUTPUT_PREFIXES = ("pred_",)  # label-head predictions: pred_<name>, pred_<name>_p
+# Neo4j indexes ids (uniqueness constraints) and refuses keys over ~8 KB; 1,024 characters stay
+# under that even at 4 bytes a character, and no platform's ids come near it.
+MAX_ID_CHARS = 1024
+# Times outside these years are refused: they are almost always epoch milliseconds or
+# microseconds read as seconds (2024 in epoch ms is the year 56,000), or sentinel values.
+TIME_RANGE = (1900, 2200)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Dataset:
     posts: pl.DataFrame
     follows: pl.DataFrame
     interactions: pl.DataFrame
+    sources: dict[str, str] = field(default_factory=dict)  # table -> file it was read from
 
     @property
     def user_properties(self) -> list[str]:

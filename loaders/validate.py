@@ -8,13 +8,22 @@ load with nothing written; repairs (dropped, merged or truncated rows) are count
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 from graphsona._ident import IDENTIFIER
 from graphsona.errors import DataValidationError
 from graphsona.loaders._read import ROW, read_table
-from graphsona.loaders.contract import FORMATS, TABLES, TableSpec
+from graphsona.loaders.contract import (
+    FORMATS,
+    MAX_ID_CHARS,
+    OUTPUT_PREFIXES,
+    OUTPUT_USER_COLUMNS,
+    TABLES,
+    TIME_RANGE,
+    TableSpec,
+)
 from graphsona.loaders.dataset import SCHEMAS, TIME, Dataset, LoadReport
 
 __all__ = ["LoadOptions", "load_dataset"]
@@ -28,6 +37,11 @@ _ISO_FORMATS = (
     "%Y-%m-%d",
 )
 _KIND = r"^[a-z][a-z0-9_]*$"
+_T_MIN = datetime(TIME_RANGE[0], 1, 1, tzinfo=UTC)
+_T_MAX = datetime(TIME_RANGE[1], 1, 1, tzinfo=UTC)
+_EPOCH_MIN, _EPOCH_MAX = _T_MIN.timestamp(), _T_MAX.timestamp()
+# Types a column may not have anywhere in a dataset: graph stores hold none of them as a property.
+_NESTED = (pl.Struct, pl.List, pl.Array, pl.Object, pl.Binary)
 
 
 @dataclass(frozen=True)
@@ -60,8 +74,10 @@ def _fail_first(df: pl.DataFrame, bad: pl.Expr, file: Path, column: str, message
     hit = df.filter(bad)
     if hit.height:
         first = hit.row(0, named=True)
+        got = repr(first.get(column))
+        got = got if len(got) <= 80 else f"{got[:60]}... ({len(got)} characters)"
         raise DataValidationError(
-            f"{message} (got {first.get(column)!r}; {hit.height} row(s) affected)",
+            f"{message} (got {got}; {hit.height} row(s) affected)",
             file=str(file),
             row=int(first[ROW]),
             column=column,
@@ -77,13 +93,64 @@ def _ids(df: pl.DataFrame, spec: TableSpec, file: Path) -> pl.DataFrame:
             )
         df = df.with_columns(pl.col(col).cast(pl.String).str.strip_chars())
         _fail_first(df, pl.col(col).is_null() | (pl.col(col) == ""), file, col, "missing id")
+        _fail_first(
+            df,
+            pl.col(col).str.len_chars() > MAX_ID_CHARS,
+            file,
+            col,
+            f"id longer than {MAX_ID_CHARS} characters",
+        )
     return df
+
+
+def _plain(df: pl.DataFrame, col: str, file: Path, what: str) -> None:
+    """Refuse nested, binary or object values in ``col`` (no store holds them as a property)."""
+    dtype = df.schema[col]
+    if isinstance(dtype, _NESTED):
+        first = df.filter(pl.col(col).is_not_null())
+        row = int(first[ROW][0]) if first.height else None
+        raise DataValidationError(
+            f"{what} must be a plain value (text, number, boolean or time); got {dtype}",
+            file=str(file),
+            row=row,
+            column=col,
+        )
+    if isinstance(dtype, (pl.Time, pl.Duration)):
+        raise DataValidationError(
+            f"{what} has type {dtype}, which a graph store cannot hold; give text or a number",
+            file=str(file),
+            column=col,
+        )
+
+
+def _check_columns(df: pl.DataFrame, file: Path) -> None:
+    """Column names must differ by more than case: the embedded store's property names are
+    case-insensitive, and `Bio` next to `bio` is almost always a mistake."""
+    seen: dict[str, str] = {}
+    for col in df.columns:
+        other = seen.setdefault(col.lower(), col)
+        if other != col:
+            raise DataValidationError(
+                f"columns {other!r} and {col!r} differ only in case; keep one",
+                file=str(file),
+                column=col,
+            )
 
 
 def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
     if col not in df.columns:
         return df.with_columns(pl.lit(None, dtype=TIME).alias(col))
     dtype = df.schema[col]
+    if dtype == pl.Null:
+        return df.with_columns(pl.lit(None, dtype=TIME).alias(col))
+    if dtype == pl.Date:
+        df = df.with_columns(pl.col(col).cast(pl.Datetime("us")))
+        dtype = df.schema[col]
+    hint = (
+        "expected epoch seconds between "
+        f"{TIME_RANGE[0]} and {TIME_RANGE[1]} (epoch milliseconds or microseconds? divide by "
+        "1,000 or 1,000,000) or ISO-8601 text"
+    )
     if isinstance(dtype, pl.Datetime):
         parsed = (
             pl.col(col).dt.convert_time_zone("UTC")
@@ -91,8 +158,9 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
             else pl.col(col).dt.replace_time_zone("UTC")
         ).dt.cast_time_unit("us")
     elif dtype.is_numeric():
-        parsed = pl.from_epoch((pl.col(col).cast(pl.Float64) * 1e6).cast(pl.Int64), "us")
-        parsed = parsed.dt.replace_time_zone("UTC")
+        seconds = pl.col(col).cast(pl.Float64)
+        _fail_first(df, pl.col(col).is_not_null() & ~_epoch_ok(seconds), file, col, hint)
+        parsed = _from_epoch(seconds)
     elif dtype == pl.String:
         s = pl.col(col).str.strip_chars()
         tries = [
@@ -100,7 +168,8 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
             for f in _ISO_FORMATS
         ]
         epoch = s.cast(pl.Float64, strict=False)
-        tries.append(pl.from_epoch((epoch * 1e6).cast(pl.Int64), "us").dt.replace_time_zone("UTC"))
+        _fail_first(df, epoch.is_not_null() & ~_epoch_ok(epoch), file, col, hint)
+        tries.append(_from_epoch(epoch))
         parsed = pl.coalesce(tries)
     else:
         raise DataValidationError(
@@ -117,12 +186,54 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
         col,
         "cannot parse time: expected ISO-8601 (e.g. 2024-05-01T12:00:00Z) or epoch seconds",
     )
+    _fail_first(
+        out,
+        (pl.col("__t") < _T_MIN) | (pl.col("__t") >= _T_MAX),
+        file,
+        col,
+        f"time out of range: expected a year from {TIME_RANGE[0]} to {TIME_RANGE[1] - 1}",
+    )
     return out.with_columns(pl.col("__t").alias(col)).drop("__t")
 
 
+def _epoch_ok(seconds: pl.Expr) -> pl.Expr:
+    return seconds.is_finite() & (seconds >= _EPOCH_MIN) & (seconds < _EPOCH_MAX)
+
+
+def _from_epoch(seconds: pl.Expr) -> pl.Expr:
+    """Epoch seconds -> UTC time; values outside the accepted range become null (checked first)."""
+    micros = pl.when(_epoch_ok(seconds)).then(seconds * 1e6).cast(pl.Int64)
+    return pl.from_epoch(micros, "us").dt.replace_time_zone("UTC")
+
+
 def _infer_extra(df: pl.DataFrame, col: str) -> pl.DataFrame:
-    """CSV extra columns arrive as text: make them integer or float when every value is."""
-    if df.schema[col] != pl.String:
+    """CSV extra columns arrive as text: make them integer or float when every value is.
+
+    Other formats keep their types, normalised to what both stores hold: 64-bit integers,
+    doubles, text (categoricals), UTC times.
+    """
+    dtype = df.schema[col]
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return df.with_columns(pl.col(col).cast(pl.String))
+    if isinstance(dtype, pl.Decimal) or dtype.is_float():
+        return df.with_columns(pl.col(col).cast(pl.Float64))
+    if dtype == pl.UInt64:
+        big = df.filter(pl.col(col) > 2**63 - 1)
+        if big.height:
+            raise DataValidationError(
+                "integer too large for a graph property (over 2^63 - 1)",
+                row=int(big[ROW][0]),
+                column=col,
+            )
+    if dtype.is_integer():
+        return df.with_columns(pl.col(col).cast(pl.Int64))
+    if dtype == pl.Date:
+        return df.with_columns(pl.col(col).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
+    if isinstance(dtype, pl.Datetime):
+        at = pl.col(col)
+        at = at.dt.convert_time_zone("UTC") if dtype.time_zone else at.dt.replace_time_zone("UTC")
+        return df.with_columns(at.dt.cast_time_unit("us"))
+    if dtype != pl.String:
         return df
     s = df[col].str.strip_chars()
     nonnull = s.drop_nulls().filter(s.drop_nulls() != "")
@@ -154,6 +265,7 @@ def _read(
             )
         return None
     df = read_table(path, lossy_utf8=opts.lossy_utf8)
+    _check_columns(df, path)
     missing = [c for c in spec.required if c not in df.columns]
     if missing:
         have = [c for c in df.columns if c != ROW]
@@ -162,6 +274,9 @@ def _read(
         )
     report.files[spec.name] = str(path)
     report.rows_read[spec.name] = df.height
+    for col in (*spec.required, *spec.optional):
+        if col in df.columns and col != "created_at":
+            _plain(df, col, path, f"{col!r}")
     return _ids(df, spec, path), path
 
 
@@ -189,6 +304,11 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     read = _read(root, spec, opts, report)
     assert read is not None  # users is mandatory: _read raised otherwise
     df, path = read
+    if df.height == 0:
+        raise DataValidationError(
+            "the users file has no rows: every post and edge would name an unknown user",
+            file=str(path),
+        )
     dup = df.filter(pl.col("user_id").is_duplicated()).sort(ROW)
     if dup.height:
         firsts = dup.group_by("user_id", maintain_order=True).agg(pl.col(ROW)).head(5)
@@ -208,13 +328,33 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
                 file=str(path),
                 column=col,
             )
+        if col in OUTPUT_USER_COLUMNS or col.startswith(OUTPUT_PREFIXES):
+            raise DataValidationError(
+                "column name is reserved for a result that `graphsona profile` writes back "
+                f"({', '.join(sorted(OUTPUT_USER_COLUMNS))}, pred_*); rename the column",
+                file=str(path),
+                column=col,
+            )
+    empty = [c for c in df.columns if c not in ("user_id", ROW) and df[c].null_count() == df.height]
+    if empty:
+        # an all-null column carries nothing and has no type a store could give it
+        df = df.drop(empty)
+        report.count("users.empty_column_dropped", len(empty))
+    for col in df.columns:
+        if col not in (ROW, "user_id"):
+            _plain(df, col, path, f"user property {col!r}")
     for col in ("handle", "bio"):
         if col in df.columns:
             df = df.with_columns(pl.col(col).cast(pl.String))
     df = _parse_time(df, "created_at", path)
     for col in df.columns:
         if col not in ("user_id", "handle", "bio", "created_at", ROW):
-            df = _infer_extra(df, col)
+            try:
+                df = _infer_extra(df, col)
+            except DataValidationError as e:
+                raise DataValidationError(
+                    str(e).split(": ", 1)[-1], file=str(path), row=e.row, column=e.column
+                ) from None
     report.rows_kept["users"] = df.height
     return df.drop(ROW)
 
@@ -225,6 +365,8 @@ def _posts(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) 
     if read is None:
         return empty
     df, path = read
+    if df.schema["text"] == pl.Null:
+        df = df.with_columns(pl.col("text").cast(pl.String))
     if df.schema["text"] != pl.String:
         raise DataValidationError(
             f"expected text, got {df.schema['text']}", file=str(path), column="text"
@@ -385,4 +527,4 @@ def load_dataset(
     posts = _posts(root, known, opts, report)
     follows = _follows(root, known, opts, report)
     interactions = _interactions(root, known, opts, report)
-    return Dataset(users, posts, follows, interactions), report
+    return Dataset(users, posts, follows, interactions, dict(report.files)), report

@@ -1,3 +1,4 @@
-UNWIND $rows AS r
-MATCH (a:{{user_label}} {{{user_id}}: r.src})-[f:{{follows}}]->(b:{{user_label}} {{{user_id}}: r.dst})
-SET f.created_at = r.created_at
+// Update times of existing follow edges from a frame (src, dst, created_at).
+LOAD FROM $frame
+MATCH (a:{{user_label}} {{{user_id}}: src})-[f:{{follows}}]->(b:{{user_label}} {{{user_id}}: dst})
+SET f.created_at = created_at
