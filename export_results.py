@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore
 from graphsona.queries.library import run_named
 from graphsona.recommend import RecContext, who_to_follow
+from graphsona.summary import require_profiles
 
 __all__ = ["RESULT_COLUMNS", "export_results"]
 
@@ -46,8 +46,7 @@ def export_results(
 ) -> dict[str, Path]:
     """Write the three files into ``out`` (created); returns name -> path."""
     users = store.read_users()
-    if profile_property not in users.columns:
-        raise ConfigError(f"users have no {profile_property!r}: run `graphsona profile` first")
+    require_profiles(users, profile_property)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     cols = [profile_property, *[c for c in RESULT_COLUMNS if c in users.columns]]

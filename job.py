@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import torch
+from graphsona._faults import crash_point
 from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder
 from graphsona.embeddings.models import PRECISIONS
 from graphsona.errors import ConfigError, StoreError
@@ -52,6 +54,7 @@ from graphsona.gnn import (
 )
 from graphsona.gnn.profiles import data_fingerprint
 from graphsona.graph import GraphStore, to_pyg
+from graphsona.graph.lock import hold
 
 __all__ = ["STAGES", "ProfileJobConfig", "ProfileResult", "run_profile"]
 
@@ -238,6 +241,33 @@ def _written(store: GraphStore, run_id: str) -> int:
         return 0
 
 
+def _rounded(frame: pl.DataFrame, digits: int = 6) -> pl.DataFrame:
+    """``frame`` with floats (and float vectors) at ``digits`` significant digits, for hashing.
+
+    Two identical runs differ in float noise (influence by ~1e-14: summation order in the
+    power iteration), and the run id must not. Significant digits, not one absolute step,
+    because the columns live on very different scales (PageRank ~1/n, logits ~1, vectors ~0.1):
+    6 digits sit far above float64 noise (~1e-16 relative) and far below any change a reader
+    would call different. Magnitudes under 1e-12 count as 0 (noise around zero has no digits).
+    """
+
+    def snap(e: pl.Expr) -> pl.Expr:
+        e = e.cast(pl.Float64)
+        return pl.when(e.abs() < 1e-12).then(0.0).otherwise(e).round_sig_figs(digits)
+
+    exprs = []
+    for name, dt in frame.schema.items():
+        c = pl.col(name)
+        if dt in (pl.Float32, pl.Float64):
+            exprs.append(snap(c).alias(name))
+        elif isinstance(dt, pl.Array) and dt.inner in (pl.Float32, pl.Float64):
+            flat = c.cast(pl.List(dt.inner)).list.eval(snap(pl.element()))
+            exprs.append(flat.list.to_array(dt.size).alias(name))
+        elif isinstance(dt, pl.List) and dt.inner in (pl.Float32, pl.Float64):
+            exprs.append(c.list.eval(snap(pl.element())).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
 def run_profile(
     store: GraphStore,
     config: ProfileJobConfig | None = None,
@@ -247,9 +277,32 @@ def run_profile(
     """Run every stage on ``store`` and write the results back into it.
 
     ``progress(stage, message)`` is called as stages start, finish or report (epochs).
+
+    The job holds the store's lock and the work dir's lock from start to end (a second job or a
+    ``graphsona load`` on the same store is refused with the holder's name; see
+    :mod:`graphsona.graph.lock`), refuses a store whose last load did not finish, and checks
+    before write-back that no load changed the store while it ran (a Neo4j store shared with
+    other machines is not covered by the local lock): if one did, nothing is written and the
+    error says to rerun.
     """
     cfg = config or ProfileJobConfig()
     cfg.check()
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(hold(store.lock_path(), f"the store {store.locator()}"))
+        if cfg.work_dir is not None:
+            locks.enter_context(
+                hold(cfg.work_dir / ".graphsona.lock", f"the work dir {cfg.work_dir}")
+            )
+        store.check_complete()
+        return _run_profile(store, cfg, progress)
+
+
+def _run_profile(
+    store: GraphStore,
+    cfg: ProfileJobConfig,
+    progress: Callable[[str, str], None] | None,
+) -> ProfileResult:
+    version = store.data_version()
     say = progress or (lambda stage, msg: None)
     st = _Stages(cfg.work_dir)
     skipped: list[str] = []
@@ -299,6 +352,7 @@ def run_profile(
         st.done("embed", key, report=asdict(report))
     tx = torch.from_numpy(np.array(text["embedding"].to_numpy(), dtype=np.float32))
     lap("embed")
+    crash_point("profile:embed")
 
     # --- train
     data = graph.data
@@ -342,6 +396,7 @@ def run_profile(
             resumed_at=model.history.resumed_at,
         )
     lap("train")
+    crash_point("profile:train")
 
     # --- communities (ids matched to the previous run's, as stored on the users)
     ids = graph.ids["user_id"].to_list()
@@ -402,6 +457,7 @@ def run_profile(
             leiden_reference=reference,
         )
     lap("communities")
+    crash_point("profile:communities")
 
     # --- influence
     extra = np.concatenate([tx.numpy(), np.log1p(n_posts.astype(np.float64))[:, None]], 1)
@@ -474,13 +530,18 @@ def run_profile(
     )
     if label_frame.width:
         results = pl.concat([results, label_frame], how="horizontal")
-    run_id = _hash("run", results, names.drop("top_members", strict=False))
+    run_id = _hash("run", _rounded(results), _rounded(names.drop("top_members", strict=False)))
     key = run_id
     written = _written(store, run_id)
     if st.fresh("write_back", key) and written == n:
         skipped.append("write_back")
         profiled_at = st.manifest["write_back"]["profiled_at"]
     else:
+        if store.data_version() != version:
+            raise StoreError(
+                "the store's data changed while the job ran (a load started after it); nothing "
+                "was written back: rerun graphsona profile to profile the new data"
+            )
         say("write_back", f"writing {n:,} profiles back")
         now = datetime.now(UTC)
         profiled_at = now.isoformat()

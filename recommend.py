@@ -18,7 +18,13 @@ can cover every user.
   (with its name), similar interests (cosine);
 * a user with no edges at all gets text-only recommendations: ranked by profile cosine alone
   (their profile comes from what they wrote; the graph-learned follow bias is left out), marked
-  ``basis = "text-only"``.
+  ``basis = "text-only"``;
+* a user with no edges *and* no text (no post, no bio) has no evidence at all: their profile is
+  the one every such user shares, so a cosine to it means nothing. They get the popular
+  accounts instead (the decoder's learned follow bias, then follower count), marked
+  ``basis = "popular"``, reason ``popular (N followers)``, ``similarity`` null and ``score``
+  the decoder's probability with no similarity term, ``sigmoid(b_v)``; nor are they ever
+  recommended to anyone.
 
 **Similar users**: nearest profiles by cosine (the Neo4j vector index does the same through the
 ``similar_users`` named query; this in-process index serves the embedded store and batch work).
@@ -36,6 +42,7 @@ import numpy as np
 import polars as pl
 from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore, to_pyg
+from graphsona.summary import require_profiles
 
 __all__ = ["DECODER_TEMPERATURE", "RecContext", "similar_users", "who_to_follow"]
 
@@ -54,6 +61,7 @@ class RecContext:
     community: np.ndarray  # -1 when unknown
     community_names: dict[int, str]
     connected: np.ndarray  # bool: has any follow or interaction
+    has_text: np.ndarray | None = None  # bool: wrote a post or a bio (None: assume everyone did)
 
     @classmethod
     def from_store(cls, store: GraphStore, profile_property: str = "profile") -> RecContext:
@@ -63,9 +71,12 @@ class RecContext:
         users = g.ids.select("user_id").join(
             store.read_users(), on="user_id", how="left", maintain_order="left"
         )
-        if profile_property not in users.columns or users[profile_property].null_count():
+        require_profiles(users, profile_property)
+        missing = users[profile_property].null_count()
+        if missing:
             raise ConfigError(
-                f"users have no {profile_property!r} vectors: run `graphsona profile` first"
+                f"{missing:,} users have no {profile_property!r} vector (added after the last "
+                "profile run?): run graphsona profile again"
             )
         z = np.asarray(users[profile_property].to_list(), dtype=np.float32)
         z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
@@ -101,13 +112,26 @@ class RecContext:
             if "follow_bias" in users.columns
             else np.zeros(n, np.float32)
         )
-        return cls(ids, {u: i for i, u in enumerate(ids)}, z, bias, f, comm, names, connected)
+        wrote: set[str] = set()
+        if "bio" in users.columns:  # the bio is pooled with the posts by default
+            wrote |= set(_with_text(users, "bio"))
+        for chunk in store.iter_posts():
+            wrote |= set(_with_text(chunk, "text"))
+        has_text = np.array([u in wrote for u in ids], dtype=bool)
+        index = {u: i for i, u in enumerate(ids)}
+        return cls(ids, index, z, bias, f, comm, names, connected, has_text)
 
     def rows(self, user_ids: list[str]) -> np.ndarray:
         missing = [u for u in user_ids if u not in self.index]
         if missing:
             raise ConfigError(f"unknown user {missing[0]!r}")
         return np.array([self.index[u] for u in user_ids], dtype=np.int64)
+
+
+def _with_text(frame: pl.DataFrame, column: str) -> list[str]:
+    text = pl.col(column).cast(pl.String)
+    keep = frame.filter(text.is_not_null() & (text.str.strip_chars() != ""))
+    return keep["user_id"].unique().to_list()
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -125,16 +149,36 @@ def who_to_follow(
     """Top ``k`` accounts to follow for each user (all users when ``user_ids`` is None).
 
     Columns: user_id, candidate_id, rank, score, mutual_follows, same_community, similarity,
-    basis ("graph+text" or "text-only"), reason.
+    basis ("graph+text", "text-only" or "popular"), reason.
+
+    A user with no edges and no text has no evidence to rank by: no similarity is claimed for
+    them (a cosine between two empty profiles is meaningless, not "similar interests"). They
+    get the ``k`` most popular accounts instead (highest learned follow bias, then most
+    followers), ``basis = "popular"``, reason ``popular (N followers)``, ``similarity`` null,
+    ``score = sigmoid(b_v)``. For the same reason such users are never candidates for anyone.
     """
     if k < 1:
         raise ConfigError(f"k must be >= 1 (got {k})")
     rows = np.arange(len(ctx.ids)) if user_ids is None else ctx.rows(user_ids)
     f = ctx.follows
     n = len(ctx.ids)
+    cold = ~ctx.connected & (~ctx.has_text if ctx.has_text is not None else np.zeros(n, dtype=bool))
+    any_cold = bool(cold[rows].any())
+    if any_cold:
+        followers = np.asarray(f.sum(axis=0)).ravel().astype(np.int64)  # type: ignore[attr-defined]
+        popular = np.lexsort((np.arange(n), -followers, -ctx.bias))
+        popular = popular[~cold[popular]][:k]  # never another user without evidence
     out: list[pl.DataFrame] = []
     for lo in range(0, len(rows), _block(n)):
-        b = rows[lo : lo + _block(n)]
+        b_all = rows[lo : lo + _block(n)]
+        cold_b = cold[b_all]
+        if cold_b.any():
+            src_c, pos_c = b_all[cold_b], lo + np.flatnonzero(cold_b)
+            out.append(_popular(ctx, src_c, pos_c, popular, followers))
+        b = b_all[~cold_b]
+        if not len(b):
+            continue
+        pos_b = lo + np.flatnonzero(~cold_b)
         sim = ctx.z[b] @ ctx.z.T  # cosine (unit rows)
         # A user with no edges is outside what the decoder saw in training: rank by profile
         # similarity alone (their profile comes from their own text), without the follow bias.
@@ -149,6 +193,7 @@ def who_to_follow(
         cand[np.arange(len(b)), b] = False
         fc = fb.tocoo()
         cand[fc.row, fc.col] = False
+        cand[:, cold] = False  # no edges, no text: nothing says anyone should follow them
         masked = np.where(cand, logit, -np.inf)
         kk = min(k, n - 1)
         pick = (
@@ -167,6 +212,7 @@ def who_to_follow(
         same = (ctx.community[src] == ctx.community[dst]) & (ctx.community[src] >= 0)
         rank = (np.cumsum(valid, axis=1))[valid]
         text_only = ~ctx.connected[src]
+        pos = np.repeat(pos_b, pick.shape[1]).reshape(pick.shape)[valid]
         out.append(
             pl.DataFrame(
                 {
@@ -179,11 +225,44 @@ def who_to_follow(
                     "similarity": cos.astype(np.float64),
                     "basis": np.where(text_only, "text-only", "graph+text"),
                     "community": [ctx.community_names.get(int(c), "") for c in ctx.community[dst]],
+                    "note": pl.Series([None] * len(src), dtype=pl.String),
+                    "_pos": pos.astype(np.int64),
                 }
             )
         )
     frame = pl.concat(out) if out else pl.DataFrame()
-    return frame.with_columns(_reason()).drop("community") if frame.height else frame
+    if not frame.height:
+        return frame
+    if any_cold:  # popular rows were built apart: back to the order of ``rows``
+        frame = frame.sort("_pos", "rank", maintain_order=True)
+    return frame.with_columns(_reason()).drop("community", "note", "_pos")
+
+
+def _popular(
+    ctx: RecContext, src: np.ndarray, pos: np.ndarray, order: np.ndarray, followers: np.ndarray
+) -> pl.DataFrame:
+    """``order`` (the popular accounts) for each of ``src``: users without edges, who follow
+    no one, so none of ``order`` is already followed (and ``src`` is not in it)."""
+    m = len(order)
+    dst = np.tile(order, len(src))
+    return pl.DataFrame(
+        {
+            "user_id": [ctx.ids[i] for i in np.repeat(src, m)],
+            "candidate_id": [ctx.ids[i] for i in dst],
+            "rank": np.tile(np.arange(1, m + 1, dtype=np.int64), len(src)),
+            "score": _sigmoid(ctx.bias[dst].astype(np.float64)),
+            "mutual_follows": np.zeros(len(dst), dtype=np.int64),
+            "same_community": np.zeros(len(dst), dtype=bool),
+            "similarity": pl.Series([None] * len(dst), dtype=pl.Float64),
+            "basis": ["popular"] * len(dst),
+            "community": [""] * len(dst),
+            "note": [f"popular ({followers[i]:,} followers)" for i in dst],
+            "_pos": np.repeat(pos, m).astype(np.int64),
+        },
+        schema_overrides={
+            c: pl.String for c in ("user_id", "candidate_id", "basis", "community", "note")
+        },
+    )
 
 
 def _reason() -> pl.Expr:
@@ -198,6 +277,7 @@ def _reason() -> pl.Expr:
             pl.format("similar interests ({})", pl.col("similarity").round(2))
         ),
         pl.when(pl.col("basis") == "text-only").then(pl.lit("text only: no connections yet")),
+        pl.col("note"),
     ]
     return pl.concat_str(parts, separator=" · ", ignore_nulls=True).alias("reason")
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore
 from graphsona.queries.library import run_named
+from graphsona.summary import require_profiles
 
 __all__ = ["write_report"]
 
@@ -146,8 +146,7 @@ def write_report(
 ) -> Path:
     """Build the report from ``store`` (and ``work_dir/manifest.json`` if present)."""
     users = store.read_users()
-    if profile_property not in users.columns or "community_id" not in users.columns:
-        raise ConfigError("the store has no profiles yet: run `graphsona profile` first")
+    require_profiles(users, profile_property, also=("community_id",))
     users = users.filter(pl.col(profile_property).is_not_null())
     communities = run_named(store, "communities", {"limit": 10**9})
     colours = {

@@ -5,10 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from graphsona.errors import ConfigError
+from graphsona.errors import ConfigError, StoreError
 from graphsona.graph._base import GraphStore
 
-__all__ = ["graph_summary", "profile_card"]
+__all__ = ["NO_PROFILES", "graph_summary", "profile_card", "require_profiles"]
+
+NO_PROFILES = "the store has no profiles yet: run graphsona profile first"
+
+
+def require_profiles(
+    users: pl.DataFrame, profile_property: str = "profile", *, also: tuple[str, ...] = ()
+) -> None:
+    """Raise :class:`StoreError` (:data:`NO_PROFILES`) unless ``users`` carry profiling results.
+
+    A store that was loaded but never profiled has no ``profile_property`` column, or (a store
+    whose schema declares it) only nulls; ``also`` names further result columns needed.
+    """
+    need = [profile_property, *also]
+    if any(c not in users.columns for c in need) or (
+        users.height and users[profile_property].null_count() == users.height
+    ):
+        raise StoreError(NO_PROFILES)
 
 
 def graph_summary(
@@ -56,7 +73,9 @@ def profile_card(
     store: GraphStore, user_id: str, *, property: str = "profile", k: int = 5
 ) -> dict[str, Any]:
     """A user's enriched profile: community, influence and the ``k`` most similar users."""
-    users = store.read_users().filter(pl.col("user_id") == user_id)
+    everyone = store.read_users()
+    require_profiles(everyone, property)
+    users = everyone.filter(pl.col("user_id") == user_id)
     if users.height == 0:
         raise ConfigError(f"unknown user {user_id!r}")
     row = users.row(0, named=True)

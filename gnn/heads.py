@@ -35,7 +35,7 @@ class LabelHead:
     kind: str  # "classification" | "regression" | "skipped"
     prediction: pl.Series
     probability: pl.Series | None
-    metrics: dict[str, float | int | str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)  # numbers and strings, lists of str
 
     @property
     def name(self) -> str:
@@ -67,7 +67,13 @@ def predict_labels(
     max_classes: int = 20,
     min_labelled: int = 20,
 ) -> list[LabelHead]:
-    """One :class:`LabelHead` per column of ``labels`` (rows aligned with ``features``)."""
+    """One :class:`LabelHead` per column of ``labels`` (rows aligned with ``features``).
+
+    Never fails on thin labels: a class with fewer than 2 examples is left out of training
+    (reported as ``dropped_rare_classes`` / ``dropped_rows``; its rows are still predicted, as
+    one of the other classes), and a column with fewer than ``min_labelled`` usable values or
+    fewer than 2 classes left is returned as ``kind="skipped"`` with a ``reason``.
+    """
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import accuracy_score, f1_score, r2_score
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -81,50 +87,71 @@ def predict_labels(
         cat = _is_categorical(s, max_classes)
         y_all = s.cast(pl.String).to_numpy() if cat else s.cast(pl.Float64).to_numpy()
         y, x_known = y_all[known], features[known]
-        n_classes = len(np.unique(y)) if cat else 0
-        if known.sum() < min_labelled or (cat and n_classes < 2):
-            why = f"{int(known.sum())} known values, {n_classes} classes" if cat else "too few"
+        n_known = int(known.sum())
+        dropped: list[str] = []
+        train = np.ones(n_known, dtype=bool)  # which known rows the heads are fitted on
+        if cat:
+            classes, counts = np.unique(y, return_counts=True)
+            # A class needs >= 2 examples: stratified cross-fitting must keep it in every
+            # training fold. Rarer classes are left out of training (the head cannot learn
+            # them); their rows still get a prediction, from heads that never saw their label.
+            dropped = sorted(str(c) for c in classes[counts < 2])
+            train = ~np.isin(y, dropped)
+        n_train = int(train.sum())
+        n_classes = len(np.unique(y[train])) if cat else 0
+        if n_train < max(min_labelled, 2) or (cat and n_classes < 2):
+            if cat:
+                why = f"{n_known} known values, {n_classes} class(es) with >= 2 examples"
+            else:
+                why = f"{n_known} known values (needs {max(min_labelled, 2)})"
+            metrics: dict[str, Any] = {"reason": why}
+            if dropped:
+                metrics["dropped_rare_classes"] = dropped
             heads.append(
                 LabelHead(
-                    col,
-                    "skipped",
-                    pl.Series([None] * len(s), dtype=pl.String),
-                    None,
-                    {"reason": why},
+                    col, "skipped", pl.Series([None] * len(s), dtype=pl.String), None, metrics
                 )
             )
             continue
+        x_train, y_train = x_known[train], y[train]
         if cat:
-            _, counts = np.unique(y, return_counts=True)
+            _, counts = np.unique(y_train, return_counts=True)
             k = int(max(2, min(folds, counts.min())))
-            splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+            splitter: Any = StratifiedKFold(k, shuffle=True, random_state=seed)
 
             def make() -> Any:
                 return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.5))
         else:
-            k = folds
+            k = int(min(folds, n_train))
             splitter = KFold(k, shuffle=True, random_state=seed)
 
             def make() -> Any:
                 return make_pipeline(StandardScaler(), Ridge(alpha=10.0))
 
-        oof = np.empty(len(y), dtype=object if cat else np.float64)
-        oof_p = np.zeros(len(y))
-        for tr, te in splitter.split(x_known, y):
-            model = make().fit(x_known[tr], y[tr])
-            oof[te] = model.predict(x_known[te])
+        oof = np.empty(n_train, dtype=object if cat else np.float64)
+        oof_p = np.zeros(n_train)
+        for tr, te in splitter.split(x_train, y_train):
+            model = make().fit(x_train[tr], y_train[tr])
+            oof[te] = model.predict(x_train[te])
             if cat:
-                oof_p[te] = model.predict_proba(x_known[te]).max(1)
-        final = make().fit(x_known, y)
+                oof_p[te] = model.predict_proba(x_train[te]).max(1)
+        final = make().fit(x_train, y_train)
         pred = final.predict(features).astype(object if cat else np.float64)
-        pred[known] = oof
-        metrics: dict[str, float | int | str] = {"labelled": int(known.sum()), "folds": k}
+        rows_train = np.flatnonzero(known)[train]
+        pred[rows_train] = oof  # rows of dropped classes keep the final head's prediction
+        metrics = {"labelled": n_known, "folds": k}
         if cat:
             prob = final.predict_proba(features).max(1)
-            prob[known] = oof_p
-            metrics["accuracy"] = float(accuracy_score(y, oof.astype(str)))
-            metrics["macro_f1"] = float(f1_score(y, oof.astype(str), average="macro"))
+            prob[rows_train] = oof_p
+            # Scored on every labelled row: a dropped class's rows count as errors (their
+            # predictions come from heads that never saw their label, so they are held out too).
+            got = pred[known].astype(str)
+            metrics["accuracy"] = float(accuracy_score(y, got))
+            metrics["macro_f1"] = float(f1_score(y, got, average="macro", zero_division=0))
             metrics["classes"] = n_classes
+            if dropped:
+                metrics["dropped_rare_classes"] = dropped
+                metrics["dropped_rows"] = n_known - n_train
             heads.append(
                 LabelHead(
                     col,

@@ -165,9 +165,7 @@ class EmbeddedStore(GraphStore):
                 # A crash left a write-ahead log that a read-only open cannot replay: replay it
                 # with one writable open, then open read-only as asked.
                 lb.Database(str(self.path), buffer_pool_size=self._pool).close()
-                self._db = lb.Database(
-                    str(self.path), read_only=True, buffer_pool_size=self._pool
-                )
+                self._db = lb.Database(str(self.path), read_only=True, buffer_pool_size=self._pool)
         except Exception as e:
             text = str(e).splitlines()[0] if str(e) else type(e).__name__
             if "lock" in text.lower():

@@ -24,6 +24,7 @@ injection attempt such as ``User`) DETACH DELETE n //`` never reaches Cypher.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -31,6 +32,9 @@ from graphsona._ident import IDENTIFIER
 from graphsona.errors import ConfigError, UnsafeIdentifierError
 
 __all__ = ["SchemaMapping"]
+
+_TUPLE_FIELDS = ("follows",)  # relationship-type lists: one string is one type
+_OPTIONAL_FIELDS = ("interaction_type", "weight_property", "post_label", "post_created_at")
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,7 @@ class SchemaMapping:
     recommended_rel: str = "RECOMMENDED"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "follows", tuple(self.follows))
-        object.__setattr__(self, "interactions", dict(self.interactions))
+        self._check_types()
         bad = []
         for f in fields(self):
             value = getattr(self, f.name)
@@ -85,12 +88,7 @@ class SchemaMapping:
             )
             for v in values:
                 for item in v if isinstance(v, tuple) else (v,):
-                    if item is None and f.name in (
-                        "interaction_type",
-                        "weight_property",
-                        "post_label",
-                        "post_created_at",
-                    ):
+                    if item is None and f.name in _OPTIONAL_FIELDS:
                         continue
                     if not (isinstance(item, str) and IDENTIFIER.fullmatch(item)):
                         bad.append(f"{f.name}={item!r}")
@@ -101,6 +99,43 @@ class SchemaMapping:
             )
         if not self.follows and self.interaction_type is None and not self.interactions:
             raise ConfigError("schema mapping names no follow or interaction relationship type")
+
+    def _check_types(self) -> None:
+        """Normalise the container fields and reject values of the wrong type, naming the key.
+
+        A tuple-valued field (``follows``) also accepts one string, as one relationship type:
+        ``follows = "KNOWS"`` means ``("KNOWS",)``, never the letters ``K, N, O, W, S``.
+        """
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "post_rel_outgoing":
+                if not isinstance(value, bool):
+                    raise ConfigError(
+                        f"schema mapping key {f.name!r} must be true or false (got {value!r})"
+                    )
+            elif f.name == "interactions":
+                if not isinstance(value, Mapping) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+                ):
+                    raise ConfigError(
+                        f"schema mapping key {f.name!r} must be a table of relationship type = "
+                        f'kind strings, e.g. {{ REPLIED_TO = "reply" }} (got {value!r})'
+                    )
+                object.__setattr__(self, f.name, dict(value))
+            elif f.name in _TUPLE_FIELDS:
+                if isinstance(value, str):
+                    value = (value,)
+                if not isinstance(value, (list, tuple)) or not all(
+                    isinstance(v, str) for v in value
+                ):
+                    raise ConfigError(
+                        f"schema mapping key {f.name!r} must be a relationship type or a list of "
+                        f"them (got {value!r})"
+                    )
+                object.__setattr__(self, f.name, tuple(value))
+            elif not (isinstance(value, str) or (value is None and f.name in _OPTIONAL_FIELDS)):
+                what = "a name" + (" or none" if f.name in _OPTIONAL_FIELDS else "")
+                raise ConfigError(f"schema mapping key {f.name!r} must be {what} (got {value!r})")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SchemaMapping:
