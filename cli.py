@@ -28,14 +28,23 @@ DEFAULT_STORE = "graphsona.lbdb"
 console = Console(stderr=False)
 
 
+def _default_store() -> str:
+    """$GRAPHSONA_STORE, else $NEO4J_URI, else graphsona.lbdb (empty variables count as unset)."""
+    return os.environ.get("GRAPHSONA_STORE") or os.environ.get("NEO4J_URI") or DEFAULT_STORE
+
+
 def _store_option(f: F) -> F:
+    """``--store``; the store used is, first found: --store, the config file's [store] uri,
+    $GRAPHSONA_STORE, $NEO4J_URI, graphsona.lbdb (the config step where a command reads one)."""
     return click.option(
         "--store",
         "store_uri",
-        default=lambda: os.environ.get("GRAPHSONA_STORE", DEFAULT_STORE),
-        show_default=f"$GRAPHSONA_STORE or {DEFAULT_STORE}",
-        help="Embedded store path, or neo4j://host:port / bolt://... (credentials from NEO4J_USERNAME, "
-        "NEO4J_PASSWORD; database from NEO4J_DATABASE).",
+        default=_default_store,
+        show_default=f"$GRAPHSONA_STORE, $NEO4J_URI or {DEFAULT_STORE}",
+        help="Embedded store path, or neo4j://host:port / bolt://[user:password@]host:port "
+        "(else credentials from NEO4J_USERNAME, NEO4J_PASSWORD; database from NEO4J_DATABASE). "
+        "Without --store: the config file's [store] uri (commands with --config), then the "
+        "default.",
     )(f)
 
 
@@ -54,16 +63,40 @@ def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(f)
 
 
+def _redacted(text: str) -> str | None:
+    """``text`` with passwords masked; None if the masking code itself cannot be imported."""
+    try:
+        from graphsona.graph._uri import redact
+    except Exception:  # the graph package failed to import: print no text at all
+        return None
+    return redact(text)
+
+
 def _friendly(f: F) -> F:
+    """Errors as one ``error:`` line and exit code 1; with ``--debug``, the traceback instead.
+
+    A :class:`GraphsonaError` prints its first line. Any other exception (a bug, or a library
+    error graphsona did not translate) prints ``error: <Type>: <first line>`` and a hint to rerun
+    with ``--debug``, so no unexpected traceback can show a secret. Every printed line goes
+    through :func:`graphsona.graph._uri.redact`: no URI password and no ``NEO4J_PASSWORD`` value.
+    """
+
     @wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
-        except GraphsonaError as e:
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            lines = str(e).splitlines() or [type(e).__name__]
-            click.echo(f"error: {lines[0]}", err=True)
+            text = _redacted(str(e))
+            first = (text or "").strip().splitlines()
+            if isinstance(e, GraphsonaError):
+                click.echo(f"error: {first[0] if first else type(e).__name__}", err=True)
+            else:
+                what = f"{type(e).__name__}: {first[0]}" if first else type(e).__name__
+                click.echo(f"error: {what} (run with --debug for the traceback)", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -199,7 +232,7 @@ def _job_config(config_path: Path | None, sets: tuple[str, ...] = ()) -> Any:
 
 
 def _store_uri(store_uri: str, cfg: Any) -> str:
-    """--store if given, else the config's [store] uri, else $GRAPHSONA_STORE / the default."""
+    """--store if given, else the config's [store] uri, else $GRAPHSONA_STORE / $NEO4J_URI / the default."""
     if not _given("store_uri") and cfg.uri:
         return str(cfg.uri)
     return store_uri
@@ -219,7 +252,10 @@ def default_work_dir(store_uri: str) -> Path:
     if "://" not in store_uri or store_uri.startswith("embedded://"):
         path = Path(store_uri.removeprefix("embedded://"))
         return path.with_name(path.name + ".runs")
-    digest = hashlib.sha256(store_uri.encode()).hexdigest()[:16]
+    from graphsona.graph._uri import split_userinfo
+
+    # the login is not part of the store's identity (it may come from the URI or the environment)
+    digest = hashlib.sha256(split_userinfo(store_uri)[0].encode()).hexdigest()[:16]
     return Path.home() / ".cache" / "graphsona" / "runs" / digest
 
 
@@ -301,7 +337,14 @@ def profile(
     if fresh and wd.exists():
         shutil.rmtree(wd)
     job = replace(cfg.job, **overrides, work_dir=wd)
-    with console.status("profiling") as status, _open(uri, cfg) as store:
+    from graphsona.graph.lock import hold, store_lock_path
+
+    # the job lock before the store opens: a busy store is refused naming its holder
+    with (
+        hold(store_lock_path(uri, cfg.database), "the store"),
+        console.status("profiling") as status,
+        _open(uri, cfg) as store,
+    ):
 
         def progress(stage: str, message: str) -> None:
             status.update(f"[bold]{stage}[/bold]: {message}")
@@ -354,7 +397,12 @@ def _emit(frame: pl.DataFrame, as_json: bool, title: str | None = None) -> None:
 @click.option(
     "--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Query parameter."
 )
-@click.option("--write", is_flag=True, help="Allow write clauses in ad-hoc Cypher.")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Allow ad-hoc Cypher that writes, touches files (COPY, EXPORT, IMPORT, LOAD FROM / "
+    "LOAD CSV) or calls a procedure not known to be read-only.",
+)
 @click.option("--list", "list_queries", is_flag=True, help="List the named queries.")
 @_store_option
 @_config_option
@@ -373,8 +421,11 @@ def query(
     """Run a named query, or ad-hoc Cypher (read-only unless --write).
 
     A bare word is a named query from graphsona's library (see --list); anything else is
-    Cypher. Ad-hoc Cypher with write clauses (CREATE, MERGE, SET, DELETE, ...) is refused
-    unless --write; read-only queries also run in the engine's read-only mode.
+    Cypher. Ad-hoc Cypher is refused unless --write when it writes (CREATE, MERGE, SET,
+    DELETE, ...), touches files (COPY, EXPORT, IMPORT, LOAD FROM / LOAD CSV) or calls a
+    procedure not known to be read-only (CALL { ... } subqueries, vector search, schema
+    listings and GDS .stream modes are fine); read-only queries also run in the engine's
+    read-only mode.
 
     \b
     Example:
@@ -386,7 +437,7 @@ def query(
     import re
 
     from graphsona.errors import ConfigError
-    from graphsona.queries.library import named_queries, run_named, write_clauses
+    from graphsona.queries.library import named_queries, refused_clauses, run_named
 
     cfg = _job_config(config_path, sets)
     uri = _store_uri(store_uri, cfg)
@@ -403,7 +454,7 @@ def query(
             )
         _emit(frame, as_json, query_or_name)
         return
-    found = write_clauses(query_or_name)
+    found = refused_clauses(query_or_name)
     if found and not write:
         raise ConfigError(f"query has write clauses ({', '.join(found)}); pass --write to run it")
     read_only = not found
@@ -530,11 +581,19 @@ def communities(
     Example:
       graphsona communities --store graphsona-demo/graph.lbdb
     """
+    from graphsona.errors import StoreError
     from graphsona.queries.library import run_named
+    from graphsona.summary import require_profiles
 
     cfg = _job_config(config_path, sets)
     with _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store:
-        frame = run_named(store, "communities", {"limit": 1_000_000})
+        try:
+            frame = run_named(store, "communities", {"limit": 1_000_000})
+        except StoreError:  # e.g. the embedded store's "Binder exception" on an unprofiled store
+            require_profiles(store.read_users(), cfg.job.profile_property, also=("community_id",))
+            raise
+        if frame.height == 0:  # Neo4j answers an unprofiled store with no rows
+            require_profiles(store.read_users(), cfg.job.profile_property, also=("community_id",))
     if not as_json:
         frame = frame.select(
             "community_id",
@@ -854,8 +913,14 @@ def load(
         dataset_dir,
         LoadOptions(strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars),
     )
-    with console.status("loading"), open_store(store_uri) as store:
-        counts = store.load(dataset, batch_size=batch_size)
+    from graphsona.graph.lock import hold, store_lock_path
+
+    with (
+        hold(store_lock_path(store_uri), "the store"),
+        console.status("loading"),
+        open_store(store_uri) as store,
+    ):
+        counts = store.load(dataset, batch_size=batch_size, source=str(dataset_dir))
     if as_json:
         click.echo(json.dumps({"load_report": report.to_dict(), "store_counts": counts}, indent=2))
         return

@@ -148,10 +148,9 @@ class GraphStore(ABC):
 
     def lock_path(self) -> Path:
         """The file whose lock a writing job holds (see :mod:`graphsona.graph.lock`)."""
-        import hashlib
+        from graphsona.graph.lock import server_lock_path
 
-        key = hashlib.sha256(self.locator().encode()).hexdigest()[:16]
-        return Path.home() / ".cache" / "graphsona" / "locks" / f"{key}.lock"
+        return server_lock_path(self.locator())
 
     def locator(self) -> str:
         """Where this store is, in words without secrets (for messages and the lock key)."""

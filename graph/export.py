@@ -108,10 +108,15 @@ def to_pyg(
         kinds = sorted(inter["kind"].unique().to_list())
         relations += kinds
         offset = 1 if include_follows else 0
+        # explicit dtypes: with no interactions the lists are empty and would be typed Null
         kind_ix = pl.DataFrame(
-            {"kind": kinds, "t": np.arange(offset, offset + len(kinds), dtype=np.int64)}
+            {"kind": kinds, "t": np.arange(offset, offset + len(kinds), dtype=np.int64)},
+            schema={"kind": pl.String, "t": pl.Int64},
         )
-        kw = pl.DataFrame({"kind": kinds, "kw": [weights.get(k, OTHER_KIND_WEIGHT) for k in kinds]})
+        kw = pl.DataFrame(
+            {"kind": kinds, "kw": [weights.get(k, OTHER_KIND_WEIGHT) for k in kinds]},
+            schema={"kind": pl.String, "kw": pl.Float64},
+        )
         parts.append(
             inter.join(kind_ix, on="kind")
             .join(kw, on="kind")

@@ -35,7 +35,7 @@ from typing import IO
 
 from graphsona.errors import StoreError
 
-__all__ = ["LockedError", "hold", "holder"]
+__all__ = ["LockedError", "hold", "holder", "server_lock_path", "store_lock_path"]
 
 _held: dict[Path, tuple[IO[str], int]] = {}
 _mutex = threading.Lock()
@@ -59,6 +59,32 @@ def holder(path: Path) -> str:
     )
 
 
+def server_lock_path(locator: str) -> Path:
+    """The lock file of a server store named ``locator`` (e.g. ``neo4j@host:7687/db``)."""
+    import hashlib
+
+    key = hashlib.sha256(locator.encode()).hexdigest()[:16]
+    return Path.home() / ".cache" / "graphsona" / "locks" / f"{key}.lock"
+
+
+def neo4j_locator(host: str, port: int | None, database: str | None) -> str:
+    return f"neo4j@{host.lower()}:{port or 7687}/{database or 'default'}"
+
+
+def store_lock_path(uri: str, database: str | None = None) -> Path:
+    """The lock file of the store named by ``uri``, known before the store is opened (the CLI
+    takes the lock first, so a busy store is refused with its holder's name, not with the
+    database engine's own lock error)."""
+    if "://" not in uri or uri.startswith("embedded://"):
+        path = Path(uri.removeprefix("embedded://")).absolute()
+        return path.with_name(path.name + ".lock")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    db = database or os.environ.get("NEO4J_DATABASE") or None
+    return server_lock_path(neo4j_locator(parts.hostname or "", parts.port, db))
+
+
 def _command() -> str:
     """The program and its first word (a subcommand), never its options: those may hold a
     store URI with a password."""
@@ -68,10 +94,10 @@ def _command() -> str:
 
 
 @contextlib.contextmanager
-def hold(path: Path, what: str) -> Iterator[None]:
+def hold(path: Path | str, what: str) -> Iterator[None]:
     """Hold the lock at ``path`` while the block runs; raise :class:`LockedError` at once if
     another process holds it. ``what`` names the thing locked in the error message."""
-    path = path.absolute()
+    path = Path(path).absolute()
     with _mutex:
         if path in _held:
             handle, depth = _held[path]

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,14 +26,41 @@ from graphsona import queries
 from graphsona._ident import IDENTIFIER
 from graphsona.errors import ConfigError, MissingDependencyError, StoreError
 from graphsona.graph._base import TIME, GraphStore, Tracer
+from graphsona.graph._uri import redact, remember_secret, split_userinfo
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.loaders.dataset import Dataset
 
 __all__ = ["Neo4jStore", "driver_from_env"]
 
 
-def driver_from_env(uri: str | None = None) -> Any:
-    """A driver from ``NEO4J_URI``, ``NEO4J_USERNAME`` and ``NEO4J_PASSWORD`` (no auth if unset)."""
+# Opening a store fails fast: a refused port or an unknown host fails at once; a silent one
+# within _ACQUIRE_TIMEOUT_S (the driver bounds the Bolt handshake by the acquisition timeout,
+# the TCP connect by _CONNECT_TIMEOUT_S; measured: 8 s on a port that accepts and never answers).
+# Transient errors during work (deadlocks, leader switches, a restarting server) are still
+# retried, for _RETRY_TIME_S (driver default 30 s).
+_CONNECT_TIMEOUT_S = 5.0
+_ACQUIRE_TIMEOUT_S = 8.0
+_RETRY_TIME_S = 15.0
+_UNREACHABLE = ("connection refused", "host not found", "connection timed out")
+
+
+def driver_from_env(uri: str | None = None, *, verify: bool = True) -> Any:
+    """A driver from ``uri`` (else ``NEO4J_URI``), ``NEO4J_USERNAME`` and ``NEO4J_PASSWORD``.
+
+    Decisions:
+
+    * ``user:password@`` in the URI is accepted and overrides ``NEO4J_USERNAME`` /
+      ``NEO4J_PASSWORD`` (the driver itself refuses it): it is stripped from the URI and passed as
+      ``auth``. A user without a password takes ``NEO4J_PASSWORD``; no password at all: no auth.
+    * The driver is opened with short connection timeouts and, with ``verify`` (the default, the
+      path ``open_store`` takes), checked with ``verify_connectivity()`` while the ``neo4j``
+      logger is silenced, so an unreachable server fails in seconds with one
+      :class:`~graphsona.errors.StoreError` line (wrong credentials, refused connection, unknown
+      host, ``neo4j://`` without routing) instead of a minute of retry warnings.
+    * No error message contains a password (:func:`graphsona.graph._uri.redact`); URIs in
+      messages are shown without their userinfo.
+    * ``Neo4jStore(driver)`` with your own driver is not touched by any of this.
+    """
     try:
         import neo4j
     except ImportError as e:  # pragma: no cover - neo4j is a core dependency
@@ -40,10 +68,89 @@ def driver_from_env(uri: str | None = None) -> Any:
     uri = uri or os.environ.get("NEO4J_URI")
     if not uri:
         raise ConfigError("no Neo4j URI: pass one (neo4j://host:7687) or set NEO4J_URI")
-    user = os.environ.get("NEO4J_USERNAME")
-    password = os.environ.get("NEO4J_PASSWORD")
+    bare, uri_user, uri_password = split_userinfo(uri)
+    remember_secret(uri_password)
+    user = uri_user or os.environ.get("NEO4J_USERNAME")
+    password = uri_password if uri_password is not None else os.environ.get("NEO4J_PASSWORD")
     auth = (user or "neo4j", password) if password else None
-    return neo4j.GraphDatabase.driver(uri, auth=auth)
+    try:
+        driver = neo4j.GraphDatabase.driver(
+            bare,
+            auth=auth,
+            connection_timeout=_CONNECT_TIMEOUT_S,
+            connection_acquisition_timeout=_ACQUIRE_TIMEOUT_S,
+            max_transaction_retry_time=_RETRY_TIME_S,
+        )
+    except (neo4j.exceptions.ConfigurationError, ValueError) as e:
+        raise ConfigError(f"invalid Neo4j URI {redact(bare)}: {_first_line(e)}") from None
+    if verify:
+        logger = logging.getLogger("neo4j")
+        level = logger.level
+        logger.setLevel(logging.CRITICAL)  # no "Unable to retrieve routing information" lines
+        try:
+            driver.verify_connectivity()
+        except Exception as e:
+            driver.close()
+            raise StoreError(
+                connect_error_message(bare, e, from_uri=uri_password is not None)
+            ) from None
+        finally:
+            logger.setLevel(level)
+    return driver
+
+
+def _first_line(e: BaseException) -> str:
+    lines = redact(str(e)).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def _reasons(e: BaseException) -> Iterator[str]:
+    """The texts of ``e``, its causes and (exception group) members, outermost first."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [e]
+    while todo:
+        x = todo.pop(0)
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        yield str(x)
+        todo.extend(getattr(x, "exceptions", ()))
+        todo.extend(c for c in (x.__cause__, x.__context__) if c is not None)
+
+
+def connect_error_message(uri: str, e: BaseException, *, from_uri: bool = False) -> str:
+    """One redacted line saying why the Neo4j at ``uri`` could not be opened.
+
+    Wrong credentials name where they came from; a refused port, an unknown host or a timeout say
+    so; any other failure of a ``neo4j://`` URI (typically "Unable to retrieve routing
+    information": a server that does not route, or advertises an address you cannot reach) adds
+    the hint to use ``bolt://`` for a single server.
+    """
+    uri = redact(split_userinfo(uri)[0])
+    if any(c.__name__ == "AuthError" for c in type(e).__mro__):
+        where = "user:password in the URI" if from_uri else "NEO4J_USERNAME/NEO4J_PASSWORD"
+        return f"Neo4j at {uri} refused the credentials ({where})"
+    texts = " | ".join(_reasons(e))
+    if "Connection refused" in texts:
+        reason = _UNREACHABLE[0]
+    elif "DNS resolve" in texts or "Name or service not known" in texts:
+        reason = _UNREACHABLE[1]
+    elif "timed out" in texts.lower():
+        reason = _UNREACHABLE[2]
+    elif "looks like HTTP" in texts:
+        reason = "that port speaks HTTP, not Bolt; Neo4j's Bolt port is usually 7687"
+    else:
+        reason = _first_line(e)
+    message = (
+        f"cannot reach Neo4j at {uri} ({reason}); is the server running? (set --store or NEO4J_URI)"
+    )
+    if uri.startswith("neo4j") and reason not in _UNREACHABLE:
+        single = "bolt" + uri[len("neo4j") :]
+        message += (
+            f"; neo4j:// needs routing information from the server: "
+            f"for a single server use {single}"
+        )
+    return message
 
 
 class _Rows(list[Any]):
@@ -120,6 +227,16 @@ class Neo4jStore(GraphStore):
     def _q(self, name: str, **extra: str) -> str:
         return queries.render(name, "neo4j", **{**self._names(), **extra})
 
+    def locator(self) -> str:
+        """``neo4j@host:port/database`` (no credentials): names the store in messages and keys
+        its job lock."""
+        from graphsona.graph.lock import neo4j_locator
+
+        address = getattr(getattr(self.driver, "_pool", None), "address", None)
+        if isinstance(address, tuple) and len(address) >= 2:
+            return neo4j_locator(str(address[0]), int(address[1]), self.database)
+        return neo4j_locator("?", None, self.database)
+
     def _write(self, query: str, **params: Any) -> None:
         """Run one write transaction; inside :meth:`_pipelined`, in a background thread."""
         self._trace(query, params)
@@ -166,9 +283,11 @@ class Neo4jStore(GraphStore):
                 self._pipe.shutdown(wait=True)
                 self._pipe = None
 
-    def load(self, dataset: Dataset, *, batch_size: int = 10_000) -> dict[str, int]:
+    def load(
+        self, dataset: Dataset, *, batch_size: int = 10_000, source: str | None = None
+    ) -> dict[str, int]:
         with self._pipelined():
-            return super().load(dataset, batch_size=batch_size)
+            return super().load(dataset, batch_size=batch_size, source=source)
 
     def write_user_properties(self, frame: pl.DataFrame, *, batch_size: int = 10_000) -> int:
         with self._pipelined():
@@ -204,7 +323,14 @@ class Neo4jStore(GraphStore):
         self, query: str, parameters: dict[str, Any] | None = None, *, read_only: bool = False
     ) -> pl.DataFrame:
         """Rows of ``query``; ``read_only`` runs it in a READ transaction (the server refuses
-        writes there)."""
+        writes there) after refusing clauses and procedures that are not read-only (a GDS
+        projection, for one, runs even in a READ transaction)."""
+        if read_only:
+            from graphsona.queries.library import refused_clauses
+
+            found = refused_clauses(query)
+            if found:
+                raise StoreError(f"read-only query contains write clauses: {', '.join(found)}")
         self._drain()  # reads see every write sent before them
         params = parameters or {}
         self._trace(query, params)

@@ -62,7 +62,10 @@ def open_store(
 
     A plain path (or ``embedded://path``) opens the embedded LadybugDB store there; a
     ``neo4j://``, ``neo4j+s://``, ``bolt://`` or ``bolt+s://`` URI connects to Neo4j with
-    ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD`` (and ``NEO4J_DATABASE`` unless ``database`` is given).
+    ``user:password@`` from the URI, else ``NEO4J_USERNAME`` / ``NEO4J_PASSWORD`` (and
+    ``NEO4J_DATABASE`` unless ``database`` is given), and checks the connection at once: an
+    unreachable server or refused credentials raise :class:`~graphsona.errors.StoreError` within
+    seconds, with no password in the message (see :func:`~graphsona.graph.neo4j_store.driver_from_env`).
     ``read_only`` opens the embedded store read-only (Neo4j: pass ``read_only`` to ``run``).
     """
     if not uri:

@@ -239,15 +239,15 @@ def _infer_extra(df: pl.DataFrame, col: str) -> pl.DataFrame:
     nonnull = s.drop_nulls().filter(s.drop_nulls() != "")
     if nonnull.len() == 0:
         return df
-    for dtype in (pl.Int64, pl.Float64):
-        cast = nonnull.cast(dtype, strict=False)
+    for target in (pl.Int64, pl.Float64):
+        cast = nonnull.cast(target, strict=False)
         if cast.null_count() == 0:
             return df.with_columns(
                 pl.when(pl.col(col).str.strip_chars() == "")
                 .then(None)
                 .otherwise(pl.col(col))
                 .str.strip_chars()
-                .cast(dtype)
+                .cast(target)
                 .alias(col)
             )
     return df
