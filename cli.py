@@ -154,10 +154,10 @@ def demo(
       graphsona demo --out graphsona-demo --users 3000
     """
     from graphsona.graph import EmbeddedStore
-    from graphsona.job import ProfileJobConfig, run_profile
+    from graphsona.jobs.profile import ProfileJobConfig, run_profile
     from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
-    from graphsona.report import write_report
-    from graphsona.summary import graph_summary, profile_card
+    from graphsona.outputs.report import write_report
+    from graphsona.outputs.summary import graph_summary, profile_card
 
     t0 = time.perf_counter()
     data_dir, store_path = out / "data", out / "graph.lbdb"
@@ -226,7 +226,7 @@ def _given(name: str) -> bool:
 
 
 def _job_config(config_path: Path | None, sets: tuple[str, ...] = ()) -> Any:
-    from graphsona.config import load_config
+    from graphsona.jobs.config import load_config
 
     return load_config(config_path, sets)
 
@@ -312,7 +312,7 @@ def profile(
     """
     from dataclasses import replace
 
-    from graphsona.job import run_profile
+    from graphsona.jobs.profile import run_profile
 
     cfg = _job_config(config_path, sets)
     uri = _store_uri(store_uri, cfg)
@@ -498,7 +498,7 @@ def recommend(
       graphsona recommend --all -k 20 --out recs.parquet --write-back
     """
     from graphsona.errors import ConfigError
-    from graphsona.recommend import RecContext, who_to_follow
+    from graphsona.outputs.recommend import RecContext, who_to_follow
 
     if not user and not all_users:
         raise ConfigError("give a USER, or --all for every user")
@@ -557,11 +557,11 @@ def similar(
                 profile_property=cfg.job.profile_property,
             )
             if frame.height == 0:
-                from graphsona.recommend import RecContext
+                from graphsona.outputs.recommend import RecContext
 
                 RecContext.from_store(store, cfg.job.profile_property).rows([user])
         else:
-            from graphsona.recommend import RecContext, similar_users
+            from graphsona.outputs.recommend import RecContext, similar_users
 
             frame = similar_users(RecContext.from_store(store, cfg.job.profile_property), user, k=k)
     _emit(frame, as_json, f"users similar to {user}")
@@ -582,8 +582,8 @@ def communities(
       graphsona communities --store graphsona-demo/graph.lbdb
     """
     from graphsona.errors import StoreError
+    from graphsona.outputs.summary import require_profiles
     from graphsona.queries.library import run_named
-    from graphsona.summary import require_profiles
 
     cfg = _job_config(config_path, sets)
     with _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store:
@@ -630,7 +630,7 @@ def export(
       graphsona export --out out/ --store graphsona-demo/graph.lbdb
     """
     from graphsona.errors import ConfigError
-    from graphsona.export_results import export_results
+    from graphsona.outputs.export import export_results
 
     cfg = _job_config(config_path, sets)
     folder = out or cfg.export_dir
@@ -664,7 +664,7 @@ def report(
     Example:
       graphsona report --out report.html --store graphsona-demo/graph.lbdb
     """
-    from graphsona.report import write_report
+    from graphsona.outputs.report import write_report
 
     cfg = _job_config(config_path, sets)
     target = out or cfg.report or Path("graphsona-report.html")
@@ -729,8 +729,8 @@ def evaluate(
     """
     from dataclasses import replace
 
-    from graphsona.evaluate import EvalConfig
-    from graphsona.evaluate import evaluate as run_evaluate
+    from graphsona.jobs.evaluate import EvalConfig
+    from graphsona.jobs.evaluate import evaluate as run_evaluate
 
     cfg = _job_config(config_path, sets)
     overrides: dict[str, Any] = {}
@@ -809,7 +809,7 @@ def validate(config_file: Path, as_json: bool) -> None:
     Example:
       graphsona validate job.toml
     """
-    from graphsona.config import load_config
+    from graphsona.jobs.config import load_config
 
     cfg = load_config(config_file)
     if as_json:
@@ -940,7 +940,7 @@ def stats(store_uri: str, as_json: bool) -> None:
       graphsona stats --store graphsona-demo/graph.lbdb
     """
     from graphsona.graph import open_store
-    from graphsona.summary import graph_summary
+    from graphsona.outputs.summary import graph_summary
 
     with open_store(store_uri) as store:
         summary = graph_summary(store)

@@ -89,7 +89,7 @@ def load_phase(n_users: int, tmp: Path) -> dict[str, Any]:
 def job_phase(tmp: Path, epochs: int, cache: bool) -> dict[str, Any]:
     """Child process 2, like ``graphsona profile`` on the loaded store."""
     from graphsona.graph import EmbeddedStore
-    from graphsona.job import ProfileJobConfig, run_profile
+    from graphsona.jobs.profile import ProfileJobConfig, run_profile
 
     out: dict[str, Any] = {"stages": {}}
     cfg = ProfileJobConfig(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphsona.config import load_config
 from graphsona.errors import ConfigError
+from graphsona.jobs.config import load_config
 
 
 def test_empty_config_is_all_defaults(tmp_path: Path) -> None:

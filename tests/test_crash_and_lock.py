@@ -205,7 +205,7 @@ def test_store_changed_during_the_job_is_not_written_back(
     """Stale-input detection: a load that lands while a job runs (e.g. from another machine on a
     shared Neo4j) makes the job stop before write-back instead of writing stale results."""
     from graphsona.errors import StoreError
-    from graphsona.job import ProfileJobConfig, run_profile
+    from graphsona.jobs.profile import ProfileJobConfig, run_profile
 
     embedded_store.load(small_dataset)
     calls = []

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 from graphsona.errors import ConfigError, StoreError
 from graphsona.graph import EmbeddedStore, GraphStore, Neo4jStore
-from graphsona.job import ProfileJobConfig, run_profile
+from graphsona.jobs.profile import ProfileJobConfig, run_profile
 from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
+from graphsona.outputs.recommend import RecContext, similar_users, who_to_follow
 from graphsona.queries.library import get_query, named_queries, run_named, write_clauses
-from graphsona.recommend import RecContext, similar_users, who_to_follow
 
 LONER = "zz_loner"  # writes like community 0 but has no edges at all
 

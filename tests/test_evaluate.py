@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from graphsona.evaluate import EvalConfig, evaluate, probe
 from graphsona.graph import EmbeddedStore, Neo4jStore
-from graphsona.job import ProfileJobConfig
+from graphsona.jobs.evaluate import EvalConfig, evaluate, probe
+from graphsona.jobs.profile import ProfileJobConfig
 from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 from graphsona.graph import GraphStore
-from graphsona.job import ProfileJobConfig, run_profile
+from graphsona.jobs.profile import ProfileJobConfig, run_profile
 from graphsona.loaders import Dataset
 from sklearn.metrics import normalized_mutual_info_score
 

@@ -14,11 +14,11 @@ from graphsona.errors import ConfigError, StoreError
 from graphsona.gnn.heads import predict_labels
 from graphsona.graph import EmbeddedStore
 from graphsona.graph.mapping import SchemaMapping
-from graphsona.job import _hash, _rounded
+from graphsona.jobs.profile import _hash, _rounded
 from graphsona.loaders import Dataset
 from graphsona.loaders.dataset import SCHEMAS
-from graphsona.recommend import RecContext, who_to_follow
-from graphsona.summary import NO_PROFILES
+from graphsona.outputs.recommend import RecContext, who_to_follow
+from graphsona.outputs.summary import NO_PROFILES
 
 TIME = pl.Datetime("us", "UTC")
 
@@ -161,7 +161,7 @@ def test_a_string_is_one_relationship_type(tmp_path: Path) -> None:
     (tmp_path / "job.toml").write_text('[mapping]\nuser_label = "Person"\nfollows = "KNOWS"\n')
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "job.toml")])
     assert result.exit_code == 0, result.output
-    from graphsona.config import load_config
+    from graphsona.jobs.config import load_config
 
     mapping = load_config(tmp_path / "job.toml").mapping
     assert mapping is not None and mapping.follows == ("KNOWS",)
@@ -229,9 +229,9 @@ def test_unprofiled_store_is_one_clear_error(
 
 
 def test_library_calls_raise_store_error(loaded_store: Path, tmp_path: Path) -> None:
-    from graphsona.export_results import export_results
-    from graphsona.report import write_report
-    from graphsona.summary import profile_card
+    from graphsona.outputs.export import export_results
+    from graphsona.outputs.report import write_report
+    from graphsona.outputs.summary import profile_card
 
     with EmbeddedStore(loaded_store, read_only=True) as store:
         for call in (

@@ -42,7 +42,7 @@ import numpy as np
 import polars as pl
 from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore, to_pyg
-from graphsona.summary import require_profiles
+from graphsona.outputs.summary import require_profiles
 
 __all__ = ["DECODER_TEMPERATURE", "RecContext", "similar_users", "who_to_follow"]
 

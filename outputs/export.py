@@ -16,9 +16,9 @@ from pathlib import Path
 
 import polars as pl
 from graphsona.graph import GraphStore
+from graphsona.outputs.recommend import RecContext, who_to_follow
+from graphsona.outputs.summary import require_profiles
 from graphsona.queries.library import run_named
-from graphsona.recommend import RecContext, who_to_follow
-from graphsona.summary import require_profiles
 
 __all__ = ["RESULT_COLUMNS", "export_results"]
 

@@ -17,7 +17,7 @@ Every number comes from a part the model did not see; the split is recorded in t
   with engagement received in the later window, next to PageRank's (see :mod:`gnn.influence`).
 * **GDS side by side** (Neo4j only, ``gds=True``): Louvain, Leiden, PageRank and FastRP run by
   the server's Graph Data Science library on the same training graph, scored the same way, with
-  wall times. See :mod:`graphsona.gds`.
+  wall times. See :mod:`graphsona.jobs.gds`.
 
 Example:
     >>> report = evaluate(store, EvalConfig(truth="planted_community"))     # doctest: +SKIP
@@ -49,7 +49,7 @@ from graphsona.gnn.metrics import (
     ranking_metrics,
 )
 from graphsona.graph import GraphStore, to_pyg
-from graphsona.job import ProfileJobConfig, embed_aligned
+from graphsona.jobs.profile import ProfileJobConfig, embed_aligned
 
 __all__ = ["EvalConfig", "evaluate", "probe"]
 
@@ -274,7 +274,7 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
         "config": {k2: v for k2, v in asdict(cfg).items() if k2 != "job"},
     }
     if cfg.gds:
-        from graphsona.gds import gds_side_by_side
+        from graphsona.jobs.gds import gds_side_by_side
 
         report["gds"] = gds_side_by_side(
             store,

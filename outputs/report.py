@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 from graphsona.graph import GraphStore
+from graphsona.outputs.summary import require_profiles
 from graphsona.queries.library import run_named
-from graphsona.summary import require_profiles
 
 __all__ = ["write_report"]
 

@@ -1,6 +1,6 @@
 """Neo4j Graph Data Science side by side with graphsona (``graphsona evaluate --gds``).
 
-On the same training graph as :func:`graphsona.evaluate.evaluate` (held-out follows, and
+On the same training graph as :func:`graphsona.jobs.evaluate.evaluate` (held-out follows, and
 interactions between held-out pairs, are left out of the projection), the server's GDS library
 runs Louvain, Leiden, PageRank and FastRP through Cypher. Their results are scored exactly like
 graphsona's: communities by modularity, text coherence and NMI/ARI; PageRank by Spearman with
@@ -56,7 +56,7 @@ def gds_side_by_side(
 ) -> dict[str, Any]:
     """GDS algorithms' quality and wall time next to graphsona's (Neo4j stores only)."""
     from graphsona._ident import quote
-    from graphsona.evaluate import _partition_scores, probe
+    from graphsona.jobs.evaluate import _partition_scores, probe
 
     if store.dialect != "neo4j":
         raise ConfigError("the GDS comparison needs a Neo4j store (with the GDS plugin)")
