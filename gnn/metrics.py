@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from graphsona.gnn.decoder import link_logit
 
 __all__ = [
     "Scorer",
@@ -24,6 +25,7 @@ __all__ = [
     "common_neighbours_scorer",
     "cosine_scorer",
     "decoder_scorer",
+    "decoder_scorer_of",
     "popularity_scorer",
     "ranking_metrics",
     "split_edges",
@@ -91,13 +93,18 @@ def cosine_scorer(z: torch.Tensor | np.ndarray) -> Scorer:
     return lambda s: (v[torch.as_tensor(s)] @ v.T).numpy()
 
 
+def decoder_scorer_of(profiles: torch.Tensor, bias: torch.Tensor) -> Scorer:
+    """The trained link decoder from stored profiles (unit rows) and target biases."""
+    return lambda s: link_logit(profiles[torch.as_tensor(s)] @ profiles.T, bias[None, :]).numpy()
+
+
 def decoder_scorer(model: object) -> Scorer:
     """The trained link decoder of a fitted :class:`~graphsona.gnn.ProfileModel`:
     ``cos(z_u, z_v) / T + bias_v``."""
     z = model.get_embedding()  # type: ignore[attr-defined]
     bias = model.get_target_bias()  # type: ignore[attr-defined]
     t = model.temperature  # type: ignore[attr-defined]
-    return lambda s: ((z[torch.as_tensor(s)] @ z.T) / t + bias[None, :]).numpy()
+    return lambda s: link_logit(z[torch.as_tensor(s)] @ z.T, bias[None, :], t).numpy()
 
 
 def ranking_metrics(

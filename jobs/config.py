@@ -46,7 +46,7 @@ from typing import Any
 
 from graphsona.errors import ConfigError, GraphsonaError
 from graphsona.graph.mapping import SchemaMapping
-from graphsona.jobs.profile import ProfileJobConfig
+from graphsona.jobs.settings import ProfileJobConfig
 
 __all__ = ["JobConfig", "load_config"]
 

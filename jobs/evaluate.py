@@ -26,30 +26,25 @@ Example:
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from graphsona.errors import ConfigError
-from graphsona.gnn import (
-    ProfileModel,
-    influence_scores,
-    leiden,
-    structural_features,
-    text_aware_communities,
-    text_coherence,
-)
+from graphsona.gnn import text_coherence
 from graphsona.gnn.metrics import (
     adamic_adar_scorer,
     common_neighbours_scorer,
     cosine_scorer,
-    decoder_scorer,
+    decoder_scorer_of,
     popularity_scorer,
     ranking_metrics,
 )
 from graphsona.graph import GraphStore, to_pyg
-from graphsona.jobs.profile import ProfileJobConfig, embed_aligned
+from graphsona.jobs.runner import Context, Runner
+from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.jobs.stages import CommunitiesStage, EmbedStage, InfluenceStage, TrainStage
 
 __all__ = ["EvalConfig", "evaluate", "probe"]
 
@@ -119,11 +114,15 @@ def _partition_scores(
 
 
 def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, Any]:
-    """Run every evaluation on ``store`` (read-only: nothing is written)."""
+    """Run every evaluation on ``store`` (read-only: nothing is written).
+
+    Uses the profile job's own stages (embed, train, communities, influence) on a graph with
+    the held-out follows removed, run by the same runner without a work dir.
+    """
     cfg = config or EvalConfig()
     if not 0 < cfg.holdout < 1:
         raise ConfigError(f"holdout must be in (0, 1) (got {cfg.holdout})")
-    job = cfg.job
+    job = replace(cfg.job, seed=cfg.seed, work_dir=None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     graph = to_pyg(store, follow_times=True)
@@ -135,11 +134,19 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
     for col in (cfg.truth, cfg.label):
         if col is not None and col not in users.columns:
             raise ConfigError(f"users have no column {col!r}; columns: {users.columns}")
-    posts = store.read_posts()
-    text, _ = embed_aligned(job, users, posts, graph.ids.select("user_id"))
-    tx = torch.from_numpy(np.array(text["embedding"].to_numpy(), dtype=np.float32))
-    has_text = torch.from_numpy(text["has_text"].fill_null(False).to_numpy().astype(np.float32))
-    n_posts = text["n_posts"].fill_null(0).to_numpy()
+    ctx: Context = {
+        "ids": graph.ids,
+        "users": users,
+        "posts": store.read_posts(),
+        "edge_index": d.edge_index,
+        "edge_weight": d.edge_weight,
+        "edge_type": d.edge_type,
+        "edge_time": d.edge_time,
+        "relations": graph.relations,
+    }
+    runner = Runner(None)
+    timings.update(runner.run([EmbedStage(job)], ctx).seconds)
+    tx = ctx["tx"]
     timings["read_and_embed"] = time.perf_counter() - t0
 
     # --- split: held-out follows, and interactions between held-out pairs
@@ -176,27 +183,24 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
         "seed": cfg.seed,
     }
 
-    # --- models trained on the training graph only
-    t = time.perf_counter()
-    struct = structural_features(ei, n, n_posts)
-    x_full = torch.cat([tx, struct, has_text[:, None]], 1)
-    x_graph = torch.cat([struct, torch.ones(n, 1)], 1)
-    kw = job.model_kwargs(seed=cfg.seed)
-    model = ProfileModel(**kw).fit(x_full, ei, ew)
-    timings["train_graphsona"] = time.perf_counter() - t
-    t = time.perf_counter()
-    graph_only = ProfileModel(**kw).fit(x_graph, ei, ew)
-    timings["train_graph_only"] = time.perf_counter() - t
+    # --- models trained on the training graph only (the job's train stage, twice)
+    ctx.update(train_edge_index=ei, train_edge_weight=ew)
+    trained = runner.run(
+        [TrainStage(job), TrainStage(job, features="structural", out="graph_only_")], ctx
+    )
+    timings["train_graphsona"] = trained.seconds["train"]
+    timings["train_graph_only"] = trained.seconds["train_graph_only"]
+    z, graph_only = ctx["profiles"], ctx["graph_only_profiles"]
 
     # --- who to follow
     t = time.perf_counter()
     scorers = {
-        "graphsona": decoder_scorer(model),
+        "graphsona": decoder_scorer_of(z, ctx["bias"]),
         "popularity": popularity_scorer(train_follows, n),
         "common_neighbours": common_neighbours_scorer(ei, n),
         "adamic_adar": adamic_adar_scorer(ei, n),
         "text_only": cosine_scorer(tx),
-        "graph_only": decoder_scorer(graph_only),
+        "graph_only": decoder_scorer_of(graph_only, ctx["graph_only_bias"]),
     }
     wtf = {
         name: ranking_metrics(
@@ -206,31 +210,15 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
     }
     timings["rank"] = time.perf_counter() - t
 
-    # --- communities on the full graph, profiles from the training model
-    t = time.perf_counter()
+    # --- communities on the full graph, profiles from the training model (the job's stage)
     truth = users[cfg.truth].to_numpy() if cfg.truth else None
-    z = model.get_embedding()
-    ours = text_aware_communities(
-        d.edge_index,
-        z - z.mean(0, keepdim=True),
-        weight=d.edge_weight,
-        resolution=job.resolution,
-        min_size=job.min_community_size,
-        seed=cfg.seed,
-    )
-    ref = leiden(
-        d.edge_index,
-        n,
-        weight=d.edge_weight,
-        resolution=job.resolution,
-        min_size=job.min_community_size,
-        seed=cfg.seed,
-    )
+    timings.update(runner.run([CommunitiesStage(job)], ctx).seconds)
     comms = {
-        "graphsona": _partition_scores(ours.membership, d.edge_index, d.edge_weight, tx, truth),
-        "leiden": _partition_scores(ref.membership, d.edge_index, d.edge_weight, tx, truth),
+        "graphsona": _partition_scores(ctx["membership"], d.edge_index, d.edge_weight, tx, truth),
+        "leiden": _partition_scores(
+            ctx["leiden_membership"], d.edge_index, d.edge_weight, tx, truth
+        ),
     }
-    timings["communities"] = time.perf_counter() - t
 
     # --- profiles probe
     probes: dict[str, Any] = {}
@@ -242,26 +230,11 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
             "labelled_users": int(known.sum()),
             "graphsona": probe(z.numpy()[known], y, seed=cfg.seed),
             "text_only": probe(tx.numpy()[known], y, seed=cfg.seed),
-            "graph_only": probe(graph_only.get_embedding().numpy()[known], y, seed=cfg.seed),
+            "graph_only": probe(graph_only.numpy()[known], y, seed=cfg.seed),
         }
 
-    # --- influence
-    is_inter = (
-        (d.edge_type > 0)
-        if graph.relations[:1] == ["follows"]
-        else torch.ones_like(d.edge_type, dtype=torch.bool)
-    )
-    extra = np.concatenate([tx.numpy(), np.log1p(n_posts.astype(np.float64))[:, None]], 1)
-    infl = influence_scores(
-        d.edge_index,
-        n,
-        weight=d.edge_weight,
-        is_interaction=is_inter,
-        edge_time=torch.where(is_inter, d.edge_time, torch.full_like(d.edge_time, -1)),
-        extra_features=extra,
-        later_fraction=job.later_fraction,
-        seed=cfg.seed,
-    )
+    # --- influence (the job's stage, on the whole graph)
+    timings.update(runner.run([InfluenceStage(job)], ctx).seconds)
     report: dict[str, Any] = {
         "users": n,
         "edges": int(d.edge_index.shape[1]),
@@ -269,7 +242,7 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
         "who_to_follow": wtf,
         "communities": comms,
         "profiles_probe": probes,
-        "influence": infl.report,
+        "influence": ctx["influence_report"],
         "seconds": timings,
         "config": {k2: v for k2, v in asdict(cfg).items() if k2 != "job"},
     }

@@ -41,12 +41,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from graphsona.errors import ConfigError
+from graphsona.gnn.decoder import link_logit
 from graphsona.graph import GraphStore, to_pyg
 from graphsona.outputs.summary import require_profiles
 
-__all__ = ["DECODER_TEMPERATURE", "RecContext", "similar_users", "who_to_follow"]
-
-DECODER_TEMPERATURE = 0.2  # ProfileModel's default temperature
+__all__ = ["RecContext", "similar_users", "who_to_follow"]
 
 
 @dataclass
@@ -182,9 +181,7 @@ def who_to_follow(
         sim = ctx.z[b] @ ctx.z.T  # cosine (unit rows)
         # A user with no edges is outside what the decoder saw in training: rank by profile
         # similarity alone (their profile comes from their own text), without the follow bias.
-        logit = sim / DECODER_TEMPERATURE + np.where(
-            ctx.connected[b][:, None], ctx.bias[None, :], 0
-        )
+        logit = link_logit(sim, np.where(ctx.connected[b][:, None], ctx.bias[None, :], 0))
         fb = f[b]  # type: ignore[index]
         mutual = (fb @ f).toarray()  # 2-hop paths u -> m -> v
         cand = mutual > 0

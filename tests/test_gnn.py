@@ -88,7 +88,7 @@ def test_minibatch_inference_is_exact_full_neighbourhood(planted) -> None:  # ty
     model = ProfileModel(dim=16, hidden=32, epochs=3, seed=0, batch_size=4096).fit(x, ei)
     both = torch.cat([ei, ei.flip(0)], 1)
     full = model.embed(x, both)
-    from graphsona.gnn.profiles import _Sampler
+    from graphsona.gnn.sampler import NeighbourSampler as _Sampler
 
     w = torch.ones(both.shape[1])
     sampler = _Sampler(both, w, len(x))

@@ -14,7 +14,8 @@ from graphsona.errors import ConfigError, StoreError
 from graphsona.gnn.heads import predict_labels
 from graphsona.graph import EmbeddedStore
 from graphsona.graph.mapping import SchemaMapping
-from graphsona.jobs.profile import _hash, _rounded
+from graphsona.jobs.runner import fingerprint as _hash
+from graphsona.jobs.stages import _rounded
 from graphsona.loaders import Dataset
 from graphsona.loaders.dataset import SCHEMAS
 from graphsona.outputs.recommend import RecContext, who_to_follow

@@ -1,0 +1,76 @@
+"""The profiling job's settings (no heavy imports: the CLI reads configs without loading torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graphsona.errors import ConfigError
+
+__all__ = ["ProfileJobConfig"]
+
+
+@dataclass(frozen=True)
+class ProfileJobConfig:
+    """Settings of one profiling run (all with defaults).
+
+    Args:
+        embedder, embedder_kind: text model (``kind="static"`` is the fast CPU mode).
+        embedder_precision: ``auto`` (bf16 on CUDA and on CPUs with native bf16), ``fp32`` or
+            ``bf16``; see :func:`~graphsona.embeddings.models.resolve_precision`.
+        cache: on-disk text-vector cache (``None``: no cache).
+        dim, hidden, layers, epochs, patience, lr, weighted, batch_size: GNN (see
+            :class:`~graphsona.gnn.ProfileModel`). seed: every random draw.
+        resolution, min_community_size: community detection.
+        later_fraction: share of timed interactions held out to evaluate influence.
+        labels: train supervised heads for ``label_*`` user columns.
+        profile_property: user property for the profile vector (a vector index is made on it).
+        work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
+    """
+
+    embedder: str = "default"
+    embedder_kind: str = "sentence-transformers"
+    embedder_precision: str = "auto"
+    cache: Path | None = Path.home() / ".cache" / "graphsona" / "vectors.sqlite"
+    dim: int = 128
+    hidden: int = 256
+    layers: int = 2
+    epochs: int = 100
+    patience: int = 20
+    lr: float = 0.01
+    weighted: bool = True
+    batch_size: int | None = None
+    seed: int = 0
+    resolution: float = 1.0
+    min_community_size: int = 5
+    later_fraction: float = 0.3
+    labels: bool = True
+    profile_property: str = "profile"
+    work_dir: Path | None = None
+
+    def model_kwargs(self, **extra: Any) -> dict[str, Any]:
+        """:class:`~graphsona.gnn.ProfileModel` arguments from these settings (plus ``extra``)."""
+        keys = ("dim", "hidden", "layers", "epochs", "patience", "lr", "weighted", "batch_size")
+        return {**{k: getattr(self, k) for k in keys}, "seed": self.seed, **extra}
+
+    def check(self) -> None:
+        from graphsona.embeddings.models import PRECISIONS
+
+        errors = []
+        for name in ("dim", "hidden", "layers", "epochs", "min_community_size"):
+            if getattr(self, name) < 1:
+                errors.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.resolution <= 0:
+            errors.append(f"resolution must be > 0 (got {self.resolution})")
+        if not 0 < self.later_fraction < 1:
+            errors.append(f"later_fraction must be in (0, 1) (got {self.later_fraction})")
+        if self.lr <= 0:
+            errors.append(f"lr must be > 0 (got {self.lr})")
+        if self.embedder_precision not in PRECISIONS:
+            errors.append(
+                f"embedder_precision ([model] precision) must be one of {list(PRECISIONS)} "
+                f"(got {self.embedder_precision!r})"
+            )
+        if errors:
+            raise ConfigError("invalid profiling config: " + "; ".join(errors))

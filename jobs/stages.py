@@ -1,0 +1,512 @@
+"""The stages of graphsona's jobs, each usable alone (see :mod:`graphsona.jobs.runner`).
+
+Context keys the stages read and write:
+
+* given by the job: ``ids`` (``user_id``, ``index``), ``users`` (aligned with ``ids``),
+  ``posts``, ``edge_index``/``edge_weight``/``edge_type``/``edge_time`` (the whole graph),
+  ``relations`` (edge type -> name), ``previous`` (user -> community id of an earlier run);
+* :class:`EmbedStage` -> ``text`` (pooled vectors per user), ``tx``, ``n_posts``, ``has_text``;
+* :class:`TrainStage` -> ``<out>profiles``, ``<out>bias``, ``<out>train_info``;
+* :class:`CommunitiesStage` -> ``membership``, ``modularity``, ``leiden_membership``,
+  ``leiden_reference``;
+* :class:`InfluenceStage` -> ``influence`` (frame), ``influence_report``;
+* :class:`LabelsStage` -> ``label_frame``, ``label_report``;
+* :class:`ResultsStage` -> ``names``, ``results``, ``run_id``;
+* :class:`WriteBackStage` (holds the store) -> ``profiled_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from graphsona.errors import StoreError
+from graphsona.graph import GraphStore
+from graphsona.jobs.runner import Context, Progress, Stage, fingerprint, save_frame
+from graphsona.jobs.settings import ProfileJobConfig
+
+__all__ = [
+    "CommunitiesStage",
+    "EmbedStage",
+    "InfluenceStage",
+    "LabelsStage",
+    "ResultsStage",
+    "TrainStage",
+    "WriteBackStage",
+    "embed_aligned",
+]
+
+
+def embed_aligned(
+    cfg: ProfileJobConfig, users: pl.DataFrame, posts: pl.DataFrame, ids: pl.DataFrame
+) -> tuple[pl.DataFrame, Any]:
+    """Pooled text vectors per user (``cfg``'s model and cache), in the row order of ``ids``."""
+    from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder
+
+    embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind, precision=cfg.embedder_precision)
+    cache = VectorCache(cfg.cache) if cfg.cache else None
+    try:
+        text, report = embed_users(users, posts, embedder, cache=cache, options=EmbedOptions())
+    finally:
+        if cache is not None:
+            cache.close()
+    return ids.join(text, on="user_id", how="left", maintain_order="left"), report
+
+
+def _text_features(text: pl.DataFrame) -> Context:
+    return {
+        "text": text,
+        "tx": torch.from_numpy(np.array(text["embedding"].to_numpy(), dtype=np.float32)),
+        "n_posts": text["n_posts"].fill_null(0).to_numpy(),
+        "has_text": torch.from_numpy(
+            text["has_text"].fill_null(False).to_numpy().astype(np.float32)
+        ),
+    }
+
+
+class EmbedStage(Stage):
+    """Each user's posts (and bio) -> one pooled text vector."""
+
+    name = "embed"
+    files = ("text.parquet",)
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def _inputs(self, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+        users, posts = ctx["users"], ctx["posts"]
+        bio = users.select("user_id", "bio") if "bio" in users.columns else users.select("user_id")
+        cols = [c for c in ("user_id", "text", "created_at") if c in posts.columns]
+        return bio, posts.select(cols)
+
+    def fingerprint(self, ctx: Context) -> str:
+        from graphsona.embeddings import EmbedOptions
+
+        c = self.cfg
+        options = asdict(EmbedOptions())
+        return fingerprint(
+            "embed", c.embedder, c.embedder_kind, c.embedder_precision, options, *self._inputs(ctx)
+        )
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        say("embed", f"embedding {ctx['posts'].height:,} posts with {self.cfg.embedder}")
+        text, report = embed_aligned(self.cfg, ctx["users"], ctx["posts"], ctx["ids"])
+        return {**_text_features(text), "embed_report": asdict(report)}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        save_frame(out["text"], folder / "text.parquet")
+        return {"report": out["embed_report"]}
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return _text_features(pl.read_parquet(folder / "text.parquet"))
+
+
+def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
+    """The GNN's input rows: text vector + structural features + has-text flag (``full``), or
+    structural features only (``structural``, the graph-only reference model)."""
+    from graphsona.gnn import structural_features
+
+    ei, n = ctx["train_edge_index"], ctx["ids"].height
+    struct = structural_features(ei, n, ctx["n_posts"])
+    if kind == "structural":
+        return torch.cat([struct, torch.ones(n, 1)], 1)
+    return torch.cat([ctx["tx"], struct, ctx["has_text"][:, None]], 1)
+
+
+class TrainStage(Stage):
+    """The GNN profile model trained by link prediction on ``train_edge_*`` (the job: all
+    edges; evaluation: the edges left after the hold-out)."""
+
+    name = "train"
+    files = ("profiles.npy", "follow_bias.npy")
+
+    def __init__(
+        self,
+        cfg: ProfileJobConfig,
+        *,
+        checkpoint: Path | None = None,
+        before: Callable[[], None] | None = None,
+        features: str = "full",
+        out: str = "",
+    ) -> None:
+        self.cfg, self.checkpoint, self.before = cfg, checkpoint, before
+        self.features, self.out = features, out
+        if out:  # a second model in the same run (evaluation's graph-only model) is not cached
+            self.name, self.cached = f"train_{out.strip('_')}", False
+
+    def _model(self, say: Progress) -> Any:
+        from graphsona.gnn import ProfileModel
+
+        return ProfileModel(
+            **self.cfg.model_kwargs(),
+            progress=lambda e, loss, auc: say(
+                "train", f"epoch {e + 1}: loss {loss:.4f}, val AUC {auc:.4f}"
+            ),
+        )
+
+    def fingerprint(self, ctx: Context) -> str:
+        x = node_features(ctx, self.features)
+        model = self._model(lambda s, m: None)
+        return fingerprint(
+            "train",
+            model.config(),
+            self.cfg.epochs,
+            x,
+            ctx["train_edge_index"],
+            ctx["train_edge_weight"],
+        )
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        x = node_features(ctx, self.features)
+        ei, ew = ctx["train_edge_index"], ctx["train_edge_weight"]
+        say("train", f"training on {x.shape[0]:,} users and {ei.shape[1]:,} edges")
+        if self.before is not None:
+            self.before()
+        model = self._model(say).fit(x, ei, ew, checkpoint=self.checkpoint)
+        # Stored profiles are the decoder's unit vectors: cosine similarity between two stored
+        # profiles *is* the trained link decoder's score (up to its temperature), so the vector
+        # index, similar-user search and who-to-follow all rank by what training optimised.
+        h = model.history
+        info = {
+            "best_val_auc": max(h.val_auc) if h.val_auc else float("nan"),
+            "epochs": len(h.loss),
+            "best_epoch": h.best_epoch,
+            "mode": h.mode,
+            "resumed_at": h.resumed_at,
+        }
+        p = self.out
+        return {
+            f"{p}profiles": model.get_embedding(),
+            f"{p}bias": model.get_target_bias(),
+            f"{p}train_info": info,
+        }
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        if self.out:
+            return {}
+        np.save(folder / "profiles.npy", out["profiles"].numpy())
+        np.save(folder / "follow_bias.npy", out["bias"].numpy())
+        return dict(out["train_info"])
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        keep = ("best_val_auc", "epochs", "best_epoch", "mode", "resumed_at")
+        return {
+            "profiles": torch.from_numpy(np.load(folder / "profiles.npy")),
+            "bias": torch.from_numpy(np.load(folder / "follow_bias.npy")),
+            "train_info": {k: info.get(k) for k in keep},
+        }
+
+
+class CommunitiesStage(Stage):
+    """Text-aware Leiden on the whole graph with profile similarity, ids matched to the previous
+    run's; plain Leiden on the same graph as the structural reference."""
+
+    name = "communities"
+    files = ("communities.parquet",)
+
+    def __init__(self, cfg: ProfileJobConfig, seed: int | None = None) -> None:
+        self.cfg = cfg
+        self.seed = cfg.seed if seed is None else seed
+
+    def fingerprint(self, ctx: Context) -> str:
+        c = self.cfg
+        return fingerprint(
+            "communities",
+            ctx["profiles"],
+            ctx["edge_index"],
+            ctx["edge_weight"],
+            c.resolution,
+            c.min_community_size,
+            self.seed,
+        )
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.gnn import leiden, match_ids, text_aware_communities, text_coherence
+
+        say("communities", "finding communities")
+        c, z = self.cfg, ctx["profiles"]
+        ei, ew, n = ctx["edge_index"], ctx["edge_weight"], ctx["ids"].height
+        # Centred for clustering: a shared component (degree, activity) would otherwise make
+        # every pair look alike.
+        part = text_aware_communities(
+            ei,
+            z - z.mean(0, keepdim=True),
+            weight=ew,
+            resolution=c.resolution,
+            min_size=c.min_community_size,
+            seed=self.seed,
+        )
+        ids = ctx["ids"]["user_id"].to_list()
+        membership = match_ids(ctx.get("previous", {}), ids, part.membership)
+        ref = leiden(
+            ei, n, weight=ew, resolution=c.resolution, min_size=c.min_community_size, seed=self.seed
+        )
+        return {
+            "membership": membership,
+            "modularity": part.modularity,
+            "leiden_membership": ref.membership,
+            "leiden_reference": {
+                "communities": ref.n_communities,
+                "modularity": ref.modularity,
+                "text_coherence": text_coherence(ref.membership, ctx["tx"]),
+            },
+        }
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        frame = pl.DataFrame(
+            {"community_id": out["membership"], "leiden_id": out["leiden_membership"]}
+        )
+        save_frame(frame, folder / "communities.parquet")
+        return {
+            "modularity": out["modularity"],
+            "communities": len(np.unique(out["membership"])),
+            "leiden_reference": out["leiden_reference"],
+        }
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        frame = pl.read_parquet(folder / "communities.parquet")
+        return {
+            "membership": frame["community_id"].to_numpy().copy(),
+            "leiden_membership": frame["leiden_id"].to_numpy().copy(),
+            "modularity": float(info["modularity"]),
+            "leiden_reference": dict(info.get("leiden_reference", {})),
+        }
+
+
+def _interactions(ctx: Context) -> torch.Tensor:
+    et: torch.Tensor = ctx["edge_type"]
+    if ctx["relations"][:1] == ["follows"]:
+        return et > 0
+    return torch.ones_like(et, dtype=torch.bool)
+
+
+class InfluenceStage(Stage):
+    """PageRank plus a learned engagement model (see :mod:`graphsona.gnn.influence`)."""
+
+    name = "influence"
+    files = ("influence.parquet",)
+
+    def __init__(self, cfg: ProfileJobConfig, seed: int | None = None) -> None:
+        self.cfg = cfg
+        self.seed = cfg.seed if seed is None else seed
+
+    def _inputs(self, ctx: Context) -> tuple[Any, ...]:
+        is_inter = _interactions(ctx)
+        # only interactions carry the times the later-window check uses
+        times = torch.where(is_inter, ctx["edge_time"], torch.full_like(ctx["edge_time"], -1))
+        extra = np.concatenate(
+            [ctx["tx"].numpy(), np.log1p(ctx["n_posts"].astype(np.float64))[:, None]], 1
+        )
+        return ctx["edge_index"], ctx["edge_weight"], is_inter, times, extra
+
+    def fingerprint(self, ctx: Context) -> str:
+        return fingerprint("influence", *self._inputs(ctx), self.cfg.later_fraction, self.seed)
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.gnn import influence_scores
+
+        say("influence", "scoring influence")
+        ei, ew, is_inter, times, extra = self._inputs(ctx)
+        res = influence_scores(
+            ei,
+            ctx["ids"].height,
+            weight=ew,
+            is_interaction=is_inter,
+            edge_time=times,
+            extra_features=extra,
+            later_fraction=self.cfg.later_fraction,
+            seed=self.seed,
+        )
+        frame = pl.DataFrame(
+            {"influence": res.score, "influence_rank": res.rank, "pagerank": res.pagerank}
+        )
+        return {"influence": frame, "influence_report": res.report}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        save_frame(out["influence"], folder / "influence.parquet")
+        return {"report": out["influence_report"]}
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return {
+            "influence": pl.read_parquet(folder / "influence.parquet"),
+            "influence_report": info["report"],
+        }
+
+
+class LabelsStage(Stage):
+    """Supervised heads for the users' ``label_*`` columns on frozen profiles + text."""
+
+    name = "labels"
+    files = ("labels.parquet",)
+
+    def __init__(self, cfg: ProfileJobConfig, columns: list[str]) -> None:
+        self.cfg, self.columns = cfg, columns
+
+    def fingerprint(self, ctx: Context) -> str:
+        labels = ctx["users"].select(self.columns)
+        return fingerprint("labels", ctx["profiles"], ctx["tx"], labels, self.cfg.seed)
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.gnn import predict_labels
+
+        say("labels", f"predicting {', '.join(self.columns)}")
+        feats = np.concatenate([ctx["profiles"].numpy(), ctx["tx"].numpy()], 1)
+        heads = predict_labels(ctx["users"].select(self.columns), feats, seed=self.cfg.seed)
+        done = [h.frame() for h in heads if h.kind != "skipped"]
+        return {
+            "label_frame": pl.concat(done, how="horizontal") if done else pl.DataFrame(),
+            "label_report": {h.column: {"kind": h.kind, **h.metrics} for h in heads},
+        }
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        frame = out["label_frame"]
+        # a frame with no columns cannot be written: keep a placeholder row count only
+        save_frame(frame if frame.width else pl.DataFrame({"_none": []}), folder / "labels.parquet")
+        return {"report": out["label_report"]}
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        frame = pl.read_parquet(folder / "labels.parquet")
+        return {
+            "label_frame": pl.DataFrame() if frame.columns == ["_none"] else frame,
+            "label_report": info["report"],
+        }
+
+
+def _rounded(frame: pl.DataFrame, digits: int = 6) -> pl.DataFrame:
+    """``frame`` with floats (and float vectors) at ``digits`` significant digits, for hashing.
+
+    Two identical runs differ in float noise (influence by ~1e-14: summation order in the
+    power iteration), and the run id must not. Significant digits, not one absolute step,
+    because the columns live on very different scales (PageRank ~1/n, logits ~1, vectors ~0.1):
+    6 digits sit far above float64 noise (~1e-16 relative) and far below any change a reader
+    would call different. Magnitudes under 1e-12 count as 0 (noise around zero has no digits).
+    """
+
+    def snap(e: pl.Expr) -> pl.Expr:
+        e = e.cast(pl.Float64)
+        return pl.when(e.abs() < 1e-12).then(0.0).otherwise(e).round_sig_figs(digits)
+
+    exprs = []
+    for name, dt in frame.schema.items():
+        c = pl.col(name)
+        if dt in (pl.Float32, pl.Float64):
+            exprs.append(snap(c).alias(name))
+        elif isinstance(dt, pl.Array) and dt.inner in (pl.Float32, pl.Float64):
+            flat = c.cast(pl.List(dt.inner)).list.eval(snap(pl.element()))
+            exprs.append(flat.list.to_array(dt.size).alias(name))
+        elif isinstance(dt, pl.List) and dt.inner in (pl.Float32, pl.Float64):
+            exprs.append(c.list.eval(snap(pl.element())).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+class ResultsStage(Stage):
+    """Community names (cheap, from the posts) and the per-user results frame with its run id
+    (a hash of the results: an unchanged rerun keeps it)."""
+
+    name = "results"
+    cached = False
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def fingerprint(self, ctx: Context) -> str:
+        return ""
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.gnn import name_communities
+
+        ids = ctx["ids"]["user_id"].to_list()
+        membership, infl = ctx["membership"], ctx["influence"]
+        score = infl["influence"].to_numpy()
+        names = name_communities(membership, ids, ctx["posts"], influence=score)
+        name_of = dict(zip(names["community_id"].to_list(), names["name"].to_list(), strict=True))
+        dim = ctx["profiles"].shape[1]
+        results = pl.DataFrame(
+            {
+                "user_id": ids,
+                self.cfg.profile_property: pl.Series(ctx["profiles"].numpy()).cast(
+                    pl.Array(pl.Float32, dim)
+                ),
+                "community_id": membership.astype(np.int64),
+                "community_name": [name_of[int(c)] for c in membership],
+                "influence": score,
+                "influence_rank": infl["influence_rank"],
+                "pagerank": infl["pagerank"],
+                "follow_bias": ctx["bias"].numpy().astype(np.float64),
+            }
+        )
+        labels = ctx.get("label_frame")
+        if labels is not None and labels.width:
+            results = pl.concat([results, labels], how="horizontal")
+        run_id = fingerprint(
+            "run", _rounded(results), _rounded(names.drop("top_members", strict=False))
+        )
+        return {"names": names, "results": results, "run_id": run_id}
+
+
+def _written(store: GraphStore, run_id: str) -> int:
+    """Users in the store carrying ``run_id`` (0 when the property does not exist yet)."""
+    query = f"MATCH (u:{store.mapping.user_label}) WHERE u.profile_run_id = $r RETURN count(*) AS n"
+    try:
+        return int(store.run(query, {"r": run_id})["n"][0])
+    except StoreError:  # the embedded store rejects a property no user has yet
+        return 0
+
+
+class WriteBackStage(Stage):
+    """User properties, community nodes and memberships, and the vector index, written back.
+
+    Skipped when the store already holds this exact result (the run id on every user). Before
+    writing, the store's data version is compared with the one the job started from: a load
+    that landed meanwhile stops the job here, with nothing written.
+    """
+
+    name = "write_back"
+
+    def __init__(self, store: GraphStore, cfg: ProfileJobConfig, data_version: str) -> None:
+        self.store, self.cfg, self.version = store, cfg, data_version
+
+    def fingerprint(self, ctx: Context) -> str:
+        return str(ctx["run_id"])
+
+    def up_to_date(self, ctx: Context, info: dict[str, Any]) -> bool:
+        return _written(self.store, ctx["run_id"]) == int(ctx["ids"].height)
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        store = self.store
+        if store.data_version() != self.version:
+            raise StoreError(
+                "the store's data changed while the job ran (a load started after it); nothing "
+                "was written back: rerun graphsona profile to profile the new data"
+            )
+        n = ctx["ids"].height
+        say("write_back", f"writing {n:,} profiles back")
+        now = datetime.now(UTC)
+        results = ctx["results"].with_columns(
+            pl.lit(ctx["run_id"]).alias("profile_run_id"),
+            pl.lit(now).dt.cast_time_unit("us").alias("profiled_at"),
+        )
+        store.write_user_properties(results)
+        membership = ctx["membership"].astype(np.int64)
+        store.write_communities(
+            ctx["names"].with_columns(pl.col("community_id").cast(pl.Int64)),
+            pl.DataFrame({"user_id": ctx["ids"]["user_id"], "community_id": membership}),
+        )
+        store.create_vector_index(self.cfg.profile_property, ctx["profiles"].shape[1])
+        return {"profiled_at": now.isoformat(), "written_users": n}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        return {"profiled_at": out["profiled_at"], "users": out["written_users"]}
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return {"profiled_at": info["profiled_at"]}
+
+
+def with_seed(cfg: ProfileJobConfig, seed: int) -> ProfileJobConfig:
+    return replace(cfg, seed=seed)
