@@ -42,6 +42,8 @@ def structural_features(
     if n_posts is not None:
         cols.append(torch.tensor(np.asarray(n_posts), dtype=torch.float32))
     feats = torch.log1p(torch.stack(cols, dim=1))
+    if num_nodes < 2:  # one user: no spread to standardise by (std of one row is NaN)
+        return torch.zeros_like(feats)
     return (feats - feats.mean(0)) / feats.std(0).clamp(min=1e-6)
 
 

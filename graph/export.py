@@ -82,12 +82,32 @@ def to_pyg(
     follow_times: bool = False,
 ) -> PygGraph:
     """Read users and edges from ``store`` into a :class:`PygGraph`."""
+    return to_pyg_frames(
+        store.read_user_ids(),
+        store.read_follows(with_time=follow_times) if include_follows else None,
+        store.read_interactions() if include_interactions else None,
+        kind_weights=kind_weights,
+        follow_times=follow_times,
+    )
+
+
+def to_pyg_frames(
+    user_ids: pl.Series,
+    follows: pl.DataFrame | None,
+    interactions: pl.DataFrame | None,
+    *,
+    kind_weights: dict[str, float] | None = None,
+    follow_times: bool = False,
+) -> PygGraph:
+    """The same graph as :func:`to_pyg` from frames (``src, dst[, created_at]`` follows and
+    ``src, dst, kind, weight, created_at`` interactions): ``None`` leaves a relation out."""
     weights = {**DEFAULT_KIND_WEIGHTS, **(kind_weights or {})}
-    users = store.read_user_ids().to_frame()
+    users = user_ids.rename("user_id").to_frame()
     ids = users.sort("user_id").with_row_index("index").select("user_id", "index")
     parts, relations = [], []
-    if include_follows:
-        follows = _indexed(store.read_follows(with_time=follow_times), ids)
+    include_follows = follows is not None
+    if follows is not None:
+        follows = _indexed(follows, ids)
         relations.append("follows")
         ts = (
             pl.col("created_at").dt.epoch("s").fill_null(-1)
@@ -103,8 +123,8 @@ def to_pyg(
                 ts.alias("ts"),
             )
         )
-    if include_interactions:
-        inter = _indexed(store.read_interactions(), ids)
+    if interactions is not None:
+        inter = _indexed(interactions, ids)
         kinds = sorted(inter["kind"].unique().to_list())
         relations += kinds
         offset = 1 if include_follows else 0

@@ -31,10 +31,11 @@ from typing import Any
 
 import polars as pl
 from graphsona.errors import ConfigError
-from graphsona.graph import GraphStore, to_pyg
+from graphsona.graph import GraphStore, PygGraph, to_pyg
 from graphsona.graph.lock import hold
 from graphsona.jobs.runner import Context, Runner, Stage
 from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.loaders.dataset import Dataset
 from graphsona.jobs.stages import (
     CommunitiesStage,
     EmbedStage,
@@ -95,18 +96,28 @@ class ProfileResult:
 
 def graph_context(store: GraphStore) -> Context:
     """What the stages start from, read from ``store``: ids, users, posts, edges."""
-    graph = to_pyg(store)
-    if graph.data.num_nodes < 2 or graph.data.edge_index.shape[1] == 0:
-        raise ConfigError("the store holds no users or no edges: load a dataset first")
-    users = graph.ids.select("user_id").join(
-        store.read_users(), on="user_id", how="left", maintain_order="left"
-    )
     frames = list(store.iter_posts())  # read once: embedding and naming both need them
     posts = (
         pl.concat(frames)
         if frames
         else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
     )
+    return make_context(to_pyg(store), store.read_users(), posts)
+
+
+def dataset_context(dataset: Dataset) -> Context:
+    """The same start for a validated in-memory :class:`~graphsona.loaders.Dataset` (no store)."""
+    from graphsona.graph.export import to_pyg_frames
+
+    graph = to_pyg_frames(dataset.users["user_id"], dataset.follows, dataset.interactions)
+    return make_context(graph, dataset.users, dataset.posts)
+
+
+def make_context(graph: PygGraph, users: pl.DataFrame, posts: pl.DataFrame) -> Context:
+    """A stage context from a graph, the users' properties and their posts."""
+    if graph.data.num_nodes == 0:
+        raise ConfigError("the store holds no users: load a dataset first")
+    users = graph.ids.select("user_id").join(users, on="user_id", how="left", maintain_order="left")
     d = graph.data
     previous: dict[str, int] = {}
     if "community_id" in users.columns:  # ids matched to the previous run's, as stored
@@ -119,6 +130,7 @@ def graph_context(store: GraphStore) -> Context:
             )
         )
     return {
+        "graph": graph,
         "ids": graph.ids,
         "users": users,
         "posts": posts,

@@ -18,7 +18,7 @@ Context keys the stages read and write:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,9 @@ def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
     return torch.cat([ctx["tx"], struct, ctx["has_text"][:, None]], 1)
 
 
+MIN_TRAIN_EDGES = 10  # fewer edges than this: no validation split to train against
+
+
 class TrainStage(Stage):
     """The GNN profile model trained by link prediction on ``train_edge_*`` (the job: all
     edges; evaluation: the edges left after the hold-out)."""
@@ -165,6 +168,9 @@ class TrainStage(Stage):
     def run(self, ctx: Context, say: Progress) -> Context:
         x = node_features(ctx, self.features)
         ei, ew = ctx["train_edge_index"], ctx["train_edge_weight"]
+        if ei.shape[1] < MIN_TRAIN_EDGES:
+            say("train", f"only {ei.shape[1]} edges: profiles from the users' text alone")
+            return self._without_edges(x)
         say("train", f"training on {x.shape[0]:,} users and {ei.shape[1]:,} edges")
         if self.before is not None:
             self.before()
@@ -186,6 +192,24 @@ class TrainStage(Stage):
             f"{p}bias": model.get_target_bias(),
             f"{p}train_info": info,
         }
+
+    def _without_edges(self, x: torch.Tensor) -> Context:
+        """Link prediction needs links: with (almost) none, a profile is a fixed random
+        projection of the user's features (text vector, activity) to ``dim``, normalised, and
+        nobody gets a follow bias. Similar text still means similar profiles (random
+        projections keep cosines), which is all the later stages can use."""
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+        proj = torch.randn(x.shape[1], self.cfg.dim, generator=gen) / self.cfg.dim**0.5
+        z = torch.nn.functional.normalize(x @ proj, dim=-1)
+        info = {
+            "best_val_auc": float("nan"),
+            "epochs": 0,
+            "best_epoch": -1,
+            "mode": f"no training: fewer than {MIN_TRAIN_EDGES} edges (text projection)",
+            "resumed_at": None,
+        }
+        p = self.out
+        return {f"{p}profiles": z, f"{p}bias": torch.zeros(x.shape[0]), f"{p}train_info": info}
 
     def save(self, out: Context, folder: Path) -> dict[str, Any]:
         if self.out:
@@ -507,6 +531,3 @@ class WriteBackStage(Stage):
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
         return {"profiled_at": info["profiled_at"]}
 
-
-def with_seed(cfg: ProfileJobConfig, seed: int) -> ProfileJobConfig:
-    return replace(cfg, seed=seed)

@@ -8,13 +8,14 @@ load with nothing written; repairs (dropped, merged or truncated rows) are count
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 from graphsona._ident import IDENTIFIER
 from graphsona.errors import DataValidationError
-from graphsona.loaders._read import ROW, read_table
+from graphsona.loaders._read import ROW, _with_rows, read_table
 from graphsona.loaders.contract import (
     FORMATS,
     MAX_ID_CHARS,
@@ -26,7 +27,7 @@ from graphsona.loaders.contract import (
 )
 from graphsona.loaders.dataset import SCHEMAS, TIME, Dataset, LoadReport
 
-__all__ = ["LoadOptions", "load_dataset"]
+__all__ = ["LoadOptions", "load_dataset", "load_frames"]
 
 _ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
@@ -57,6 +58,9 @@ class LoadOptions:
     strict: bool = False
     lossy_utf8: bool = False
     max_post_chars: int = 5000
+
+
+_Root = Path | dict[str, pl.DataFrame]  # a dataset folder, or in-memory tables by name
 
 
 def _find_file(root: Path, table: str) -> Path | None:
@@ -253,9 +257,37 @@ def _infer_extra(df: pl.DataFrame, col: str) -> pl.DataFrame:
     return df
 
 
-def _read(
-    root: Path, spec: TableSpec, opts: LoadOptions, report: LoadReport
+def _read_frame(
+    tables: dict[str, pl.DataFrame], spec: TableSpec, report: LoadReport
 ) -> tuple[pl.DataFrame, Path] | None:
+    """An in-memory table, checked like a file; messages name it ``<users frame>``."""
+    frame = tables.get(spec.name)
+    name = Path(f"<{spec.name} frame>")
+    if frame is None:
+        if spec.mandatory:
+            raise DataValidationError(f"a {spec.name} table is required", file=str(name))
+        return None
+    df = _with_rows(name, frame)
+    _check_columns(df, name)
+    missing = [c for c in spec.required if c not in df.columns]
+    if missing:
+        have = [c for c in df.columns if c != ROW]
+        raise DataValidationError(
+            f"missing required column(s) {missing}; found {have}", file=str(name), column=missing[0]
+        )
+    report.files[spec.name] = str(name)
+    report.rows_read[spec.name] = df.height
+    for col in (*spec.required, *spec.optional):
+        if col in df.columns and col != "created_at":
+            _plain(df, col, name, f"{col!r}")
+    return _ids(df, spec, name), name
+
+
+def _read(
+    root: _Root, spec: TableSpec, opts: LoadOptions, report: LoadReport
+) -> tuple[pl.DataFrame, Path] | None:
+    if isinstance(root, dict):
+        return _read_frame(root, spec, report)
     path = _find_file(root, spec.name)
     if path is None:
         if spec.mandatory:
@@ -299,7 +331,7 @@ def _drop_unknown(
     return df
 
 
-def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+def _users(root: _Root, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     spec = TABLES["users"]
     read = _read(root, spec, opts, report)
     assert read is not None  # users is mandatory: _read raised otherwise
@@ -359,7 +391,7 @@ def _users(root: Path, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     return df.drop(ROW)
 
 
-def _posts(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+def _posts(root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     empty = pl.DataFrame(schema=SCHEMAS["posts"])
     read = _read(root, TABLES["posts"], opts, report)
     if read is None:
@@ -415,7 +447,7 @@ def _posts(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) 
 
 
 def _edges_common(
-    root: Path, table: str, users: pl.Series, opts: LoadOptions, report: LoadReport
+    root: _Root, table: str, users: pl.Series, opts: LoadOptions, report: LoadReport
 ) -> tuple[pl.DataFrame, Path] | None:
     read = _read(root, TABLES[table], opts, report)
     if read is None:
@@ -429,7 +461,7 @@ def _edges_common(
     return df, path
 
 
-def _follows(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+def _follows(root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     got = _edges_common(root, "follows", users, opts, report)
     if got is None:
         return pl.DataFrame(schema=SCHEMAS["follows"])
@@ -442,7 +474,7 @@ def _follows(root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport
 
 
 def _interactions(
-    root: Path, users: pl.Series, opts: LoadOptions, report: LoadReport
+    root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport
 ) -> pl.DataFrame:
     got = _edges_common(root, "interactions", users, opts, report)
     schema = SCHEMAS["interactions"]
@@ -497,6 +529,43 @@ def _interactions(
     return df.select(list(schema))
 
 
+def load_frames(
+    users: Any,
+    follows: Any = None,
+    *,
+    posts: Any = None,
+    interactions: Any = None,
+    options: LoadOptions | None = None,
+) -> tuple[Dataset, LoadReport]:
+    """Validate in-memory tables (polars or pandas frames) exactly as :func:`load_dataset`
+    validates files; errors name the table as ``<users frame>``, with row (1-based) and column.
+
+    Example:
+        >>> ds, report = load_frames(users_df, follows_df, posts=posts_df)   # doctest: +SKIP
+    """
+    tables: dict[str, pl.DataFrame] = {}
+    for name, frame in (
+        ("users", users),
+        ("follows", follows),
+        ("posts", posts),
+        ("interactions", interactions),
+    ):
+        if frame is None:
+            continue
+        if not isinstance(frame, pl.DataFrame):
+            try:
+                frame = pl.from_pandas(frame)
+            except (TypeError, ValueError, ImportError) as e:
+                raise DataValidationError(
+                    f"expected a polars or pandas DataFrame, got {type(frame).__name__}",
+                    file=f"<{name} frame>",
+                ) from e
+        tables[name] = frame
+    if "follows" not in tables and "interactions" not in tables:
+        raise DataValidationError("a dataset needs follows or interactions (or both)")
+    return _validate(tables, options or LoadOptions())
+
+
 def load_dataset(
     path: str | Path, options: LoadOptions | None = None
 ) -> tuple[Dataset, LoadReport]:
@@ -510,16 +579,22 @@ def load_dataset(
         >>> ds, report = load_dataset("data/mynet")          # doctest: +SKIP
         >>> print(report)                                     # doctest: +SKIP
     """
-    opts = options or LoadOptions()
-    if opts.max_post_chars < 1:
-        raise DataValidationError(f"max_post_chars must be >= 1, got {opts.max_post_chars}")
     root = Path(path)
     if not root.is_dir():
         raise DataValidationError("dataset directory not found", file=str(root))
+    no_edges = _find_file(root, "follows") is None and _find_file(root, "interactions") is None
+    return _validate(root, options or LoadOptions(), no_edges=no_edges)
+
+
+def _validate(
+    root: _Root, opts: LoadOptions, *, no_edges: bool = False
+) -> tuple[Dataset, LoadReport]:
+    if opts.max_post_chars < 1:
+        raise DataValidationError(f"max_post_chars must be >= 1, got {opts.max_post_chars}")
     report = LoadReport()
     users = _users(root, opts, report)
     known = users["user_id"]
-    if _find_file(root, "follows") is None and _find_file(root, "interactions") is None:
+    if no_edges:
         raise DataValidationError(
             "a dataset needs follows or interactions (follows.csv|parquet|jsonl, interactions.*)",
             file=str(root),

@@ -36,13 +36,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from graphsona.errors import ConfigError
 from graphsona.gnn.decoder import link_logit
-from graphsona.graph import GraphStore, to_pyg
+from graphsona.graph import GraphStore, PygGraph, to_pyg
 from graphsona.outputs.summary import require_profiles
 
 __all__ = ["RecContext", "similar_users", "who_to_follow"]
@@ -64,11 +65,24 @@ class RecContext:
 
     @classmethod
     def from_store(cls, store: GraphStore, profile_property: str = "profile") -> RecContext:
+        return cls.from_graph(
+            to_pyg(store), store.read_users(), store.iter_posts(), profile_property
+        )
+
+    @classmethod
+    def from_graph(
+        cls,
+        g: PygGraph,
+        users: pl.DataFrame,
+        posts: Iterable[pl.DataFrame],
+        profile_property: str = "profile",
+    ) -> RecContext:
+        """From a graph, users with their results (``profile``, ``follow_bias``, communities)
+        and their posts: the store-free path (``graphsona.profile`` on in-memory frames)."""
         from scipy.sparse import csr_matrix
 
-        g = to_pyg(store)
         users = g.ids.select("user_id").join(
-            store.read_users(), on="user_id", how="left", maintain_order="left"
+            users, on="user_id", how="left", maintain_order="left"
         )
         require_profiles(users, profile_property)
         missing = users[profile_property].null_count()
@@ -114,7 +128,7 @@ class RecContext:
         wrote: set[str] = set()
         if "bio" in users.columns:  # the bio is pooled with the posts by default
             wrote |= set(_with_text(users, "bio"))
-        for chunk in store.iter_posts():
+        for chunk in posts:
             wrote |= set(_with_text(chunk, "text"))
         has_text = np.array([u in wrote for u in ids], dtype=bool)
         index = {u: i for i, u in enumerate(ids)}
@@ -228,11 +242,24 @@ def who_to_follow(
             )
         )
     frame = pl.concat(out) if out else pl.DataFrame()
-    if not frame.height:
-        return frame
+    if not frame.height:  # nobody to recommend (e.g. a store of one user): the same columns
+        return pl.DataFrame(schema=_REC_SCHEMA)
     if any_cold:  # popular rows were built apart: back to the order of ``rows``
         frame = frame.sort("_pos", "rank", maintain_order=True)
     return frame.with_columns(_reason()).drop("community", "note", "_pos")
+
+
+_REC_SCHEMA = {
+    "user_id": pl.String,
+    "candidate_id": pl.String,
+    "rank": pl.Int64,
+    "score": pl.Float64,
+    "mutual_follows": pl.Int64,
+    "same_community": pl.Boolean,
+    "similarity": pl.Float64,
+    "basis": pl.String,
+    "reason": pl.String,
+}
 
 
 def _popular(
