@@ -35,7 +35,6 @@ from graphsona.graph import GraphStore, PygGraph, to_pyg
 from graphsona.graph.lock import hold
 from graphsona.jobs.runner import Context, Runner, Stage
 from graphsona.jobs.settings import ProfileJobConfig
-from graphsona.loaders.dataset import Dataset
 from graphsona.jobs.stages import (
     CommunitiesStage,
     EmbedStage,
@@ -46,6 +45,7 @@ from graphsona.jobs.stages import (
     WriteBackStage,
     embed_aligned,
 )
+from graphsona.loaders.dataset import Dataset
 
 __all__ = [
     "STAGES",

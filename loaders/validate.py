@@ -8,9 +8,9 @@ load with nothing written; repairs (dropped, merged or truncated rows) are count
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from graphsona._ident import IDENTIFIER

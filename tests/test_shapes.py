@@ -77,11 +77,8 @@ def test_every_dataset_shape_runs_end_to_end(
     runner = CliRunner()
     common = ["--store", store]
     _ok(runner, ["load", str(data), *common])
-    out = _ok(
-        runner,
-        ["profile", *common, *PROFILE, "--work-dir", str(tmp_path / "runs")]
-        + ["--cache", str(tmp_path / "c.sqlite"), "--json"],
-    )
+    args = ["profile", *common, *PROFILE, "--work-dir", str(tmp_path / "runs")]
+    out = _ok(runner, [*args, "--cache", str(tmp_path / "c.sqlite"), "--json"])
     summary = json.loads(out)
     users = pl.read_csv(data / "users.csv")
     assert summary["users"] == users.height
