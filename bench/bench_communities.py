@@ -16,7 +16,8 @@ Profiles are stand-ins, not the GNN's: each user's planted community centre plus
 (128 dimensions, noise 1.5x the centres' scale), so the stage runs without embedding and
 training first. Absolute Leiden times depend on the profiles; the k-NN cost does not.
 
-Run: ``python bench/bench_communities.py [--users 100000] [--quality] [--out FILE]``.
+Run: ``python bench/bench_communities.py [--users 100000] [--quality] [--results-dir DIR]``;
+writes ``bench/results/communities-<UTC time>.json`` with the run's provenance.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import polars as pl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_stores import machine
+import _provenance
 from graphsona.gnn import communities as cm
 from graphsona.loaders import SyntheticConfig, generate
 
@@ -135,15 +136,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--users", type=int, default=100_000)
     ap.add_argument("--quality", action="store_true", help="also the k-NN quality check")
-    ap.add_argument("--out", type=Path)
+    _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
-    res: dict[str, Any] = {"machine": machine(), "timing": timing(args.users)}
+    run = _provenance.start("communities", args.results_dir)
+    res: dict[str, Any] = {"timing": timing(args.users)}
     print(json.dumps(res["timing"]), flush=True)
     if args.quality:
+        run.write(res, complete=False)  # the timing survives a failed quality check
         res["quality"] = quality(args.users)
         print(json.dumps(res["quality"]), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(res, indent=2) + "\n")
+    run.write(res)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ hours for the 1M network's 6.8M posts on 2 cores: its cost is in the embedding b
 the job's defaults otherwise, except ``--epochs`` per size (training is capped at 1M users on
 this CPU and the per-epoch time recorded, so the uncapped time can be read off).
 
-Run: ``python bench/bench_e2e.py [--sizes 10000,100000,1000000] [--epochs 100,100,3]``.
+Run: ``python bench/bench_e2e.py [--sizes 10000,100000,1000000] [--epochs 100,100,3]
+[--results-dir DIR]``. Writes ``bench/results/e2e-<UTC time>.json`` with the run's provenance,
+rewritten after each size (``complete: false`` until the last).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import _provenance  # noqa: E402
 
 
 def _memory_gib(field: str) -> float:
@@ -140,7 +144,7 @@ def main() -> None:
     ap.add_argument(
         "--no-cache", action="store_true", help="Run without the on-disk text-vector cache."
     )
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "e2e.json")
+    _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     if args.load_child is not None:
         print(json.dumps(load_phase(args.load_child, args.dir)))
@@ -148,12 +152,12 @@ def main() -> None:
     if args.job_child is not None:
         print(json.dumps(job_phase(args.dir, args.job_child, cache=not args.no_cache)))
         return
-    from bench_stores import machine
-
+    run = _provenance.start("e2e", args.results_dir)
     sizes = [int(s) for s in args.sizes.split(",")]
     epochs = [int(e) for e in args.epochs.split(",")]
     runs = []
-    for n, ep in zip(sizes, epochs, strict=True):
+    config = {"sizes": sizes, "epochs": epochs, "cache": not args.no_cache, "seed": 7}
+    for i, (n, ep) in enumerate(zip(sizes, epochs, strict=True)):
         print(f"== {n:,} users (epochs <= {ep})", flush=True)
         res: dict[str, Any] = {"users": n, "epochs_cap": ep, "cache": not args.no_cache}
         with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +180,7 @@ def main() -> None:
             res["total_seconds"] = sum(s["seconds"] for s in res["stages"].values())
         runs.append(res)
         print(json.dumps(res, indent=2), flush=True)
-        args.out.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=2))
+        run.write({"config": config, "runs": runs}, complete=i == len(sizes) - 1)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ the tests) a harder, real-text check: a logistic-regression probe trained on eac
 tweets and scored on its test tweets (accuracy, macro-F1), on the reference fp32 vectors, the
 default-precision vectors and the fast static model's.
 
-Run: ``python bench/bench_embed.py [--posts 50000] [--tweets DIR] [--out bench/results/embed.json]``.
+Run: ``python bench/bench_embed.py [--posts 50000] [--tweets DIR] [--results-dir DIR]``; writes
+``bench/results/embed-<UTC time>.json`` with the run's provenance.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_stores import machine  # noqa: E402
+import _provenance  # noqa: E402
 from graphsona.embeddings import (  # noqa: E402
     EmbedOptions,
     PoolingOptions,
@@ -122,15 +123,16 @@ def tweet_probe(root: Path, models: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--posts", type=int, default=50_000)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "embed.json")
     ap.add_argument("--tweets", type=Path, default=None, help="TweetEval directory (optional).")
+    _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
+    run = _provenance.start("embed", args.results_dir)
     users, posts = corpus(args.posts)
     texts = posts["text"].to_list()
     out: dict[str, Any] = {
-        "machine": machine(),
+        "model": resolve_model("default"),
         "posts": len(texts),
         "distinct_texts": len(set(texts)),
     }
@@ -204,9 +206,8 @@ def main() -> None:
                 "fast_static": lambda t: embed_texts(t, fast),
             },
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
+    run.write(out)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """GNN benchmark: profile quality against baselines, the edge-design choice, and CPU cost.
 
-Measured in one run on this machine (figures go to BENCHMARKS.md):
+Parts 1 and 2 run together (``--skip-scale``), part 3 alone (``--only-scale``) or all three in one
+run (the default); each run writes its own file (figures go to BENCHMARKS.md):
 
 1. **Clear planted communities** (3,000 users, 8 communities, mixing 0.1, default text model):
    10% of follow edges are held out at random, together with any interaction between a held-out
@@ -9,13 +10,17 @@ Measured in one run on this machine (figures go to BENCHMARKS.md):
    link decoder (cosine of profiles) next to Adamic-Adar and common neighbours computed on the
    same training graph; NMI of graphsona's communities and of Leiden's against the planted truth.
    Three edge designs on the same split: weighted follows + interactions (the default),
-   unweighted follows + interactions, follows only.
+   unweighted follows + interactions, follows only; and the default without the learned
+   follow bias, and with PyG's ``negative_sampling`` of random pairs instead of corrupted
+   targets as training negatives.
 2. **Text-only planted communities** (mixing 0.6: follows barely follow communities):
    NMI, modularity and text coherence of text-aware communities vs Leiden.
 3. **CPU cost at 100k users / ~2M edges**: epoch time, full training time (default settings:
    up to 100 epochs, early stopping), peak memory; features from the fast static text model.
 
-Run: ``python bench/bench_gnn.py [--skip-scale] [--out bench/results/gnn.json]``.
+Run: ``python bench/bench_gnn.py [--skip-scale | --only-scale [--scale-users N]]
+[--results-dir DIR]``; writes ``bench/results/gnn-<UTC time>.json`` with the run's provenance
+(never merged with an earlier run's file).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_stores import machine  # noqa: E402
+import _provenance  # noqa: E402
 from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder  # noqa: E402
 from graphsona.gnn import (  # noqa: E402
     ProfileModel,
@@ -127,17 +132,18 @@ def quality(seed: int = 0) -> dict[str, Any]:
     out["baseline_seconds"] = time.perf_counter() - t0
     lei = leiden(ei, n, weight=ew, seed=seed)
     out["leiden_nmi"] = float(nmi(p["truth"], lei.membership))
-    variants = {
-        "weighted_follows_interactions": (ei, ew, True, True),
-        "unweighted_follows_interactions": (ei, ew, False, True),
-        "follows_only": (train_follows, None, True, True),
-        "weighted_no_target_bias": (ei, ew, True, False),
+    variants = {  # edges, weights, weighted, follow bias, negatives
+        "weighted_follows_interactions": (ei, ew, True, True, "corrupt"),
+        "unweighted_follows_interactions": (ei, ew, False, True, "corrupt"),
+        "follows_only": (train_follows, None, True, True, "corrupt"),
+        "weighted_no_target_bias": (ei, ew, True, False, "corrupt"),
+        "weighted_pyg_negative_pairs": (ei, ew, True, True, "pairs"),
     }
-    for name, (e, w, weighted, bias) in variants.items():
+    for name, (e, w, weighted, bias, negatives) in variants.items():
         t0 = time.perf_counter()
-        model = ProfileModel(seed=seed, weighted=weighted, target_bias=bias).fit(
-            features(p, e), e, w
-        )
+        model = ProfileModel(
+            seed=seed, weighted=weighted, target_bias=bias, negatives=negatives
+        ).fit(features(p, e), e, w)
         z = model.get_embedding()
         part = text_aware_communities(ei, z - z.mean(0, keepdim=True), weight=ew, seed=seed)
         out[name] = {
@@ -208,22 +214,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gnn.json")
-    ap.add_argument("--skip-scale", action="store_true")
-    ap.add_argument("--only-scale", action="store_true")
+    ap.add_argument("--skip-scale", action="store_true", help="parts 1 and 2 only")
+    ap.add_argument("--only-scale", action="store_true", help="part 3 only")
+    ap.add_argument("--scale-users", type=int, default=100_000, help="users in part 3")
+    _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
-    out: dict[str, Any] = {"machine": machine()}
-    if args.out.exists():
-        out = {**json.loads(args.out.read_text()), "machine": machine()}
+    if args.skip_scale and args.only_scale:
+        ap.error("--skip-scale and --only-scale leave nothing to run")
+    run = _provenance.start("gnn", args.results_dir)
+    out: dict[str, Any] = {
+        # prepare_seconds depends on it: embeddings found there are not recomputed
+        "text_vector_cache": {"path": str(CACHE), "existed_at_start": CACHE.exists()},
+        "parts": [
+            *([] if args.only_scale else ["clear_planted", "text_only_planted"]),
+            *([] if args.skip_scale else ["cpu_scale"]),
+        ],
+    }
     if not args.only_scale:
         out["clear_planted"] = quality()
         out["text_only_planted"] = text_only()
         print(json.dumps(out["text_only_planted"], indent=2), flush=True)
+        if not args.skip_scale:
+            run.write(out, complete=False)  # parts 1-2 survive a failed scale run
     if not args.skip_scale:
-        out["cpu_100k"] = scale()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
+        out["cpu_scale"] = scale(args.scale_users)
     print(json.dumps(out, indent=2))
+    run.write(out)
 
 
 if __name__ == "__main__":

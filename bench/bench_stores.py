@@ -7,15 +7,15 @@ is measured in the same run as a naive reference doing the same work the obvious
 * edge read: graphsona's streaming read vs one record per edge in a single result;
 * write-back of a 128-float vector + 4 scalars per user: graphsona vs one transaction per 100 rows.
 
-Run: ``python bench/bench_stores.py [--users 100000] [--out bench/results/stores.json]``
-(Neo4j is started from scripts/neo4j_test_server.py; ``--skip-neo4j`` leaves it out).
+Run: ``python bench/bench_stores.py [--users 100000] [--skip-neo4j] [--results-dir DIR]``
+(Neo4j is started from scripts/neo4j_test_server.py; ``--skip-neo4j`` leaves it out). Writes
+``bench/results/stores-<UTC time>.json`` with the run's provenance.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -27,32 +27,14 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import _provenance  # noqa: E402
 from graphsona.graph import EmbeddedStore, GraphStore, Neo4jStore, to_pyg  # noqa: E402
 from graphsona.loaders import Dataset, SyntheticConfig, generate  # noqa: E402
 
 SAMPLE = 20_000  # rows for the naive references (they are slow by design)
 SAMPLE_EMBEDDED_LOAD = 1_000  # one MERGE-per-row upsert on LadybugDB is ~40 rows/s at 100k users
-
-
-def machine() -> dict[str, Any]:
-    import os
-
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem, 1),
-        "python": platform.python_version(),
-    }
 
 
 def dataset(n_users: int) -> Dataset:
@@ -202,14 +184,14 @@ def naive_neo4j(store: Neo4jStore, ds: Dataset, res: pl.DataFrame) -> dict[str, 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--users", type=int, default=100_000)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "stores.json")
     ap.add_argument("--skip-neo4j", action="store_true")
+    _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
+    run = _provenance.start("stores", args.results_dir)
     t, ds = timed(lambda: dataset(args.users))
     report: dict[str, Any] = {
-        "machine": machine(),
         "users": ds.users.height,
         "posts": ds.posts.height,
         "follows": ds.follows.height,
@@ -232,13 +214,16 @@ def main() -> None:
         server = Neo4jTestServer.start()
         try:
             with neo4j.GraphDatabase.driver(server.uri, auth=None) as driver:
+                records, _, _ = driver.execute_query(
+                    "CALL dbms.components() YIELD name, versions, edition "
+                    "RETURN name, versions, edition"
+                )
+                report["neo4j_server"] = [r.data() for r in records]
                 report["runs"].append(bench_store("neo4j", Neo4jStore(driver), ds, naive_neo4j))
                 print(json.dumps(report["runs"][-1]), flush=True)
         finally:
             server.stop()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    run.write(report)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Embeds 2M synthetic posts (about 20% repeated) with the default model in bfloat1
 graphsona's pipeline (dedupe, length-sorted token-budget batches, inference mode) and reports
 posts/s and the share of the GPU's bf16 matrix throughput it reaches (model FLOPs / time /
 peak). A sample is checked against fp32 CPU vectors (cosine). Prints one JSON object and writes
-it to ``$OUT/gpu_embed.json`` when ``OUT`` is set.
+``gpu_embed-<UTC time>.json`` with the run's provenance to ``--results-dir`` (default ``$OUT``
+when set, else ``bench/results``).
 
 Run: ``HF_HUB_OFFLINE=1 python bench/gpu_embed.py [--posts 2000000] [--peak-tflops 790]``.
 Aim (issue 3): >= 100k posts/s for MiniLM.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +25,9 @@ import polars as pl
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _provenance
 from graphsona.embeddings import EmbedReport, embed_texts, load_embedder
 from graphsona.loaders import SyntheticConfig, generate
 
@@ -40,7 +44,9 @@ def main() -> None:
     ap.add_argument(
         "--peak-tflops", type=float, default=790.0, help="measured bf16 peak of the GPU"
     )
+    _provenance.add_results_dir_option(ap, default=os.environ.get("OUT") or None)
     args = ap.parse_args()
+    run = _provenance.start("gpu_embed", args.results_dir)
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark is for a GPU machine")
     t = time.perf_counter()
@@ -90,8 +96,7 @@ def main() -> None:
         "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
     }
     print(json.dumps(out, indent=2))
-    if os.environ.get("OUT"):
-        Path(os.environ["OUT"], "gpu_embed.json").write_text(json.dumps(out, indent=2))
+    run.write(out)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Builds a random graph with community structure directly in tensors (generating a
 50M-edge network through a store would dominate the time budget), 384-d text-like features
 plus the structural ones, and trains :class:`~graphsona.gnn.ProfileModel` with default settings
 for a fixed number of epochs. Records epoch times, peak GPU memory, whether the full-batch or
-mini-batch path ran, and validation AUC. Prints JSON; writes ``$OUT/gpu_train.json`` when
-``OUT`` is set.
+mini-batch path ran, and validation AUC. Prints JSON; writes
+``gpu_train-<UTC time>.json`` with the run's provenance to ``--results-dir`` (default ``$OUT``
+when set, else ``bench/results``).
 
 Run: ``python bench/gpu_train.py [--users 1000000] [--edges 50000000] [--epochs 20]``.
 """
@@ -15,10 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _provenance
 from graphsona.gnn import ProfileModel, structural_features
 
 
@@ -44,12 +49,15 @@ def main() -> None:
     ap.add_argument("--edges", type=int, default=50_000_000)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--communities", type=int, default=50)
+    _provenance.add_results_dir_option(ap, default=os.environ.get("OUT") or None)
     args = ap.parse_args()
+    run = _provenance.start("gpu_train", args.results_dir)
     t = time.perf_counter()
     ei, text, _ = graph(args.users, args.edges, args.communities, 0)
     x = torch.cat([text, structural_features(ei, args.users), torch.ones(args.users, 1)], 1)
     build = time.perf_counter() - t
-    torch.cuda.reset_peak_memory_stats()
+    if torch.cuda.is_available():  # a tiny CPU run checks the script itself
+        torch.cuda.reset_peak_memory_stats()
     model = ProfileModel(epochs=args.epochs, patience=args.epochs, seed=0)
     t = time.perf_counter()
     model.fit(x, ei)
@@ -69,8 +77,7 @@ def main() -> None:
         else None,
     }
     print(json.dumps(out, indent=2))
-    if os.environ.get("OUT"):
-        Path(os.environ["OUT"], "gpu_train.json").write_text(json.dumps(out, indent=2))
+    run.write(out)
 
 
 if __name__ == "__main__":
