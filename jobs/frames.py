@@ -118,7 +118,9 @@ def profile(
     recs = pl.DataFrame()
     if k > 0:
         graph = to_pyg_frames(dataset.users["user_id"], dataset.follows, dataset.interactions)
-        props = dataset.users.select("user_id", *(["bio"] if "bio" in dataset.users.columns else []))
+        props = dataset.users.select(
+            "user_id", *(["bio"] if "bio" in dataset.users.columns else [])
+        )
         rec_ctx = RecContext.from_graph(
             graph,
             props.join(results, on="user_id", how="left"),
@@ -133,4 +135,3 @@ def profile(
         load_report=report,
         summary=result.summary(),
     )
-

@@ -530,4 +530,3 @@ class WriteBackStage(Stage):
 
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
         return {"profiled_at": info["profiled_at"]}
-

@@ -81,9 +81,7 @@ class RecContext:
         and their posts: the store-free path (``graphsona.profile`` on in-memory frames)."""
         from scipy.sparse import csr_matrix
 
-        users = g.ids.select("user_id").join(
-            users, on="user_id", how="left", maintain_order="left"
-        )
+        users = g.ids.select("user_id").join(users, on="user_id", how="left", maintain_order="left")
         require_profiles(users, profile_property)
         missing = users[profile_property].null_count()
         if missing:

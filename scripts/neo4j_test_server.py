@@ -11,6 +11,10 @@ Usable by hand::
     python scripts/neo4j_test_server.py assemble      # fetch jars once (cached in ~/.m2 too)
     python scripts/neo4j_test_server.py run           # start, print NEO4J_URI, wait for Ctrl-C
 
+``run`` stops the server JVM and removes its temporary home on SIGINT, SIGTERM and SIGHUP, also
+while the server is still starting. Its first stdout line is
+``NEO4J_URI=bolt://127.0.0.1:<port>  (no auth; home <dir>; JVM pid <pid>)``.
+
 and from Python (the pytest fixture does this)::
 
     server = Neo4jTestServer.start()
@@ -39,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,12 +135,16 @@ def assemble(force: bool = False) -> Path:
         raise RuntimeError("Maven ('mvn') is needed to assemble the Neo4j test server")
     tmp = Path(tempfile.mkdtemp(prefix="neo4j-rt-", dir=rt.parent if rt.parent.exists() else None))
     lib, plugins = tmp / "lib", tmp / "plugins"
-    _mvn_copy(HERE / "server-pom.xml", lib, {"neo4j.version": NEO4J_VERSION})
-    _mvn_copy(
-        HERE / "plugins-pom.xml",
-        plugins,
-        {"gds.version": GDS_VERSION, "apoc.version": APOC_VERSION},
-    )
+    try:
+        _mvn_copy(HERE / "server-pom.xml", lib, {"neo4j.version": NEO4J_VERSION})
+        _mvn_copy(
+            HERE / "plugins-pom.xml",
+            plugins,
+            {"gds.version": GDS_VERSION, "apoc.version": APOC_VERSION},
+        )
+    except BaseException:  # a failed or interrupted resolution leaves no half-filled folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     # A library on both sides must exist once: keep the higher version where it already lives.
     lib_ix, plug_ix = _index_jars(lib), _index_jars(plugins)
     for ga, (pv, ppath) in plug_ix.items():
@@ -190,6 +199,10 @@ def _write_conf(home: Path, rt: Path, port: int) -> None:
     (conf / "neo4j.conf").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
 
 
+class StartAborted(RuntimeError):
+    """``should_stop`` asked ``Neo4jTestServer.start`` to give up; nothing is left running."""
+
+
 @dataclass
 class Neo4jTestServer:
     """A running throw-away Neo4j server (no authentication, loopback only)."""
@@ -205,40 +218,58 @@ class Neo4jTestServer:
 
     @classmethod
     def start(
-        cls, home: Path | None = None, port: int | None = None, timeout: float = 180
+        cls,
+        home: Path | None = None,
+        port: int | None = None,
+        timeout: float = 180,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Neo4jTestServer:
+        """Start a server and wait until Bolt answers.
+
+        ``should_stop`` is polled while waiting: when it returns true the JVM is stopped, a
+        temporary home removed, and :class:`StartAborted` raised.
+        """
         rt = assemble()
+        if should_stop is not None and should_stop():
+            raise StartAborted("stop requested before the server was started")
         owns = home is None
         home = Path(tempfile.mkdtemp(prefix="graphsona-neo4j-")) if home is None else home
-        port = port or free_port()
-        _write_conf(home, rt, port)
-        cmd = [
-            java_binary(),
-            "-Xms512m",
-            "-Xmx2g",
-            *JVM_FLAGS,
-            "-cp",
-            f"{rt / 'plugins'}/*:{home / 'conf'}/*:{rt / 'lib'}/*",
-            MAIN_CLASS,
-            f"--home-dir={home}",
-            f"--config-dir={home / 'conf'}",
-            "--console-mode",
-        ]
-        with open(home / "console.log", "wb") as console:  # the child keeps its own handle
-            proc = subprocess.Popen(
-                cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True, cwd=home
-            )
+        try:
+            port = port or free_port()
+            _write_conf(home, rt, port)
+            cmd = [
+                java_binary(),
+                "-Xms512m",
+                "-Xmx2g",
+                *JVM_FLAGS,
+                "-cp",
+                f"{rt / 'plugins'}/*:{home / 'conf'}/*:{rt / 'lib'}/*",
+                MAIN_CLASS,
+                f"--home-dir={home}",
+                f"--config-dir={home / 'conf'}",
+                "--console-mode",
+            ]
+            with open(home / "console.log", "wb") as console:  # the child keeps its own handle
+                proc = subprocess.Popen(
+                    cmd, stdout=console, stderr=subprocess.STDOUT, start_new_session=True, cwd=home
+                )
+        except BaseException:
+            if owns:
+                shutil.rmtree(home, ignore_errors=True)
+            raise
         server = cls(proc, home, port, owns)
         try:
-            server._wait_ready(timeout)
+            server._wait_ready(timeout, should_stop)
         except BaseException:
             server.stop()
             raise
         return server
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, should_stop: Callable[[], bool] | None = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if should_stop is not None and should_stop():
+                raise StartAborted("stop requested while the server was starting")
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"Neo4j exited with code {self.process.returncode} before it was ready\n"
@@ -297,15 +328,60 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "assemble":
         print(assemble(force=args.force))
         return 0
-    server = Neo4jTestServer.start(home=args.home, port=args.port)
-    print(f"NEO4J_URI={server.uri}  (no auth; home {server.home})", flush=True)
+    return _run(args.home, args.port)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _run(home: Path | None, port: int | None) -> int:
+    """Start a server and keep it until SIGINT, SIGTERM or SIGHUP; then stop it and clean up.
+
+    The JVM runs in its own session (so a terminal's Ctrl-C reaches this process only), and a
+    signal's default action would end this process without stopping it: the handlers only record
+    the signal, and the code below stops the JVM and removes a temporary home at a safe point,
+    also while the server is still starting.
+    """
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    except KeyboardInterrupt:
-        pass
+        server = Neo4jTestServer.start(home=home, port=port, should_stop=lambda: bool(received))
+    except StartAborted:
+        print(f"stopped ({signal.Signals(received[0]).name}) while starting", file=sys.stderr)
+        return 0
+    except Exception as e:
+        if received:  # e.g. Ctrl-C also reached Maven while it was assembling the server
+            print(f"stopped ({signal.Signals(received[0]).name}) while starting", file=sys.stderr)
+            return 0
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"NEO4J_URI={server.uri}  (no auth; home {server.home}; JVM pid {server.process.pid})",
+        flush=True,
+    )
+    rc = 0
+    try:
+        while not received:
+            if server.process.poll() is not None:
+                print(
+                    f"error: Neo4j exited with code {server.process.returncode}\n"
+                    + server.log_tail(),
+                    file=sys.stderr,
+                )
+                rc = 1
+                break
+            time.sleep(0.2)
     finally:
         server.stop()
-    return 0
+    if received:
+        kept = "" if server.owns_home else f"; data kept in {server.home}"
+        print(f"stopped ({signal.Signals(received[0]).name}){kept}", file=sys.stderr)
+    return rc
 
 
 if __name__ == "__main__":
