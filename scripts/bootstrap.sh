@@ -15,8 +15,10 @@
 #
 # A stamp file in the venv records the sha256 of requirements.lock and of pyproject.toml, and
 # the checkout path: when none changed, this script does nothing. A changed lock (a pull,
-# `make upgrade`, `git checkout requirements.lock`) therefore re-installs on the next make
-# command. Packages installed by hand are left alone (and named); delete the venv for a clean one.
+# `make upgrade`, `git checkout requirements.lock`) gets a fresh environment on the next make
+# command (CI's cached environment is keyed by the lock the same way); a changed pyproject.toml
+# or checkout path re-installs graphsona into the same one. Packages installed by hand into an
+# environment are left alone (and named) until the lock changes.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${GRAPHSONA_VENV:-$HOME/.cache/graphsona/venv}
@@ -94,12 +96,20 @@ if [ ! -f "$LOCK" ]; then
   echo "no $LOCK: run \`make upgrade\` to create it" >&2
   exit 1
 fi
+stamp="$VENV/.graphsona-stamp"
+lock_hash="lock=$(sha256sum "$LOCK" | cut -d' ' -f1)"
+want="$lock_hash pyproject=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $ROOT"
+# The environment is keyed by the lock: one built from another lock (or before there was one) is
+# replaced by a fresh one, so nothing installed for an older lock lingers. A changed checkout
+# path or pyproject.toml alone only re-installs graphsona itself into the same environment.
+if [ -x "$VENV/bin/python" ] && [ "$(cut -d' ' -f1 "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+  echo "requirements.lock changed since $VENV was built: building a fresh environment" >&2
+  rm -rf "$VENV"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "creating virtual environment in $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-stamp="$VENV/.graphsona-stamp"
-want="lock=$(sha256sum "$LOCK" | cut -d' ' -f1) pyproject=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $ROOT"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # check_lock.py runs on a bare venv too (pip's copy of `packaging`)
   if ! "$VENV/bin/python" "$ROOT/scripts/check_lock.py" >/dev/null 2>&1; then
