@@ -7,10 +7,7 @@ exit code 1 (a traceback only with ``--debug``); ``--json`` prints machine-reada
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -18,33 +15,29 @@ from typing import Any, TypeVar
 
 import click
 import polars as pl
-from click.core import ParameterSource
 from graphsona.errors import GraphsonaError
 from rich.console import Console
 from rich.table import Table
 
+# Only light modules above: `graphsona --help`, `query --list` and `stats` start in well under
+# 2 s because torch, transformers and the models are imported inside the commands that use them.
+
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_STORE = "graphsona.lbdb"
 console = Console(stderr=False)
-
-
-def _default_store() -> str:
-    """$GRAPHSONA_STORE, else $NEO4J_URI, else graphsona.lbdb (empty variables count as unset)."""
-    return os.environ.get("GRAPHSONA_STORE") or os.environ.get("NEO4J_URI") or DEFAULT_STORE
 
 
 def _store_option(f: F) -> F:
     """``--store``; the store used is, first found: --store, the config file's [store] uri,
-    $GRAPHSONA_STORE, $NEO4J_URI, graphsona.lbdb (the config step where a command reads one)."""
+    $GRAPHSONA_STORE, $NEO4J_URI, graphsona.lbdb (see graphsona.graph.resolve_store_uri)."""
     return click.option(
         "--store",
         "store_uri",
-        default=_default_store,
-        show_default=f"$GRAPHSONA_STORE, $NEO4J_URI or {DEFAULT_STORE}",
+        default=None,
+        show_default="$GRAPHSONA_STORE, $NEO4J_URI or graphsona.lbdb",
         help="Embedded store path, or neo4j://host:port / bolt://[user:password@]host:port "
         "(else credentials from NEO4J_USERNAME, NEO4J_PASSWORD; database from NEO4J_DATABASE). "
-        "Without --store: the config file's [store] uri (commands with --config), then the "
-        "default.",
+        "Without --store: the config file's [store] uri, then the default. Only `load` (and "
+        "`demo`) create an embedded store; other commands refuse a path with no store.",
     )(f)
 
 
@@ -53,8 +46,8 @@ def _cache_option(f: F) -> F:
         "--cache",
         "cache_path",
         type=click.Path(path_type=Path),
-        default=Path.home() / ".cache" / "graphsona" / "vectors.sqlite",
-        show_default=True,
+        default=None,
+        show_default="~/.cache/graphsona/vectors.sqlite, or the config's [model] cache",
         help="Content-addressed text-vector cache; a rerun embeds only new texts.",
     )(f)
 
@@ -127,7 +120,9 @@ def main(debug: bool) -> None:
     "--users", "n_users", type=int, default=3000, show_default=True, help="Synthetic users."
 )
 @click.option("--communities", type=int, default=8, show_default=True, help="Planted communities.")
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--seed", type=int, default=7, show_default=True, help="Seed of the synthetic network."
+)
 @click.option(
     "--fast", is_flag=True, help="Fast CPU embedding mode (static model) instead of MiniLM."
 )
@@ -140,7 +135,7 @@ def demo(
     communities: int,
     seed: int,
     fast: bool,
-    cache_path: Path,
+    cache_path: Path | None,
     as_json: bool,
 ) -> None:
     """Generate a synthetic network, load it into the embedded store, profile it, summarise.
@@ -148,58 +143,46 @@ def demo(
     Runs the whole job on the embedded store: load -> embed posts -> train the GNN ->
     communities with names -> influence -> write-back, then prints communities, top
     influencers and one sample profile, and writes an HTML report (OUT/report.html).
+    Stage outputs stay in OUT/graph.lbdb.runs, where `graphsona profile` and `graphsona
+    report` on OUT/graph.lbdb find them (`profile`, with the same --fast, reuses them all).
 
     \b
     Example:
       graphsona demo --out graphsona-demo --users 3000
+      graphsona profile --store graphsona-demo/graph.lbdb   # reuses the demo's stages
     """
-    from graphsona.graph import EmbeddedStore
-    from graphsona.jobs.profile import ProfileJobConfig, run_profile
-    from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
-    from graphsona.outputs.report import write_report
-    from graphsona.outputs.summary import graph_summary, profile_card
+    from graphsona.jobs.demo import run_demo
 
-    t0 = time.perf_counter()
-    data_dir, store_path = out / "data", out / "graph.lbdb"
-    if store_path.exists():
-        shutil.rmtree(store_path) if store_path.is_dir() else store_path.unlink()
-    with console.status("generating synthetic network"):
-        net = generate(SyntheticConfig(n_users=n_users, n_communities=communities, seed=seed))
-        write_dataset(net, data_dir)
-    with console.status("validating"):
-        dataset, report = load_dataset(data_dir)
-    work_dir = out / "runs"
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    cfg = ProfileJobConfig(
-        embedder_kind="static" if fast else "sentence-transformers",
-        cache=cache_path,
-        seed=seed,
-        work_dir=work_dir,
-    )
-    with EmbeddedStore(store_path) as store:
-        with console.status("loading into the embedded store"):
-            store.load(dataset)
-        with console.status("profiling: embed -> train -> communities -> influence -> write-back"):
-            result = run_profile(store, cfg)
-        summary = graph_summary(store, truth_column="planted_community")
-        summary["profile"] = result.summary()
-        summary["sample_profile"] = profile_card(store, summary["top_followed"][0]["user_id"])
-        with console.status("writing the report"):
-            summary["report"] = str(write_report(store, out / "report.html", work_dir=work_dir))
-    summary["load_report"] = report.to_dict()
-    summary["store"] = str(store_path)
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    with console.status("demo") as status:
+        result = run_demo(
+            out,
+            n_users=n_users,
+            communities=communities,
+            seed=seed,
+            fast=fast,
+            cache=cache_path,
+            progress=None if as_json else _progress(status),
+        )
+    summary = result.summary
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
-    console.print(str(report))
+    console.print(str(result.load_report))
     _print_summary(summary)
     _print_profile(summary["profile"], summary["sample_profile"])
     console.print(
-        f"store: {store_path}   dataset: {data_dir}   report: {summary['report']}   "
-        f"({summary['seconds']} s)"
+        f"store: {summary['store']}   dataset: {summary['dataset']}   report: "
+        f"{summary['report']}   ({summary['seconds']} s)"
     )
+
+
+def _progress(status: Any) -> Callable[[str, str], None]:
+    """A ``progress(stage, message)`` callback that shows the message on the status line."""
+
+    def progress(stage: str, message: str) -> None:
+        status.update(f"[bold]{stage}[/bold]: {message}")
+
+    return progress
 
 
 def _config_option(f: F) -> F:
@@ -219,44 +202,29 @@ def _config_option(f: F) -> F:
     )(f)
 
 
-def _given(name: str) -> bool:
-    """Whether option ``name`` was given on the command line (or its environment variable)."""
-    src = click.get_current_context().get_parameter_source(name)
-    return src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-
-
 def _job_config(config_path: Path | None, sets: tuple[str, ...] = ()) -> Any:
+    """The validated job config (defaults where no --config)."""
     from graphsona.jobs.config import load_config
 
     return load_config(config_path, sets)
 
 
-def _store_uri(store_uri: str, cfg: Any) -> str:
-    """--store if given, else the config's [store] uri, else $GRAPHSONA_STORE / $NEO4J_URI / the default."""
-    if not _given("store_uri") and cfg.uri:
-        return str(cfg.uri)
-    return store_uri
+def _uri(store_uri: str | None, cfg: Any) -> str:
+    """The store: --store, else the config's [store] uri, else $GRAPHSONA_STORE / $NEO4J_URI /
+    graphsona.lbdb."""
+    from graphsona.graph.registry import resolve_store_uri
+
+    return resolve_store_uri(store_uri, cfg.uri)
 
 
-def _open(store_uri: str, cfg: Any, *, read_only: bool = False) -> Any:
+def _open(uri: str, cfg: Any, *, read_only: bool = False, create: bool = False) -> Any:
+    """Open the store with the config's mapping and database; a missing embedded store is
+    refused unless ``create``."""
     from graphsona.graph import open_store
 
-    return open_store(store_uri, mapping=cfg.mapping, database=cfg.database, read_only=read_only)
-
-
-def default_work_dir(store_uri: str) -> Path:
-    """Where a store's stage outputs live unless configured: beside an embedded store
-    (``graph.lbdb.runs``); for a server, under ~/.cache/graphsona/runs/<hash of the URI>."""
-    import hashlib
-
-    if "://" not in store_uri or store_uri.startswith("embedded://"):
-        path = Path(store_uri.removeprefix("embedded://"))
-        return path.with_name(path.name + ".runs")
-    from graphsona.graph._uri import split_userinfo
-
-    # the login is not part of the store's identity (it may come from the URI or the environment)
-    digest = hashlib.sha256(split_userinfo(store_uri)[0].encode()).hexdigest()[:16]
-    return Path.home() / ".cache" / "graphsona" / "runs" / digest
+    return open_store(
+        uri, mapping=cfg.mapping, database=cfg.database, read_only=read_only, create=create
+    )
 
 
 @main.command()
@@ -281,7 +249,7 @@ def default_work_dir(store_uri: str) -> Path:
 @_json_option
 @_friendly
 def profile(
-    store_uri: str,
+    store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
     fast: bool,
@@ -294,7 +262,7 @@ def profile(
     batch_size: int | None,
     work_dir: Path | None,
     fresh: bool,
-    cache_path: Path,
+    cache_path: Path | None,
     as_json: bool,
 ) -> None:
     """Profile every user in a store and write the results back (resumable).
@@ -310,52 +278,44 @@ def profile(
       graphsona profile --config job.toml --epochs 50
       NEO4J_PASSWORD=... graphsona profile --store neo4j://localhost:7687 --fast
     """
-    from dataclasses import replace
-
+    from graphsona.graph.lock import hold, store_lock_path
+    from graphsona.graph.registry import require_store
+    from graphsona.jobs.overrides import profile_settings
     from graphsona.jobs.profile import run_profile
 
     cfg = _job_config(config_path, sets)
-    uri = _store_uri(store_uri, cfg)
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "embedder": embedder,
-            "epochs": epochs,
-            "dim": dim,
-            "seed": seed,
-            "resolution": resolution,
-            "min_community_size": min_community_size,
-            "batch_size": batch_size,
-        }.items()
-        if v is not None
-    }
-    if fast:
-        overrides["embedder_kind"] = "static"
-    if _given("cache_path") or "model.cache" not in cfg.keys:
-        overrides["cache"] = cache_path
-    wd = work_dir or cfg.work_dir or default_work_dir(uri)
-    if fresh and wd.exists():
-        shutil.rmtree(wd)
-    job = replace(cfg.job, **overrides, work_dir=wd)
-    from graphsona.graph.lock import hold, store_lock_path
-
+    uri = _uri(store_uri, cfg)
+    require_store(uri)  # before the lock: a mistyped path leaves no lock file behind
+    job = profile_settings(
+        cfg,
+        uri,
+        work_dir=work_dir,
+        fresh=fresh,
+        fast=fast,
+        cache=cache_path,
+        embedder=embedder,
+        epochs=epochs,
+        dim=dim,
+        seed=seed,
+        resolution=resolution,
+        min_community_size=min_community_size,
+        batch_size=batch_size,
+    )
     # the job lock before the store opens: a busy store is refused naming its holder
     with (
         hold(store_lock_path(uri, cfg.database), "the store"),
         console.status("profiling") as status,
         _open(uri, cfg) as store,
     ):
-
-        def progress(stage: str, message: str) -> None:
-            status.update(f"[bold]{stage}[/bold]: {message}")
-
-        result = run_profile(store, job, progress=None if as_json else progress)
+        result = run_profile(store, job, progress=None if as_json else _progress(status))
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2, default=str))
     else:
         _print_profile(result.summary(), None)
         if result.skipped:
-            console.print(f"reused unchanged stages: {', '.join(result.skipped)}  (work dir {wd})")
+            console.print(
+                f"reused unchanged stages: {', '.join(result.skipped)}  (work dir {job.work_dir})"
+            )
 
 
 def _parse_params(params: tuple[str, ...]) -> dict[str, str]:
@@ -413,7 +373,7 @@ def query(
     params: tuple[str, ...],
     write: bool,
     list_queries: bool,
-    store_uri: str,
+    store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
     as_json: bool,
@@ -437,11 +397,12 @@ def query(
     import re
 
     from graphsona.errors import ConfigError
+    from graphsona.graph.registry import embedded_path
     from graphsona.queries.library import named_queries, refused_clauses, run_named
 
     cfg = _job_config(config_path, sets)
-    uri = _store_uri(store_uri, cfg)
-    dialect = "embedded" if "://" not in uri or uri.startswith("embedded://") else "neo4j"
+    uri = _uri(store_uri, cfg)
+    dialect = "embedded" if embedded_path(uri) is not None else "neo4j"
     if list_queries or not query_or_name:
         rows = [{"name": q.usage(), "description": q.description} for q in named_queries(dialect)]
         _emit(pl.DataFrame(rows), as_json, "named queries")
@@ -481,7 +442,7 @@ def recommend(
     all_users: bool,
     out: Path | None,
     write_back: bool,
-    store_uri: str,
+    store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
     as_json: bool,
@@ -503,7 +464,7 @@ def recommend(
     if not user and not all_users:
         raise ConfigError("give a USER, or --all for every user")
     cfg = _job_config(config_path, sets)
-    uri = _store_uri(store_uri, cfg)
+    uri = _uri(store_uri, cfg)
     with _open(uri, cfg, read_only=not write_back) as store:
         with console.status("ranking"):
             ctx = RecContext.from_store(store, cfg.job.profile_property)
@@ -533,7 +494,7 @@ def recommend(
 def similar(
     user: str,
     k: int,
-    store_uri: str,
+    store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
     as_json: bool,
@@ -547,7 +508,7 @@ def similar(
     from graphsona.queries.library import run_named
 
     cfg = _job_config(config_path, sets)
-    uri = _store_uri(store_uri, cfg)
+    uri = _uri(store_uri, cfg)
     with _open(uri, cfg, read_only=True) as store:
         if store.dialect == "neo4j":
             frame = run_named(
@@ -573,7 +534,7 @@ def similar(
 @_json_option
 @_friendly
 def communities(
-    store_uri: str, config_path: Path | None, sets: tuple[str, ...], as_json: bool
+    store_uri: str | None, config_path: Path | None, sets: tuple[str, ...], as_json: bool
 ) -> None:
     """Communities with their names, distinctive terms, sizes and most influential members.
 
@@ -581,19 +542,11 @@ def communities(
     Example:
       graphsona communities --store graphsona-demo/graph.lbdb
     """
-    from graphsona.errors import StoreError
-    from graphsona.outputs.summary import require_profiles
-    from graphsona.queries.library import run_named
+    from graphsona.outputs.summary import community_table
 
     cfg = _job_config(config_path, sets)
-    with _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store:
-        try:
-            frame = run_named(store, "communities", {"limit": 1_000_000})
-        except StoreError:  # e.g. the embedded store's "Binder exception" on an unprofiled store
-            require_profiles(store.read_users(), cfg.job.profile_property, also=("community_id",))
-            raise
-        if frame.height == 0:  # Neo4j answers an unprofiled store with no rows
-            require_profiles(store.read_users(), cfg.job.profile_property, also=("community_id",))
+    with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
+        frame = community_table(store, cfg.job.profile_property)
     if not as_json:
         frame = frame.select(
             "community_id",
@@ -615,7 +568,7 @@ def communities(
 def export(
     out: Path | None,
     k: int | None,
-    store_uri: str,
+    store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
     as_json: bool,
@@ -637,7 +590,7 @@ def export(
     if folder is None:
         raise ConfigError("give --out DIR (or [output] export_dir in the config)")
     with (
-        _open(_store_uri(store_uri, cfg), cfg, read_only=True) as store,
+        _open(_uri(store_uri, cfg), cfg, read_only=True) as store,
         console.status("exporting"),
     ):
         written = export_results(
@@ -656,7 +609,7 @@ def export(
 @_config_option
 @_friendly
 def report(
-    out: Path | None, store_uri: str, config_path: Path | None, sets: tuple[str, ...]
+    out: Path | None, store_uri: str | None, config_path: Path | None, sets: tuple[str, ...]
 ) -> None:
     """Write a self-contained HTML report: profile map, communities, influence, statistics.
 
@@ -664,16 +617,17 @@ def report(
     Example:
       graphsona report --out report.html --store graphsona-demo/graph.lbdb
     """
+    from graphsona.jobs.workdir import resolve_work_dir
     from graphsona.outputs.report import write_report
 
     cfg = _job_config(config_path, sets)
     target = out or cfg.report or Path("graphsona-report.html")
-    uri = _store_uri(store_uri, cfg)
+    uri = _uri(store_uri, cfg)
     with _open(uri, cfg, read_only=True) as store, console.status("building the report"):
         write_report(
             store,
             target,
-            work_dir=cfg.work_dir or default_work_dir(uri),
+            work_dir=resolve_work_dir(uri, configured=cfg.work_dir, database=cfg.database),
             profile_property=cfg.job.profile_property,
         )
     console.print(f"report: {target}")
@@ -708,10 +662,10 @@ def evaluate(
     epochs: int | None,
     gds: bool,
     out: Path | None,
-    store_uri: str,
+    store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
-    cache_path: Path,
+    cache_path: Path | None,
     as_json: bool,
 ) -> None:
     """Measure profiles, communities, influence and who-to-follow against baselines.
@@ -727,22 +681,14 @@ def evaluate(
       graphsona evaluate --store graphsona-demo/graph.lbdb --truth planted_community --label label_topic
       NEO4J_PASSWORD=... graphsona evaluate --store bolt://localhost:7687 --gds --json
     """
-    from dataclasses import replace
-
     from graphsona.jobs.evaluate import EvalConfig
     from graphsona.jobs.evaluate import evaluate as run_evaluate
+    from graphsona.jobs.overrides import job_settings
 
     cfg = _job_config(config_path, sets)
-    overrides: dict[str, Any] = {}
-    if fast:
-        overrides["embedder_kind"] = "static"
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if _given("cache_path") or "model.cache" not in cfg.keys:
-        overrides["cache"] = cache_path
-    job = replace(cfg.job, **overrides)
+    job = job_settings(cfg, fast=fast, epochs=epochs, cache=cache_path)
     ecfg = EvalConfig(holdout=holdout, seed=seed, truth=truth, label=label, job=job, gds=gds)
-    uri = _store_uri(store_uri, cfg)
+    uri = _uri(store_uri, cfg)
     with (
         _open(uri, cfg, read_only=not gds) as store,
         console.status("evaluating (retraining on the training split)"),
@@ -878,6 +824,7 @@ def generate(
 @main.command()
 @click.argument("dataset_dir", type=click.Path(path_type=Path))
 @_store_option
+@_config_option
 @click.option("--strict", is_flag=True, help="Rows naming unknown users are an error, not dropped.")
 @click.option("--lossy-utf8", is_flag=True, help="Replace invalid UTF-8 bytes instead of failing.")
 @click.option(
@@ -892,7 +839,9 @@ def generate(
 @_friendly
 def load(
     dataset_dir: Path,
-    store_uri: str,
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
     strict: bool,
     lossy_utf8: bool,
     max_post_chars: int,
@@ -901,24 +850,27 @@ def load(
 ) -> None:
     """Validate a dataset directory and load it into a store (nothing is written if invalid).
 
+    The one command that creates an embedded store (a new path becomes a new store).
+
     \b
     Example:
       graphsona load data/mynet --store graphsona.lbdb
+      graphsona load data/mynet --config job.toml        # the store named in the config
       NEO4J_PASSWORD=... graphsona load data/mynet --store neo4j://localhost:7687 --strict
     """
-    from graphsona.graph import open_store
+    from graphsona.graph.lock import hold, store_lock_path
     from graphsona.loaders import LoadOptions, load_dataset
 
+    cfg = _job_config(config_path, sets)
+    uri = _uri(store_uri, cfg)
     dataset, report = load_dataset(
         dataset_dir,
         LoadOptions(strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars),
     )
-    from graphsona.graph.lock import hold, store_lock_path
-
     with (
-        hold(store_lock_path(store_uri), "the store"),
+        hold(store_lock_path(uri, cfg.database), "the store"),
         console.status("loading"),
-        open_store(store_uri) as store,
+        _open(uri, cfg, create=True) as store,
     ):
         counts = store.load(dataset, batch_size=batch_size, source=str(dataset_dir))
     if as_json:
@@ -930,19 +882,23 @@ def load(
 
 @main.command()
 @_store_option
+@_config_option
 @_json_option
 @_friendly
-def stats(store_uri: str, as_json: bool) -> None:
+def stats(
+    store_uri: str | None, config_path: Path | None, sets: tuple[str, ...], as_json: bool
+) -> None:
     """Summarise what a store holds: counts, degrees, most-followed users.
 
     \b
     Example:
       graphsona stats --store graphsona-demo/graph.lbdb
+      graphsona stats --config job.toml
     """
-    from graphsona.graph import open_store
     from graphsona.outputs.summary import graph_summary
 
-    with open_store(store_uri) as store:
+    cfg = _job_config(config_path, sets)
+    with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
         summary = graph_summary(store)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
@@ -952,35 +908,29 @@ def stats(store_uri: str, as_json: bool) -> None:
 
 @main.command()
 @_store_option
+@_config_option
 @click.option(
     "--model",
-    default="default",
-    show_default=True,
+    default=None,
+    show_default="the config's [model] embedder, else default",
     help="Model name or local path ('default': the packaged all-MiniLM-L6-v2).",
 )
 @click.option(
     "--kind",
     type=click.Choice(["sentence-transformers", "transformers", "static"]),
-    default="sentence-transformers",
-    show_default=True,
+    default=None,
+    show_default="the config's [model] kind, else sentence-transformers",
     help="'static' is the fast CPU mode (a model distilled offline from --model).",
 )
 @click.option("--prefix", default="", help="Text prepended to every post (e5/bge-style models).")
 @click.option(
     "--precision",
     type=click.Choice(["auto", "fp32", "bf16"]),
-    default="auto",
-    show_default=True,
+    default=None,
+    show_default="the config's [model] precision, else auto",
     help="Transformer compute precision; auto = bf16 on CUDA and on CPUs with native bf16.",
 )
-@click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(path_type=Path),
-    default=Path.home() / ".cache" / "graphsona" / "vectors.sqlite",
-    show_default=True,
-    help="Content-addressed vector cache; a rerun embeds only new texts.",
-)
+@_cache_option
 @click.option("--half-life-days", type=float, default=None, help="Recency-weighted pooling.")
 @click.option(
     "--write",
@@ -998,12 +948,14 @@ def stats(store_uri: str, as_json: bool) -> None:
 @_json_option
 @_friendly
 def embed(
-    store_uri: str,
-    model: str,
-    kind: str,
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    model: str | None,
+    kind: str | None,
     prefix: str,
-    precision: str,
-    cache_path: Path,
+    precision: str | None,
+    cache_path: Path | None,
     half_life_days: float | None,
     write_property: str | None,
     out: Path | None,
@@ -1018,17 +970,28 @@ def embed(
     """
     from graphsona.embeddings import (
         EmbedOptions,
+        NullCache,
         PoolingOptions,
         VectorCache,
         embed_users,
         load_embedder,
     )
-    from graphsona.graph import open_store
+    from graphsona.graph.registry import require_store
+    from graphsona.jobs.overrides import job_settings
 
-    embedder = load_embedder(model, kind=kind, prefix=prefix, precision=precision)
+    cfg = _job_config(config_path, sets)
+    uri = _uri(store_uri, cfg)
+    require_store(uri)  # before the model loads: a mistyped path fails at once
+    job = job_settings(cfg, embedder=model, cache=cache_path)
+    embedder = load_embedder(
+        job.embedder,
+        kind=kind or job.embedder_kind,
+        prefix=prefix,
+        precision=precision or job.embedder_precision,
+    )
     opts = EmbedOptions(pooling=PoolingOptions(half_life_days=half_life_days), progress=not as_json)
-    cache = VectorCache(cache_path)
-    with open_store(store_uri) as store:
+    cache = VectorCache(job.cache) if job.cache is not None else NullCache()
+    with _open(uri, cfg, read_only=write_property is None) as store:
         users = store.read_users()
         vectors, report = embed_users(
             users, store.iter_posts(), embedder, cache=cache, options=opts

@@ -1,7 +1,15 @@
 """Post embeddings: embedders (offline by default), the on-disk vector cache, pooling per user.
 
 Takes texts with user ids (never a store) and gives a ``user_id -> vector`` frame.
+
+The pipeline names (:func:`embed_users`, :func:`embed_texts`, :class:`EmbedOptions`,
+:class:`EmbedReport`) are imported on first use: they need torch.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from graphsona.embeddings._base import Embedder
 from graphsona.embeddings.cache import NullCache, VectorCache, text_keys
@@ -12,8 +20,10 @@ from graphsona.embeddings.models import (
     load_embedder,
     resolve_model,
 )
-from graphsona.embeddings.pipeline import EmbedOptions, EmbedReport, embed_texts, embed_users
 from graphsona.embeddings.pooling import PoolingOptions
+
+if TYPE_CHECKING:
+    from graphsona.embeddings.pipeline import EmbedOptions, EmbedReport, embed_texts, embed_users
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -31,3 +41,11 @@ __all__ = [
     "resolve_model",
     "text_keys",
 ]
+
+_LAZY = frozenset({"EmbedOptions", "EmbedReport", "embed_texts", "embed_users"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module("graphsona.embeddings.pipeline"), name)
+    raise AttributeError(f"module 'graphsona.embeddings' has no attribute {name!r}")

@@ -1,17 +1,70 @@
-"""One registry from a store URI to a store: ``open_store("out/graph.lbdb")``, ``open_store("neo4j://...")``."""
+"""One registry from a store URI to a store: ``open_store("out/graph.lbdb")``, ``open_store("neo4j://...")``.
+
+Which store a command uses is decided once, by :func:`resolve_store_uri`; an embedded store
+that does not exist is refused unless the caller creates stores (``create=True``: loading).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from graphsona.errors import ConfigError
+from graphsona.errors import ConfigError, StoreError
 from graphsona.graph._base import GraphStore, Tracer
 from graphsona.graph.embedded_store import EmbeddedStore
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.graph.neo4j_store import Neo4jStore, driver_from_env
 
-__all__ = ["STORES", "open_store"]
+__all__ = [
+    "DEFAULT_STORE",
+    "STORES",
+    "embedded_path",
+    "open_store",
+    "require_store",
+    "resolve_store_uri",
+]
+
+#: The store used when nothing names one.
+DEFAULT_STORE = "graphsona.lbdb"
+
+
+def resolve_store_uri(
+    given: str | None = None,
+    config_uri: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The store to use, first found: ``given`` (``--store``), the config's ``[store] uri``,
+    ``$GRAPHSONA_STORE``, ``$NEO4J_URI``, :data:`DEFAULT_STORE`. Empty values count as unset.
+
+    >>> resolve_store_uri(None, "job.lbdb", env={"NEO4J_URI": "bolt://db:7687"})
+    'job.lbdb'
+    >>> resolve_store_uri(env={"GRAPHSONA_STORE": "", "NEO4J_URI": "bolt://db:7687"})
+    'bolt://db:7687'
+    """
+    env = os.environ if env is None else env
+    return (
+        given or config_uri or env.get("GRAPHSONA_STORE") or env.get("NEO4J_URI") or DEFAULT_STORE
+    )
+
+
+def embedded_path(uri: str) -> Path | None:
+    """The directory of the embedded store named by ``uri`` (a path or ``embedded://path``);
+    None for a server URI."""
+    if "://" in uri and not uri.startswith("embedded://"):
+        return None
+    return Path(uri.removeprefix("embedded://"))
+
+
+def require_store(uri: str) -> None:
+    """Raise :class:`StoreError` if ``uri`` names an embedded store that does not exist (a
+    mistyped path would otherwise become a new, empty store). Server URIs pass: the server
+    answers for itself when the store opens."""
+    path = embedded_path(uri)
+    if path is not None and not path.exists():
+        raise StoreError(
+            f"no embedded store at {path} (load a dataset first: graphsona load DIR --store {path})"
+        )
 
 
 def _neo4j(
@@ -57,6 +110,7 @@ def open_store(
     tracer: Tracer | None = None,
     database: str | None = None,
     read_only: bool = False,
+    create: bool = False,
 ) -> GraphStore:
     """Open the store named by ``uri``.
 
@@ -67,6 +121,7 @@ def open_store(
     unreachable server or refused credentials raise :class:`~graphsona.errors.StoreError` within
     seconds, with no password in the message (see :func:`~graphsona.graph.neo4j_store.driver_from_env`).
     ``read_only`` opens the embedded store read-only (Neo4j: pass ``read_only`` to ``run``).
+    An embedded store that does not exist is refused (:func:`require_store`) unless ``create``.
     """
     if not uri:
         raise ConfigError("store URI is empty; give a path (embedded) or neo4j://host:port")
@@ -75,4 +130,6 @@ def open_store(
         raise ConfigError(
             f"unknown store scheme {scheme!r} in {uri!r}; valid: {sorted(STORES)} or a path"
         )
+    if not create:
+        require_store(uri)
     return STORES[scheme](uri, mapping, tracer, database, read_only)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,8 @@ def run_demo(
     """Run the whole demo into the folder ``out`` (its dataset, store and work dir replaced).
 
     Args:
-        n_users, communities, seed: the synthetic network (planted communities).
+        n_users, communities, seed: the synthetic network (planted communities); the
+            profiling job runs with its defaults, as ``graphsona profile`` would.
         fast: embed with the static model (the fast CPU mode) instead of all-MiniLM-L6-v2.
         cache: the text-vector cache (``None``: the default, ~/.cache/graphsona/vectors.sqlite).
         progress: ``progress(step, message)`` as steps start; the profiling job's own stage
@@ -83,12 +84,13 @@ def run_demo(
     write_dataset(net, data_dir)
     say("validate", "validating the dataset")
     dataset, load_report = load_dataset(data_dir)
+    # exactly the settings `graphsona profile [--fast]` uses, so that a later `graphsona profile`
+    # on the demo store reuses every stage (``seed`` seeds the network, not the job)
     job = ProfileJobConfig(
-        embedder_kind="static" if fast else "sentence-transformers",
-        seed=seed,
-        work_dir=work_dir,
-        **({"cache": cache} if cache is not None else {}),
+        embedder_kind="static" if fast else "sentence-transformers", work_dir=work_dir
     )
+    if cache is not None:
+        job = replace(job, cache=cache)
     with EmbeddedStore(store_path) as store:
         say("load", "loading into the embedded store")
         store.load(dataset, source=str(data_dir))

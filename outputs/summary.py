@@ -7,8 +7,9 @@ from typing import Any
 import polars as pl
 from graphsona.errors import ConfigError, StoreError
 from graphsona.graph._base import GraphStore
+from graphsona.queries.library import run_named
 
-__all__ = ["NO_PROFILES", "graph_summary", "profile_card", "require_profiles"]
+__all__ = ["NO_PROFILES", "community_table", "graph_summary", "profile_card", "require_profiles"]
 
 NO_PROFILES = "the store has no profiles yet: run graphsona profile first"
 
@@ -28,29 +29,55 @@ def require_profiles(
         raise StoreError(NO_PROFILES)
 
 
+def community_table(store: GraphStore, profile_property: str = "profile") -> pl.DataFrame:
+    """Every community, largest first (the ``communities`` named query, unlimited); an
+    unprofiled store raises :class:`StoreError` (:data:`NO_PROFILES`)."""
+    try:
+        frame = run_named(store, "communities", {"limit": 10**9})
+    except StoreError:  # e.g. the embedded store's "Binder exception" on an unprofiled store
+        require_profiles(store.read_users(), profile_property, also=("community_id",))
+        raise
+    if frame.height == 0:  # Neo4j answers an unprofiled store with no rows
+        require_profiles(store.read_users(), profile_property, also=("community_id",))
+    return frame
+
+
 def graph_summary(
     store: GraphStore, truth_column: str | None = None, top: int = 5
 ) -> dict[str, Any]:
     """Counts, mean out-degree, the ``top`` most-followed users and, when ``truth_column`` names a
     user property, users per value with the share of their follows that stay inside the group."""
     counts = store.counts()
-    users = store.read_users()
+    # ids only unless a group column is asked for: properties (profile vectors) are the bulk
+    ids = store.read_user_ids().to_frame()
     follows = store.read_follows()
-    posts = store.read_posts().group_by("user_id").len("posts")
     followers = follows.group_by("dst").len("followers").rename({"dst": "user_id"})
     top_rows = (
-        users.select("user_id")
-        .join(followers, on="user_id", how="left")
-        .join(posts, on="user_id", how="left")
-        .fill_null(0)
+        ids.join(followers, on="user_id", how="left")
+        .with_columns(pl.col("followers").fill_null(0))
         .sort(["followers", "user_id"], descending=[True, False])
         .head(top)
     )
+    # post counts of the top users only, one batch of posts in memory at a time
+    posts = [
+        batch.filter(pl.col("user_id").is_in(top_rows["user_id"].implode()))
+        .group_by("user_id")
+        .len("posts")
+        for batch in store.iter_posts()
+    ]
+    per_user = (
+        pl.concat(posts).group_by("user_id").agg(pl.col("posts").sum())
+        if posts
+        else pl.DataFrame(schema={"user_id": pl.String, "posts": pl.UInt32})
+    )
+    top_rows = top_rows.join(per_user, on="user_id", how="left", maintain_order="left")
+    top_rows = top_rows.with_columns(pl.col("posts").fill_null(0))
     out: dict[str, Any] = {
         "counts": counts,
-        "mean_out_degree": follows.height / max(users.height, 1),
+        "mean_out_degree": follows.height / max(ids.height, 1),
         "top_followed": top_rows.to_dicts(),
     }
+    users = store.read_users() if truth_column else ids
     if truth_column and truth_column in users.columns:
         g = users.select("user_id", pl.col(truth_column).alias("group"))
         e = follows.join(g.rename({"user_id": "src", "group": "gs"}), on="src").join(

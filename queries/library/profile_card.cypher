@@ -7,3 +7,4 @@ OPTIONAL MATCH (u)-[:{{follows}}]->(g:{{user_label}})
 RETURN u.{{user_id}} AS user_id, u.community_id AS community_id, u.community_name AS community,
        u.influence AS influence, u.influence_rank AS rank, followers, count(g) AS following,
        u.profile_run_id AS run_id
+LIMIT 1
