@@ -6,9 +6,10 @@ exit code 1 (a traceback only with ``--debug``); ``--json`` prints machine-reada
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -217,14 +218,24 @@ def _uri(store_uri: str | None, cfg: Any) -> str:
     return resolve_store_uri(store_uri, cfg.uri)
 
 
-def _open(uri: str, cfg: Any, *, read_only: bool = False, create: bool = False) -> Any:
+@contextlib.contextmanager
+def _open(uri: str, cfg: Any, *, read_only: bool = False, create: bool = False) -> Iterator[Any]:
     """Open the store with the config's mapping and database; a missing embedded store is
-    refused unless ``create``."""
+    refused unless ``create``. A writable open holds the store's job lock first (one writer at a
+    time: ``embed --write``, ``recommend --write-back``, ``query --write`` too), so a busy
+    store is refused naming its holder."""
     from graphsona.graph import open_store
+    from graphsona.graph.lock import hold, store_lock_path
 
-    return open_store(
-        uri, mapping=cfg.mapping, database=cfg.database, read_only=read_only, create=create
-    )
+    with contextlib.ExitStack() as stack:
+        if not read_only:
+            stack.enter_context(hold(store_lock_path(uri, cfg.database), "the store"))
+        store = stack.enter_context(
+            open_store(
+                uri, mapping=cfg.mapping, database=cfg.database, read_only=read_only, create=create
+            )
+        )
+        yield store
 
 
 @main.command()

@@ -21,8 +21,9 @@ from urllib.parse import quote, unquote
 
 __all__ = ["redact", "remember_secret", "split_userinfo"]
 
-# scheme://user:password@ -- the password runs to the last "@" before a space, quote or "/".
-_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):[^\s/'\"]*@")
+# scheme://user:password@ -- the password runs to the last "@" before a space or quote (a
+# password may hold "/", "?" or "#", as base64 ones often do; they are not cut at the first one).
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):[^\s'\"]*@")
 _SECRETS: set[str] = set()
 
 
@@ -54,11 +55,12 @@ def split_userinfo(uri: str) -> tuple[str, str | None, str | None]:
     if "://" not in uri:
         return uri, None, None
     scheme, rest = uri.split("://", 1)
-    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    authority, tail = rest[:end], rest[end:]
-    userinfo, at, host = authority.rpartition("@")
+    # The userinfo ends at the last "@": a password may hold "/", "?" or "#" unencoded, and a
+    # store URI has no "@" after its host.
+    userinfo, at, after = rest.rpartition("@")
     if not at:
         return uri, None, None
+    host, tail = after, ""
     user, colon, password = userinfo.partition(":")
     return (
         f"{scheme}://{host}{tail}",

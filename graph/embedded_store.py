@@ -98,8 +98,9 @@ def _for_table(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _needs_recovery(e: BaseException) -> bool:
-    text = str(e).lower()
+def _needs_recovery(message: str) -> bool:
+    """Whether the engine's message (the store's path taken out) asks for WAL replay."""
+    text = message.lower()
     return "wal" in text or "recover" in text or "checkpoint" in text
 
 
@@ -160,7 +161,7 @@ class EmbeddedStore(GraphStore):
                     str(self.path), read_only=self.read_only, buffer_pool_size=self._pool
                 )
             except RuntimeError as e:
-                if not self.read_only or not _needs_recovery(e):
+                if not self.read_only or not _needs_recovery(str(e).replace(str(self.path), "")):
                     raise
                 # A crash left a write-ahead log that a read-only open cannot replay: replay it
                 # with one writable open, then open read-only as asked.
@@ -168,7 +169,7 @@ class EmbeddedStore(GraphStore):
                 self._db = lb.Database(str(self.path), read_only=True, buffer_pool_size=self._pool)
         except Exception as e:
             text = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if "lock" in text.lower():
+            if "could not set lock" in text.replace(str(self.path), "").lower():
                 raise StoreError(
                     f"the embedded store {self.path} is open in another process (another "
                     "graphsona command?); wait for it to finish"
@@ -258,7 +259,7 @@ class EmbeddedStore(GraphStore):
         """Rows of ``query``. LadybugDB has no read-only transactions on a writable database:
         ``read_only`` refuses statements with write clauses here, and a store opened with
         ``read_only=True`` is read-only in the engine itself."""
-        if read_only and not self.read_only:
+        if read_only:  # a read-only database still runs COPY ... TO and LOAD FROM
             from graphsona.queries.library import write_clauses
 
             found = write_clauses(query)

@@ -80,17 +80,26 @@ def store_lock_path(uri: str, database: str | None = None) -> Path:
         return path.with_name(path.name + ".lock")
     from urllib.parse import urlsplit
 
-    parts = urlsplit(uri)
+    from graphsona.graph._uri import split_userinfo
+
+    parts = urlsplit(split_userinfo(uri)[0])  # never the login: it is not the store's identity
+    try:
+        port = parts.port
+    except ValueError:
+        port = None  # the driver reports a malformed URI when it opens it
     db = database or os.environ.get("NEO4J_DATABASE") or None
-    return server_lock_path(neo4j_locator(parts.hostname or "", parts.port, db))
+    return server_lock_path(neo4j_locator(parts.hostname or "", port, db))
 
 
 def _command() -> str:
     """The program and its first word (a subcommand), never its options: those may hold a
     store URI with a password."""
+    from graphsona.graph._uri import redact
+
     words = [Path(sys.argv[0]).name] if sys.argv and sys.argv[0] else ["python"]
     words += [a for a in sys.argv[1:] if not a.startswith("-")][:1]
-    return " ".join(words)
+    # a script's first argument may be a store URI with a login: never written in clear
+    return redact(" ".join(words))
 
 
 @contextlib.contextmanager

@@ -63,6 +63,39 @@ def run_demo(
         progress: ``progress(step, message)`` as steps start; the profiling job's own stage
             messages come through it too.
     """
+
+    def say(step: str, message: str) -> None:
+        if progress is not None:
+            progress(step, message)
+
+    from graphsona.graph.lock import hold, store_lock_path
+
+    t0 = time.perf_counter()
+    data_dir, store_path = out / "data", out / "graph.lbdb"
+    work_dir = default_work_dir(str(store_path))
+    with (
+        hold(store_lock_path(str(store_path)), "the demo store"),
+        hold(work_dir / ".graphsona.lock", f"the work dir {work_dir}"),
+    ):
+        # the locks first: a job running on the demo store keeps its store and checkpoints
+        return _run(out, data_dir, store_path, work_dir, n_users, communities, seed, fast, cache,
+                    say, progress, t0)  # fmt: skip
+
+
+def _run(
+    out: Path,
+    data_dir: Path,
+    store_path: Path,
+    work_dir: Path,
+    n_users: int,
+    communities: int,
+    seed: int,
+    fast: bool,
+    cache: Path | None,
+    say: Callable[[str, str], None],
+    progress: Callable[[str, str], None] | None,
+    t0: float,
+) -> DemoResult:
     from graphsona.graph import EmbeddedStore
     from graphsona.jobs.profile import run_profile
     from graphsona.jobs.settings import ProfileJobConfig
@@ -70,15 +103,11 @@ def run_demo(
     from graphsona.outputs.report import write_report
     from graphsona.outputs.summary import graph_summary, profile_card
 
-    def say(step: str, message: str) -> None:
-        if progress is not None:
-            progress(step, message)
-
-    t0 = time.perf_counter()
-    data_dir, store_path = out / "data", out / "graph.lbdb"
-    work_dir = default_work_dir(str(store_path))
-    for old in (store_path, work_dir):
-        _remove(old)
+    _remove(store_path)
+    if work_dir.is_dir():  # emptied, not removed: it holds the lock file this run holds
+        for child in work_dir.iterdir():
+            if child.name != ".graphsona.lock":
+                _remove(child)
     say("generate", "generating the synthetic network")
     net = generate(SyntheticConfig(n_users=n_users, n_communities=communities, seed=seed))
     write_dataset(net, data_dir)

@@ -16,11 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from graphsona.graph.lock import hold
 from graphsona.jobs.runner import Progress, Runner
 from graphsona.jobs.settings import ProfileJobConfig
 from graphsona.loaders import LoadOptions, LoadReport, load_frames
@@ -112,7 +114,12 @@ def profile(
     cfg = config or ProfileJobConfig()
     cfg.check()
     ctx = dataset_context(dataset)
-    record = Runner(cfg.work_dir, progress).run(profile_stages(cfg, ctx["users"]), ctx)
+    with contextlib.ExitStack() as locks:
+        if cfg.work_dir is not None:  # one job at a time per work dir, as for the CLI
+            locks.enter_context(
+                hold(cfg.work_dir / ".graphsona.lock", f"the work dir {cfg.work_dir}")
+            )
+        record = Runner(cfg.work_dir, progress).run(profile_stages(cfg, ctx["users"]), ctx)
     result = result_of(ctx, record.skipped, record.seconds)
     results: pl.DataFrame = ctx["results"]
     recs = pl.DataFrame()

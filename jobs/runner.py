@@ -138,6 +138,14 @@ class Runner:
         if self.dir is None:
             return
         self.manifest[name] = {"key": key, "at": datetime.now(UTC).isoformat(), **info}
+        self._write_manifest()
+
+    def _forget(self, name: str) -> None:
+        if self.dir is not None and self.manifest.pop(name, None) is not None:
+            self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        assert self.dir is not None
         tmp = self.dir / "manifest.json.tmp"
         tmp.write_text(json.dumps(self.manifest, indent=2, default=str))
         tmp.replace(self.dir / "manifest.json")
@@ -148,11 +156,20 @@ class Runner:
         for stage in stages:
             t = time.perf_counter()
             key = stage.fingerprint(ctx)
+            loaded = None
             if self._fresh(stage, key, ctx):
                 assert self.dir is not None
-                ctx.update(stage.load(self.dir, self.manifest[stage.name], ctx))
+                try:
+                    loaded = stage.load(self.dir, self.manifest[stage.name], ctx)
+                except Exception as e:  # e.g. files from an older graphsona: recompute
+                    self.say(stage.name, f"saved output unreadable ({type(e).__name__}): rerun")
+            if loaded is not None:
+                ctx.update(loaded)
                 record.skipped.append(stage.name)
             else:
+                # forget the old entry first: a crash between writing the new files and
+                # recording their fingerprint must not pair old fingerprint and new files
+                self._forget(stage.name)
                 out = stage.run(ctx, self.say)
                 info = stage.save(out, self.dir) if self.dir is not None else {}
                 if stage.cached:

@@ -241,7 +241,7 @@ class CommunitiesStage(Stage):
     def fingerprint(self, ctx: Context) -> str:
         c = self.cfg
         return fingerprint(
-            "communities",
+            "communities-v2",  # v2: the file also holds the Leiden reference partition
             ctx["profiles"],
             ctx["edge_index"],
             ctx["edge_weight"],

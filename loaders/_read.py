@@ -68,20 +68,24 @@ def _csv_short_rows(path: Path, data: bytes) -> None:
         ends = np.flatnonzero(buf == 10)
         if ends.size == 0 or ends[-1] != buf.size - 1:
             ends = np.append(ends, buf.size)
-        commas = np.concatenate([[0], np.cumsum(buf == 44)])
         starts = np.concatenate([[0], ends[:-1] + 1])
-        fields = commas[ends] - commas[starts] + 1
+        # separators per line from their positions (memory in proportion to the separators,
+        # not to the bytes of the file)
+        commas = np.flatnonzero(buf == 44)
+        fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
         length = ends - starts
-        # blank lines (and a lone "\r") carry no record
+        # blank lines (and a lone "\r") carry no record: polars reads them as empty rows, so they
+        # keep their row number but are never short
         blank = (length == 0) | ((length == 1) & (buf[np.minimum(starts, buf.size - 1)] == 13))
-        fields = fields[~blank]
-        if fields.size == 0:
+        if (~blank).sum() == 0:
             return
-        header = int(fields[0])
-        short = np.flatnonzero(fields[1:] < header)
+        first = int(np.flatnonzero(~blank)[0])
+        header = int(fields[first])
+        rows = fields[first + 1 :]
+        short = np.flatnonzero((rows < header) & ~blank[first + 1 :])
         if short.size:
             raise DataValidationError(
-                f"malformed CSV: {int(fields[1:][short[0]])} fields where the header has {header}",
+                f"malformed CSV: {int(rows[short[0]])} fields where the header has {header}",
                 file=str(path),
                 row=int(short[0]) + 1,
             )

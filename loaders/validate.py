@@ -164,6 +164,7 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
     elif dtype.is_numeric():
         seconds = pl.col(col).cast(pl.Float64)
         _fail_first(df, pl.col(col).is_not_null() & ~_epoch_ok(seconds), file, col, hint)
+        _fail_first(df, _date_number(seconds), file, col, _DATE_NUMBER)
         parsed = _from_epoch(seconds)
     elif dtype == pl.String:
         s = pl.col(col).str.strip_chars()
@@ -173,6 +174,7 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
         ]
         epoch = s.cast(pl.Float64, strict=False)
         _fail_first(df, epoch.is_not_null() & ~_epoch_ok(epoch), file, col, hint)
+        _fail_first(df, _date_number(epoch), file, col, _DATE_NUMBER)
         tries.append(_from_epoch(epoch))
         parsed = pl.coalesce(tries)
     else:
@@ -198,6 +200,18 @@ def _parse_time(df: pl.DataFrame, col: str, file: Path) -> pl.DataFrame:
         f"time out of range: expected a year from {TIME_RANGE[0]} to {TIME_RANGE[1] - 1}",
     )
     return out.with_columns(pl.col("__t").alias(col)).drop("__t")
+
+
+_DATE_NUMBER = (
+    "a date written as a number (YYYYMMDD) would be read as epoch seconds in 1970: give "
+    "ISO-8601 text (2024-05-01) or epoch seconds"
+)
+
+
+def _date_number(seconds: pl.Expr) -> pl.Expr:
+    """Whole numbers that read as YYYYMMDD dates (19000101-21991231): as epoch seconds they
+    would be days in August and September 1970, a time no social platform's data comes from."""
+    return seconds.is_between(19000101, 21991231) & (seconds == seconds.floor())
 
 
 def _epoch_ok(seconds: pl.Expr) -> pl.Expr:
@@ -360,7 +374,8 @@ def _users(root: _Root, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
                 file=str(path),
                 column=col,
             )
-        if col in OUTPUT_USER_COLUMNS or col.startswith(OUTPUT_PREFIXES):
+        # case-insensitive: the embedded store's property names are
+        if col.lower() in OUTPUT_USER_COLUMNS or col.lower().startswith(OUTPUT_PREFIXES):
             raise DataValidationError(
                 "column name is reserved for a result that `graphsona profile` writes back "
                 f"({', '.join(sorted(OUTPUT_USER_COLUMNS))}, pred_*); rename the column",
@@ -411,6 +426,13 @@ def _posts(root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport)
             path,
             "post_id",
             "missing post_id",
+        )
+        _fail_first(
+            df,
+            pl.col("post_id").str.len_chars() > MAX_ID_CHARS,
+            path,
+            "post_id",
+            f"id longer than {MAX_ID_CHARS} characters",
         )
         dup = df.filter(pl.col("post_id").is_duplicated()).sort(ROW)
         if dup.height:

@@ -222,10 +222,20 @@ READ_PROCEDURES = frozenset(
 )
 #: ``db.schema.*`` and GDS algorithms in ``.stream`` mode (they return rows, store nothing).
 _READ_PROCEDURE_FAMILIES = re.compile(r"db\.schema\.[a-z0-9_]+|gds\.(?:[a-z0-9_]+\.)+stream")
-# Words that may follow an alias (``RETURN 1 AS set ORDER BY set``).
+# Words that may follow an alias (``RETURN n AS set ORDER BY n``).
 _AFTER_ALIAS = frozenset(
     {"WHERE", "ORDER", "SKIP", "LIMIT", "UNION", "RETURN", "WITH", "MATCH", "OPTIONAL", "UNWIND"}
 )
+
+# After these tokens an expression operand follows, never a clause, so a keyword there is a
+# variable (``RETURN project``, ``ORDER BY set``). Not ``*``: ``WITH * SET n.x = 1`` is valid.
+_OPERAND_AFTER_WORD = frozenset(
+    {
+        "RETURN", "WITH", "WHERE", "BY", "DISTINCT", "AND", "OR", "XOR", "NOT", "IN", "IS",
+        "CASE", "WHEN", "THEN", "ELSE", "UNWIND", "YIELD",
+    }
+)  # fmt: skip
+_OPERAND_AFTER_PUNCT = frozenset({",", "=", "<", ">", "+", "-", "/", "%", "^", "(", "["})
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"0[xX][0-9A-Fa-f]+|0[oO][0-7]+|(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -328,6 +338,9 @@ def _scan(query: str) -> set[str]:
         expect_label = after_label = False
         if tok.kind != "word" or k in skip:
             continue
+        if tok.text.lower() == "apoc" and nxt.text == "." and not (prev and prev.text == "."):
+            found |= _check_apoc_function(toks, k, skip)
+            continue
         word = tok.text.upper()
         if word not in WRITE_KEYWORDS and word not in _COMMAND_WORDS and word != "CALL":
             continue
@@ -351,6 +364,13 @@ def _is_name(toks: list[_Token], k: int, brackets: list[str]) -> bool:
     prev = toks[k - 1] if k else None
     before = toks[k - 2] if k > 1 else None
     nxt = toks[k + 1]
+    if nxt.kind == "punct" and nxt.text == "." and not (prev and prev.text == "."):
+        return True  # `use.user_id`: a clause keyword is never followed by "."
+    if prev is not None and (
+        (prev.kind == "punct" and prev.text in _OPERAND_AFTER_PUNCT)
+        or (prev.kind == "word" and prev.text.upper() in _OPERAND_AFTER_WORD)
+    ):
+        return True  # `RETURN project`, `ORDER BY set`, `x = use`: an operand, not a clause
     if prev is None or before is None:
         return False
     in_map = bool(brackets) and brackets[-1] == "{"
@@ -362,6 +382,9 @@ def _is_name(toks: list[_Token], k: int, brackets: list[str]) -> bool:
         )
     if prev.text in ("{", ",") and prev.kind == "punct" and nxt.text == ":" and in_map:
         return True
+    if prev.kind == "punct" and prev.text in ("(", "[") and nxt.text in (":", ")", "]", "{"):
+        # a pattern variable: (project:Project), (use), [set:KNOWS] -- no clause stands there
+        return True
     if prev.kind == "word" and prev.text.upper() == "AS":
         return (
             before.kind in ("word", "name", "number", "string", "param")
@@ -372,6 +395,31 @@ def _is_name(toks: list[_Token], k: int, brackets: list[str]) -> bool:
             or (nxt.kind == "word" and nxt.text.upper() in _AFTER_ALIAS)
         )
     return False
+
+
+#: APOC function namespaces that only compute values. Others run Cypher given as a string
+#: (``apoc.cypher.runFirstColumnSingle('CALL gds.graph.project(...)')``), or read and write
+#: files: their calls are refused like write clauses.
+READ_APOC_FUNCTIONS = frozenset(
+    {
+        "agg", "any", "bitwise", "coll", "convert", "date", "diff", "hashing", "label", "map",
+        "math", "meta", "node", "nodes", "number", "path", "rel", "scoring", "temporal", "text",
+        "util",
+    }
+)  # fmt: skip
+
+
+def _check_apoc_function(toks: list[_Token], k: int, skip: set[int]) -> set[str]:
+    """``apoc.<namespace>.<name>(...)`` outside CALL: a function, allowed by namespace."""
+    parts, j = [toks[k].text], k
+    while toks[j + 1].text == "." and toks[j + 2].kind in ("word", "name"):
+        j += 2
+        parts.append(toks[j].text)
+        skip.add(j)
+    name = ".".join(parts)
+    if len(parts) < 3 or parts[1].lower() not in READ_APOC_FUNCTIONS:
+        return {f"FUNCTION {name}"}
+    return set()
 
 
 def _check_call(toks: list[_Token], k: int, skip: set[int]) -> set[str]:

@@ -283,7 +283,23 @@ CASES = [
         column="pred_side",
         tables=_add_col("users", "pred_side", str),
     ),
+    Case(
+        "output name in another case",
+        ALL,
+        "reserved for a result",
+        column="PageRank",
+        tables=_add_col("users", "PageRank", float),
+    ),
     # --- ids
+    Case(
+        "10 KB post_id",
+        ALL,
+        "longer than 1024 characters",
+        "posts",
+        row=2,
+        column="post_id",
+        tables=_set("posts", 2, post_id=LONG_ID),
+    ),
     Case(
         "missing user_id",
         ALL,
@@ -394,6 +410,14 @@ CASES = [
         row=3,
         column="created_at",
         tables=lambda t: _times(t, 1.7e15, "follows"),
+    ),
+    Case(
+        "date as a number (YYYYMMDD)",
+        ALL,
+        "YYYYMMDD",
+        row=3,
+        column="created_at",
+        tables=lambda t: _times(t, 20240501),
     ),
     Case(
         "year out of range",

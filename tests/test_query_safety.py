@@ -84,9 +84,25 @@ REFUSED: list[tuple[str, list[str]]] = [
     ("PROFILE MATCH (n) SET n.x = 1", ["SET"]),
     ("UNWIND [1] AS x MERGE (:X {x: x})", ["MERGE"]),
     ("MATCH (n) RETURN n UNION ALL MATCH (m) DELETE m RETURN m", ["DELETE"]),
+    # review findings: Cypher inside an APOC function's string, and `WITH *` before a clause
+    (
+        'RETURN apoc.cypher.runFirstColumnSingle(\'CALL gds.graph.project("g", "U", "F")\', {})',
+        ["FUNCTION"],
+    ),
+    (
+        "RETURN apoc.export.csv.query('MATCH (n) RETURN n', 'x.csv', {})",
+        ["FUNCTION"],
+    ),
+    ("MATCH (n) WITH * SET n.x = 1", ["SET"]),
+    ("MATCH (n) WITH n AS use SET n.x = 1", ["SET", "USE"]),
 ]
 
 ALLOWED = [
+    "MATCH (project:Project) RETURN project",
+    "MATCH (use:User) RETURN use.user_id",
+    "MATCH (a)-[set:KNOWS]->(b) RETURN set",
+    "RETURN 1 AS set ORDER BY set",
+    "RETURN apoc.text.join(['a', 'b'], ',') AS j",
     "CALL { MATCH (u:User) RETURN count(u) AS c } RETURN c",
     "MATCH (u:User) CALL (u) { MATCH (u)-[:FOLLOWS]->(v) RETURN count(v) AS n } RETURN n",
     "RETURN 1 AS set",
@@ -141,6 +157,9 @@ def test_refused_procedures_are_named() -> None:
         "CALL gds.graph.project"
     ]
     assert refused_clauses("CALL threads=1; MATCH (n) DELETE n") == ["CALL threads", "DELETE"]
+    assert refused_clauses("RETURN apoc.cypher.runFirstColumnSingle('RETURN 1', {})") == [
+        "FUNCTION apoc.cypher.runFirstColumnSingle"
+    ]
 
 
 @pytest.mark.parametrize(
