@@ -27,6 +27,7 @@ __all__ = [
     "MAX_ID_CHARS",
     "OUTPUT_PREFIXES",
     "OUTPUT_USER_COLUMNS",
+    "RESULT_COLUMNS",
     "TABLES",
     "TIME_RANGE",
     "TableSpec",
@@ -36,19 +37,17 @@ FORMATS = (".csv", ".parquet", ".jsonl")
 
 # User properties that `graphsona profile` writes back: a users file may not bring its own
 # column of that name (it would be overwritten, or read back as a result of the wrong type).
-OUTPUT_USER_COLUMNS = frozenset(
-    {
-        "profile",
-        "community_id",
-        "community_name",
-        "influence",
-        "influence_rank",
-        "pagerank",
-        "follow_bias",
-        "profile_run_id",
-        "profiled_at",
-    }
+RESULT_COLUMNS = (
+    "community_id",
+    "community_name",
+    "influence",
+    "influence_rank",
+    "pagerank",
+    "follow_bias",
+    "profile_run_id",
+    "profiled_at",
 )
+OUTPUT_USER_COLUMNS = frozenset({"profile", *RESULT_COLUMNS})
 OUTPUT_PREFIXES = ("pred_",)  # label-head predictions: pred_<name>, pred_<name>_p
 # Neo4j indexes ids (uniqueness constraints) and refuses keys over ~8 KB; 1,024 characters stay
 # under that even at 4 bytes a character, and no platform's ids come near it.

@@ -281,20 +281,7 @@ def _read_frame(
         if spec.mandatory:
             raise DataValidationError(f"a {spec.name} table is required", file=str(name))
         return None
-    df = _with_rows(name, frame)
-    _check_columns(df, name)
-    missing = [c for c in spec.required if c not in df.columns]
-    if missing:
-        have = [c for c in df.columns if c != ROW]
-        raise DataValidationError(
-            f"missing required column(s) {missing}; found {have}", file=str(name), column=missing[0]
-        )
-    report.files[spec.name] = str(name)
-    report.rows_read[spec.name] = df.height
-    for col in (*spec.required, *spec.optional):
-        if col in df.columns and col != "created_at":
-            _plain(df, col, name, f"{col!r}")
-    return _ids(df, spec, name), name
+    return _checked(_with_rows(name, frame), spec, name, report), name
 
 
 def _read(
@@ -310,20 +297,27 @@ def _read(
                 file=str(root / spec.name),
             )
         return None
-    df = read_table(path, lossy_utf8=opts.lossy_utf8)
-    _check_columns(df, path)
+    return _checked(read_table(path, lossy_utf8=opts.lossy_utf8), spec, path, report), path
+
+
+def _checked(df: pl.DataFrame, spec: TableSpec, where: Path, report: LoadReport) -> pl.DataFrame:
+    """The checks every table gets, read from a file or given as a frame: column names,
+    required columns, plain values, ids."""
+    _check_columns(df, where)
     missing = [c for c in spec.required if c not in df.columns]
     if missing:
         have = [c for c in df.columns if c != ROW]
         raise DataValidationError(
-            f"missing required column(s) {missing}; found {have}", file=str(path), column=missing[0]
+            f"missing required column(s) {missing}; found {have}",
+            file=str(where),
+            column=missing[0],
         )
-    report.files[spec.name] = str(path)
+    report.files[spec.name] = str(where)
     report.rows_read[spec.name] = df.height
     for col in (*spec.required, *spec.optional):
         if col in df.columns and col != "created_at":
-            _plain(df, col, path, f"{col!r}")
-    return _ids(df, spec, path), path
+            _plain(df, col, where, f"{col!r}")
+    return _ids(df, spec, where)
 
 
 def _drop_unknown(

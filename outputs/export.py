@@ -16,22 +16,12 @@ from pathlib import Path
 
 import polars as pl
 from graphsona.graph import GraphStore
+from graphsona.loaders.contract import RESULT_COLUMNS
 from graphsona.outputs.recommend import RecContext, who_to_follow
 from graphsona.outputs.summary import require_profiles
 from graphsona.queries.library import run_named
 
 __all__ = ["RESULT_COLUMNS", "export_results"]
-
-RESULT_COLUMNS = (
-    "community_id",
-    "community_name",
-    "influence",
-    "influence_rank",
-    "pagerank",
-    "follow_bias",
-    "profile_run_id",
-    "profiled_at",
-)
 
 
 def _write(frame: pl.DataFrame, path: Path) -> Path:
