@@ -200,25 +200,62 @@ def test_lock_is_reentrant_in_a_process_and_exclusive_across(tmp_path: Path) -> 
 
 
 def test_store_changed_during_the_job_is_not_written_back(
-    embedded_store: EmbeddedStore, small_dataset: Any, tmp_path: Path
+    store: GraphStore, small_dataset: Any, tmp_path: Path
 ) -> None:
     """Stale-input detection: a load that lands while a job runs (e.g. from another machine on a
     shared Neo4j) makes the job stop before write-back instead of writing stale results."""
     from graphsona.errors import StoreError
     from graphsona.jobs.profile import ProfileJobConfig, run_profile
 
-    embedded_store.load(small_dataset)
+    store.load(small_dataset)
     calls = []
 
     def progress(stage: str, message: str) -> None:
         if stage == "train" and not calls:
             calls.append(stage)
-            embedded_store._write_meta({"data_version": "changed-by-someone-else"})
+            store._write_meta({"data_version": "changed-by-someone-else"})
 
     cfg = ProfileJobConfig(embedder_kind="static", cache=tmp_path / "c.sqlite", dim=16, epochs=5)
     with pytest.raises(StoreError, match="changed while the job ran"):
-        run_profile(embedded_store, cfg, progress=progress)
-    assert "profile_run_id" not in embedded_store.read_users().columns
+        run_profile(store, cfg, progress=progress)
+    users = store.read_users()
+    assert "profile_run_id" not in users.columns or users["profile_run_id"].null_count() == (
+        users.height
+    )
+
+
+@pytest.mark.neo4j
+def test_load_on_neo4j_refused_while_a_job_holds_it(
+    neo4j_server: Any, neo4j_store: GraphStore, small_dataset_dir: Path
+) -> None:
+    """The job lock of a server store (keyed by its address and database, not the login) is
+    taken by `load` too: refused, naming the holder."""
+    from graphsona.graph.lock import store_lock_path
+
+    host = neo4j_server.uri.split("://", 1)[1]
+    lock = store_lock_path(f"bolt://someone:pw@{host}")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from graphsona.graph.lock import hold\n"
+            "with hold(sys.argv[1], 'x'):\n    print('held', flush=True); time.sleep(60)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(
+            main, ["load", str(small_dataset_dir), "--store", neo4j_server.uri]
+        )
+        assert result.exit_code == 1
+        assert "is in use by" in result.output and f"pid {holder.pid}" in result.output
+        assert neo4j_store.counts()["users"] == 0, "nothing loaded"
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_reload_without_times_keeps_stored_times(store: GraphStore, tmp_path: Path) -> None:
