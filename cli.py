@@ -745,7 +745,7 @@ def _print_evaluation(rep: dict[str, Any]) -> None:
         p.add_column("features")
         p.add_column("accuracy", justify="right")
         p.add_column("macro-F1", justify="right")
-        for name in ("graphsona", "text_only", "graph_only"):
+        for name in ("graphsona", "text_only", "graph_only", "fastrp", "spectral", "fastrp_text"):
             v = rep["profiles_probe"][name]
             p.add_row(name, f"{v['accuracy']:.4f}", f"{v['macro_f1']:.4f}")
         if "gds" in rep and "probe" in rep["gds"]["fastrp"]:
@@ -753,6 +753,15 @@ def _print_evaluation(rep: dict[str, Any]) -> None:
             p.add_row("gds fastRP", f"{v['accuracy']:.4f}", f"{v['macro_f1']:.4f}")
         console.print(p)
     console.print("influence: " + ", ".join(f"{k} {_cell(v)}" for k, v in rep["influence"].items()))
+    spread = rep["profile_spread"]
+    console.print(
+        "profile spread (mean cosine of random pairs, effective rank): "
+        + ", ".join(
+            f"{k} {v['mean_cosine']:.3f} / {v['effective_rank']:.1f}" for k, v in spread.items()
+        )
+    )
+    for warning in rep["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 @main.command()

@@ -68,6 +68,7 @@ class ProfileResult:
     text_coherence: float
     best_val_auc: float
     leiden_reference: dict[str, Any] = field(default_factory=dict)
+    profile_spread: dict[str, float] = field(default_factory=dict)
     influence: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
@@ -87,6 +88,7 @@ class ProfileResult:
             "text_coherence": r(self.text_coherence),
             "best_val_auc": r(self.best_val_auc),
             "leiden_reference": {k: r(v) for k, v in self.leiden_reference.items()},
+            "profile_spread": {k: r(v) for k, v in self.profile_spread.items()},
             "influence": {k: r(v) for k, v in self.influence.items()},
             "labels": {k: {m: r(v) for m, v in d.items()} for k, d in self.labels.items()},
             "skipped": self.skipped,
@@ -208,6 +210,7 @@ def run_profile(
 def result_of(ctx: Context, skipped: list[str], seconds: dict[str, float]) -> ProfileResult:
     """The job's summary from a finished context."""
     from graphsona.gnn import text_coherence
+    from graphsona.gnn.baselines import profile_spread
 
     return ProfileResult(
         run_id=ctx["run_id"],
@@ -217,6 +220,7 @@ def result_of(ctx: Context, skipped: list[str], seconds: dict[str, float]) -> Pr
         text_coherence=text_coherence(ctx["membership"], ctx["tx"]),
         best_val_auc=float(ctx["train_info"]["best_val_auc"]),
         leiden_reference=ctx["leiden_reference"],
+        profile_spread=profile_spread(ctx["profiles"].numpy()),
         influence=dict(ctx["influence_report"]),
         labels=ctx.get("label_report", {}),
         skipped=skipped,

@@ -50,13 +50,20 @@ def test_evaluate_beats_baselines_on_text_informative_communities(
     wtf = rep["who_to_follow"]
     assert set(wtf) == {
         "graphsona", "popularity", "common_neighbours", "adamic_adar", "text_only", "graph_only",
+        "fastrp", "spectral",
     }  # fmt: skip
     ours = wtf["graphsona"]["recall@20"]
     for name, m in wtf.items():
         assert 0.0 <= m["recall@10"] <= m["recall@20"] <= 1.0 and 0.0 <= m["mrr"] <= 1.0
         if name != "graphsona":
             assert ours > m["recall@20"], (name, ours, m["recall@20"])
+    spread = rep["profile_spread"]
+    assert set(spread) == {"graphsona", "graph_only", "fastrp"}
+    assert spread["graphsona"]["mean_cosine"] < 0.9, "profiles collapsed"
+    assert spread["graphsona"]["effective_rank"] > 2
+    assert rep["warnings"] == []  # enough follows held out
     p = rep["profiles_probe"]
+    assert {"fastrp", "spectral", "fastrp_text"} <= set(p)
     assert p["graphsona"]["accuracy"] > p["text_only"]["accuracy"]
     assert p["graphsona"]["accuracy"] > p["graph_only"]["accuracy"]
     c = rep["communities"]
