@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _provenance import start  # noqa: E402
+from _provenance import start
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SMALL = ("polbooks", "football", "polblogs", "eu-core", "twitch_engb")
@@ -99,7 +99,7 @@ def run_one(name: str, epochs: int | None, workdir: Path) -> dict[str, Any]:
     from graphsona.loaders import load_frames
 
     users, follows, posts, label = dataset(name)
-    ds, report = load_frames(users, follows, posts=posts if posts.height else None)
+    ds, _ = load_frames(users, follows, posts=posts if posts.height else None)
     job = ProfileJobConfig(cache=None)
     if epochs is not None:
         job = replace(job, epochs=epochs)
