@@ -108,18 +108,29 @@ class EmbedStage(Stage):
 
 
 def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
-    """The GNN's input rows: text vector + structural features + has-text flag (``full``), or
-    structural features only (``structural``, the graph-only reference model)."""
+    """The GNN's input rows: text vector + structural features (degrees, posts, FastRP of the
+    training graph, standardised) + has-text flag (``full``), or the structural features only
+    (``structural``, the graph-only reference model)."""
     from graphsona.gnn import structural_features
+
+    from graphsona.gnn.baselines import fastrp
 
     ei, n = ctx["train_edge_index"], ctx["ids"].height
     struct = structural_features(ei, n, ctx["n_posts"])
+    # FastRP of the training graph as input: the encoder starts from features that already carry
+    # each user's neighbourhood. Without them profiles of graphs without text collapsed (mean
+    # cosine of random pairs up to 0.92) and lost to FastRP itself on every real network
+    # measured (BENCHMARKS.md, "Quality on real networks").
+    fr = torch.from_numpy(fastrp(ei, n, dim=FASTRP_INPUT_DIM, seed=0))
+    fr = (fr - fr.mean(0)) / fr.std(0).clamp(min=1e-6) if n > 1 else torch.zeros_like(fr)
+    struct = torch.cat([struct, fr], 1)
     if kind == "structural":
         return torch.cat([struct, torch.ones(n, 1)], 1)
     return torch.cat([ctx["tx"], struct, ctx["has_text"][:, None]], 1)
 
 
 MIN_TRAIN_EDGES = 10  # fewer edges than this: no validation split to train against
+FASTRP_INPUT_DIM = 64  # FastRP columns in the encoder's input (see node_features)
 
 
 class TrainStage(Stage):
