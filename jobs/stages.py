@@ -112,7 +112,6 @@ def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
     training graph, standardised) + has-text flag (``full``), or the structural features only
     (``structural``, the graph-only reference model)."""
     from graphsona.gnn import structural_features
-
     from graphsona.gnn.baselines import fastrp
 
     ei, n = ctx["train_edge_index"], ctx["ids"].height
