@@ -36,7 +36,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _provenance import start
+import _provenance
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SMALL = ("polbooks", "football", "polblogs", "eu-core", "twitch_engb")
@@ -140,7 +140,7 @@ def main() -> None:
     ap.add_argument("--results-dir", default=None)
     args = ap.parse_args()
     names = args.only or [*SMALL, *(LARGE if args.large else ())]
-    run = start("real", args.results_dir)
+    run = _provenance.start("real", args.results_dir)
     results: dict[str, Any] = {"epochs": args.epochs, "networks": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:

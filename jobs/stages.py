@@ -122,6 +122,9 @@ def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
     # measured (BENCHMARKS.md, "Quality on real networks").
     fr = torch.from_numpy(fastrp(ei, n, dim=FASTRP_INPUT_DIM, seed=0))
     fr = (fr - fr.mean(0)) / fr.std(0).clamp(min=1e-6) if n > 1 else torch.zeros_like(fr)
+    # users without edges have no FastRP: their columns sit at the mean (0), not at an offset
+    # that would make every isolated user look alike whatever they write
+    fr[torch.bincount(ei.reshape(-1), minlength=n) == 0] = 0.0
     struct = torch.cat([struct, fr], 1)
     if kind == "structural":
         return torch.cat([struct, torch.ones(n, 1)], 1)
