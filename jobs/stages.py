@@ -111,10 +111,23 @@ def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
     """The GNN's input rows: text vector + structural features (degrees, posts, FastRP of the
     training graph, standardised) + has-text flag (``full``), or the structural features only
     (``structural``, the graph-only reference model)."""
+    n = ctx["ids"].height
+    struct = _structural_input(ctx)
+    if kind == "structural":
+        return torch.cat([struct, torch.ones(n, 1)], 1)
+    return torch.cat([ctx["tx"], struct, ctx["has_text"][:, None]], 1)
+
+
+def _structural_input(ctx: Context) -> torch.Tensor:
+    """Degrees, posts and FastRP of the training graph, standardised; computed once per
+    training graph (a train stage's fingerprint and run both need it, evaluation trains twice)."""
     from graphsona.gnn import structural_features
     from graphsona.gnn.baselines import fastrp
 
     ei, n = ctx["train_edge_index"], ctx["ids"].height
+    cached = ctx.get("_structural_input")
+    if cached is not None and cached[0] is ei:
+        return cached[1]  # type: ignore[no-any-return]
     struct = structural_features(ei, n, ctx["n_posts"])
     # FastRP of the training graph as input: the encoder starts from features that already carry
     # each user's neighbourhood. Without them profiles of graphs without text collapsed (mean
@@ -126,9 +139,8 @@ def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
     # that would make every isolated user look alike whatever they write
     fr[torch.bincount(ei.reshape(-1), minlength=n) == 0] = 0.0
     struct = torch.cat([struct, fr], 1)
-    if kind == "structural":
-        return torch.cat([struct, torch.ones(n, 1)], 1)
-    return torch.cat([ctx["tx"], struct, ctx["has_text"][:, None]], 1)
+    ctx["_structural_input"] = (ei, struct)
+    return struct
 
 
 MIN_TRAIN_EDGES = 10  # fewer edges than this: no validation split to train against
