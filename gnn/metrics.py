@@ -26,12 +26,51 @@ __all__ = [
     "cosine_scorer",
     "decoder_scorer",
     "decoder_scorer_of",
+    "hold_out_pairs",
     "popularity_scorer",
     "ranking_metrics",
     "split_edges",
 ]
 
 Scorer = Callable[[np.ndarray], np.ndarray]
+
+
+def hold_out_pairs(
+    edge_index: torch.Tensor,
+    follow: torch.Tensor,
+    n: int,
+    fraction: float,
+    *,
+    time: torch.Tensor | None = None,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """(held-out follows, mask of the edges kept for training, how they were chosen).
+
+    ``fraction`` of the follows (``follow``: bool mask over edges) is chosen, the latest by
+    ``time`` when every follow has one (>= 0), else a seeded random sample. A chosen follow
+    ``u -> v`` takes every link between ``u`` and ``v`` with it, in both directions: the reverse
+    follow ``v -> u`` is held out too (a target), and interactions between the two are dropped.
+    Otherwise a held-out follow whose reverse stays would be given away to every method that
+    scores neighbours (on networks of mutual follows, to all of them), and an interaction would
+    leak it the same way.
+    """
+    fidx = torch.nonzero(follow).ravel()
+    k = max(1, round(fraction * len(fidx)))
+    times = time[fidx] if time is not None else None
+    if times is not None and len(fidx) and bool((times >= 0).all()):
+        order = fidx[torch.argsort(times, stable=True)]
+        how = "by time: the latest follows are held out, with any reverse follow"
+    else:
+        order = fidx[torch.randperm(len(fidx), generator=torch.Generator().manual_seed(seed))]
+        how = f"random (seed {seed}): follows and any reverse follow held out together"
+    chosen = edge_index[:, order[len(order) - k :]].long()
+    lo, hi = torch.minimum(chosen[0], chosen[1]), torch.maximum(chosen[0], chosen[1])
+    pair_keys = torch.unique(lo * n + hi)
+    e = edge_index.long()
+    key = torch.minimum(e[0], e[1]) * n + torch.maximum(e[0], e[1])
+    between = torch.isin(key, pair_keys)
+    held = edge_index[:, between & follow]
+    return held, ~between, how
 
 
 def split_edges(

@@ -6,6 +6,7 @@ each backend implements small private hooks (``_load_*``, ``_stream``, ``_write_
 
 from __future__ import annotations
 
+import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -118,7 +119,8 @@ class GraphStore(ABC):
         """graphsona's bookkeeping values kept in the store (``{}`` for a graph it never loaded):
         ``load_state`` (``loading`` while a load runs or after one was interrupted, then
         ``done``), ``load_source``, ``load_started_at``, ``load_finished_at`` and
-        ``data_version`` (a new random token at the start of every load)."""
+        ``data_version`` (a new random token at the start of every load); and ``ranker``, the
+        who-to-follow ranker of the last profile run (:meth:`read_ranker`)."""
         try:
             rows = self.run(queries.render("meta_read", self.dialect))
         except StoreError as e:
@@ -132,6 +134,23 @@ class GraphStore(ABC):
     def _write_meta(self, values: dict[str, str]) -> None:
         rows = [{"key": k, "value": v} for k, v in sorted(values.items())]
         self.run(queries.render("meta_write", self.dialect), {"rows": rows})
+
+    def write_ranker(self, run_id: str, ranker: dict[str, Any] | None) -> None:
+        """Keep the profile run's who-to-follow ranker (JSON) with the run id it belongs to."""
+        self._write_meta({"ranker": json.dumps({"run_id": run_id, "ranker": ranker})})
+
+    def read_ranker(self, run_id: str | None) -> dict[str, Any] | None:
+        """The stored ranker when it belongs to profile run ``run_id`` (a ranker left by another
+        run, e.g. one interrupted before it finished writing, is not used with these
+        profiles), else None."""
+        raw = self.read_meta().get("ranker")
+        if not raw or run_id is None:
+            return None
+        stored = json.loads(raw)
+        if stored.get("run_id") != run_id:
+            return None
+        ranker: dict[str, Any] | None = stored.get("ranker")
+        return ranker
 
     def data_version(self) -> str:
         """A token that changes whenever a load starts: a job compares it before writing back,

@@ -3,12 +3,14 @@
 Every number comes from a part the model did not see; the split is recorded in the report.
 
 * **Who to follow**: a fraction of follow edges is held out — the latest by time when every
-  follow has a time, else a seeded random sample — together with any interaction between a
-  held-out pair (it would leak the follow). graphsona is retrained on the rest, and held-out
-  targets are ranked over all users the source does not already follow: recall@10, recall@20
-  and MRR for graphsona (the trained link decoder) and, in the same run, popularity, common
-  neighbours, Adamic-Adar, text-only cosine of pooled post vectors, and a graph-only model (the
-  same GNN with structural features instead of text).
+  follow has a time, else a seeded random sample — together with the reverse follow and any
+  interaction between a held-out pair (either would give the follow away; see
+  :func:`~graphsona.gnn.metrics.hold_out_pairs`). graphsona is retrained on the rest, and
+  held-out targets are ranked over all users the source does not already follow: recall@10,
+  recall@20 and MRR for graphsona (the two-stage recommender: candidates, then the learned
+  ranker, as ``who_to_follow`` serves it), its link decoder alone (``graphsona_decoder``) and,
+  in the same run, popularity, common neighbours, Adamic-Adar, text-only cosine of pooled post
+  vectors, and a graph-only model (the same GNN with structural features instead of text).
 * **Communities**: modularity and text coherence of graphsona's partition and Leiden's on the
   same graph; NMI and ARI against a ground-truth column when given.
 * **Profiles**: with a label column, accuracy and macro-F1 of a 5-fold linear probe on the
@@ -40,17 +42,26 @@ from graphsona.errors import ConfigError
 from graphsona.gnn import text_coherence
 from graphsona.gnn.baselines import fastrp, profile_spread, spectral
 from graphsona.gnn.metrics import (
+    Scorer,
     adamic_adar_scorer,
     common_neighbours_scorer,
     cosine_scorer,
     decoder_scorer_of,
+    hold_out_pairs,
     popularity_scorer,
     ranking_metrics,
 )
 from graphsona.graph import GraphStore, to_pyg
 from graphsona.jobs.runner import Context, Runner
 from graphsona.jobs.settings import ProfileJobConfig
-from graphsona.jobs.stages import CommunitiesStage, EmbedStage, InfluenceStage, TrainStage
+from graphsona.jobs.stages import (
+    CommunitiesStage,
+    EmbedStage,
+    InfluenceStage,
+    RankerStage,
+    TrainStage,
+    hold_out_for_ranker,
+)
 
 __all__ = ["MIN_HELD_OUT", "EvalConfig", "evaluate", "probe"]
 
@@ -98,6 +109,27 @@ def probe(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 0) -> dic
         "macro_f1": float(f1_score(y, pred, average="macro")),
         "folds": float(k),
     }
+
+
+def _ranker_scorer(ctx: Context, ei: torch.Tensor, follows: torch.Tensor, n: int) -> Scorer:
+    """The two-stage who-to-follow on the training graph, as recommendations serve it: the
+    ranker's scores on its candidates, every other user below them."""
+    from graphsona.gnn.ranker import PairGraph, candidates
+
+    g = PairGraph.build(ei, follows, n, z=ctx["profiles"], bias=ctx["bias"])
+    ranker = ctx["ranker"]
+
+    def score(sources: np.ndarray) -> np.ndarray:
+        u, v, x = candidates(g, sources)
+        out = np.full((len(sources), n), -np.inf)
+        row = np.searchsorted(sources, u) if np.all(np.diff(sources) > 0) else None
+        if row is None:
+            where = {int(s): i for i, s in enumerate(sources)}
+            row = np.array([where[int(a)] for a in u], dtype=np.int64)
+        out[row, v] = ranker.score(x)
+        return out
+
+    return score
 
 
 def _partition_scores(
@@ -157,29 +189,18 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
     tx = ctx["tx"]
     timings["read_and_embed"] = time.perf_counter() - t0
 
-    # --- split: held-out follows, and interactions between held-out pairs
+    # --- split: held-out follows, with any reverse follow and interactions between the pairs
     follow = (
         (d.edge_type == 0)
         if graph.relations[:1] == ["follows"]
         else torch.zeros_like(d.edge_type, dtype=torch.bool)
     )
-    fidx = torch.nonzero(follow).ravel()
-    if len(fidx) < 10:
+    if int(follow.sum()) < 10:
         raise ConfigError("evaluation needs at least 10 follow edges")
-    k = max(1, round(cfg.holdout * len(fidx)))
-    times = d.edge_time[fidx]
-    if bool((times >= 0).all()):
-        order = fidx[torch.argsort(times, stable=True)]
-        how = "by time: the latest follows are held out"
-    else:
-        order = fidx[torch.randperm(len(fidx), generator=torch.Generator().manual_seed(cfg.seed))]
-        how = f"random (seed {cfg.seed}): follows have no times"
-    held = order[len(order) - k :]
-    held_edges = d.edge_index[:, held]
-    key = d.edge_index[0].long() * n + d.edge_index[1].long()
-    held_keys = torch.unique(held_edges[0].long() * n + held_edges[1].long())
-    leak = torch.isin(key, held_keys)
-    keep = ~leak
+    held_edges, keep, how = hold_out_pairs(
+        d.edge_index, follow, n, cfg.holdout, time=d.edge_time, seed=cfg.seed
+    )
+    k = int(held_edges.shape[1])
     ei, ew, et = d.edge_index[:, keep], d.edge_weight[keep], d.edge_type[keep]
     train_follows = ei[:, et == 0] if graph.relations[:1] == ["follows"] else ei
     warnings = []
@@ -192,16 +213,23 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
         "how": how,
         "holdout_fraction": cfg.holdout,
         "held_out_follows": int(k),
-        "dropped_interactions_between_held_out_pairs": int(leak.sum()) - int(k),
+        "dropped_interactions_between_held_out_pairs": int((~keep).sum()) - k,
         "train_edges": int(ei.shape[1]),
         "seed": cfg.seed,
     }
 
-    # --- models trained on the training graph only (the job's train stage, twice)
-    ctx.update(train_edge_index=ei, train_edge_weight=ew)
+    # --- models trained on the training graph only (the job's train and ranker stages; the
+    # ranker's own held-out follows come out of the training graph, as in the job)
+    hold_out_for_ranker(ctx, ei, ew, et, seed=cfg.seed)
     trained = runner.run(
-        [TrainStage(job), TrainStage(job, features="structural", out="graph_only_")], ctx
+        [
+            TrainStage(job),
+            RankerStage(job),
+            TrainStage(job, features="structural", out="graph_only_"),
+        ],
+        ctx,
     )
+    timings["ranker"] = trained.seconds["ranker"]
     timings["train_graphsona"] = trained.seconds["train"]
     timings["train_graph_only"] = trained.seconds["train_graph_only"]
     z, graph_only = ctx["profiles"], ctx["graph_only_profiles"]
@@ -214,8 +242,11 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
 
     # --- who to follow
     t = time.perf_counter()
+    decoder = decoder_scorer_of(z, ctx["bias"])
+    ranker = ctx["ranker"]
     scorers = {
-        "graphsona": decoder_scorer_of(z, ctx["bias"]),
+        "graphsona": decoder if ranker is None else _ranker_scorer(ctx, ei, train_follows, n),
+        "graphsona_decoder": decoder,
         "popularity": popularity_scorer(train_follows, n),
         "common_neighbours": common_neighbours_scorer(ei, n),
         "adamic_adar": adamic_adar_scorer(ei, n),
@@ -273,6 +304,7 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
             "graph_only": profile_spread(graph_only.numpy(), seed=cfg.seed),
             "fastrp": profile_spread(fr, seed=cfg.seed),
         },
+        "ranker": ctx["ranker_info"] | ({"weights": ranker.weights()} if ranker else {}),
         "warnings": warnings,
         "seconds": timings,
         "config": {k2: v for k2, v in asdict(cfg).items() if k2 != "job"},

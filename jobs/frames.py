@@ -113,7 +113,7 @@ def profile(
     )
     cfg = config or ProfileJobConfig()
     cfg.check()
-    ctx = dataset_context(dataset)
+    ctx = dataset_context(dataset, cfg.seed)
     with contextlib.ExitStack() as locks:
         if cfg.work_dir is not None:  # one job at a time per work dir, as for the CLI
             locks.enter_context(
@@ -133,6 +133,7 @@ def profile(
             props.join(results, on="user_id", how="left"),
             [dataset.posts],
             cfg.profile_property,
+            ranker=ctx["ranker"],
         )
         recs = who_to_follow(rec_ctx, results["user_id"].to_list(), k=k)
     return Profiles(

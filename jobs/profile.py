@@ -40,10 +40,12 @@ from graphsona.jobs.stages import (
     EmbedStage,
     InfluenceStage,
     LabelsStage,
+    RankerStage,
     ResultsStage,
     TrainStage,
     WriteBackStage,
     embed_aligned,
+    hold_out_for_ranker,
 )
 from graphsona.loaders.dataset import Dataset
 
@@ -96,7 +98,7 @@ class ProfileResult:
         }
 
 
-def graph_context(store: GraphStore) -> Context:
+def graph_context(store: GraphStore, seed: int = 0) -> Context:
     """What the stages start from, read from ``store``: ids, users, posts, edges."""
     frames = list(store.iter_posts())  # read once: embedding and naming both need them
     posts = (
@@ -104,19 +106,22 @@ def graph_context(store: GraphStore) -> Context:
         if frames
         else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
     )
-    return make_context(to_pyg(store), store.read_users(), posts)
+    return make_context(to_pyg(store), store.read_users(), posts, seed)
 
 
-def dataset_context(dataset: Dataset) -> Context:
+def dataset_context(dataset: Dataset, seed: int = 0) -> Context:
     """The same start for a validated in-memory :class:`~graphsona.loaders.Dataset` (no store)."""
     from graphsona.graph.export import to_pyg_frames
 
     graph = to_pyg_frames(dataset.users["user_id"], dataset.follows, dataset.interactions)
-    return make_context(graph, dataset.users, dataset.posts)
+    return make_context(graph, dataset.users, dataset.posts, seed)
 
 
-def make_context(graph: PygGraph, users: pl.DataFrame, posts: pl.DataFrame) -> Context:
-    """A stage context from a graph, the users' properties and their posts."""
+def make_context(
+    graph: PygGraph, users: pl.DataFrame, posts: pl.DataFrame, seed: int = 0
+) -> Context:
+    """A stage context from a graph, the users' properties and their posts; the ranker's
+    held-out follows are chosen with ``seed`` (:func:`~.stages.hold_out_for_ranker`)."""
     if graph.data.num_nodes == 0:
         raise ConfigError("the store holds no users: load a dataset first")
     users = graph.ids.select("user_id").join(users, on="user_id", how="left", maintain_order="left")
@@ -131,7 +136,7 @@ def make_context(graph: PygGraph, users: pl.DataFrame, posts: pl.DataFrame) -> C
                 strict=True,
             )
         )
-    return {
+    ctx: Context = {
         "graph": graph,
         "ids": graph.ids,
         "users": users,
@@ -140,11 +145,11 @@ def make_context(graph: PygGraph, users: pl.DataFrame, posts: pl.DataFrame) -> C
         "edge_weight": d.edge_weight,
         "edge_type": d.edge_type,
         "edge_time": d.edge_time,
-        "train_edge_index": d.edge_index,
-        "train_edge_weight": d.edge_weight,
         "relations": graph.relations,
         "previous": previous,
     }
+    hold_out_for_ranker(ctx, d.edge_index, d.edge_weight, d.edge_type, seed=seed)
+    return ctx
 
 
 def profile_stages(
@@ -158,6 +163,7 @@ def profile_stages(
         EmbedStage(cfg),
         # the embedded store's buffer pool is given back before training: the GNN needs the RAM
         TrainStage(cfg, checkpoint=checkpoint, before=store.release_memory if store else None),
+        RankerStage(cfg),
         CommunitiesStage(cfg),
         InfluenceStage(cfg),
     ]
@@ -200,7 +206,7 @@ def run_profile(
         say = progress or (lambda stage, msg: None)
         say("read", "reading the graph")
         t = time.perf_counter()
-        ctx = graph_context(store)
+        ctx = graph_context(store, cfg.seed)
         read_seconds = time.perf_counter() - t
         stages = profile_stages(cfg, ctx["users"], store, version)
         record = Runner(cfg.work_dir, progress).run(stages, ctx)

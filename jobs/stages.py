@@ -6,7 +6,13 @@ Context keys the stages read and write:
   ``posts``, ``edge_index``/``edge_weight``/``edge_type``/``edge_time`` (the whole graph),
   ``relations`` (edge type -> name), ``previous`` (user -> community id of an earlier run);
 * :class:`EmbedStage` -> ``text`` (pooled vectors per user), ``tx``, ``n_posts``, ``has_text``;
+* :func:`hold_out_for_ranker` (called when the context is made) -> ``rank_edge_index``,
+  ``rank_follows`` (the graph recommendations are served on), ``train_edge_index``,
+  ``train_edge_weight``, ``train_follows`` (the same without the ranker's held-out follows),
+  ``ranker_held``;
 * :class:`TrainStage` -> ``<out>profiles``, ``<out>bias``, ``<out>train_info``;
+* :class:`RankerStage` -> ``ranker`` (a :class:`~graphsona.gnn.ranker.LinkRanker` or None),
+  ``ranker_info``;
 * :class:`CommunitiesStage` -> ``membership``, ``modularity``, ``leiden_membership``,
   ``leiden_reference``;
 * :class:`InfluenceStage` -> ``influence`` (frame), ``influence_report``;
@@ -17,6 +23,7 @@ Context keys the stages read and write:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -36,10 +43,12 @@ __all__ = [
     "EmbedStage",
     "InfluenceStage",
     "LabelsStage",
+    "RankerStage",
     "ResultsStage",
     "TrainStage",
     "WriteBackStage",
     "embed_aligned",
+    "hold_out_for_ranker",
 ]
 
 
@@ -144,6 +153,46 @@ def _structural_input(ctx: Context) -> torch.Tensor:
 
 
 MIN_TRAIN_EDGES = 10  # fewer edges than this: no validation split to train against
+RANKER_HOLDOUT = 0.1  # share of follows the who-to-follow ranker learns from
+MIN_RANKER_FOLLOWS = 50  # fewer follows than this: no ranker (the decoder ranks alone)
+
+
+def hold_out_for_ranker(
+    ctx: Context,
+    edge_index: torch.Tensor,
+    edge_weight: torch.Tensor,
+    edge_type: torch.Tensor,
+    *,
+    seed: int = 0,
+) -> None:
+    """Set the graph the job trains on and the follows its who-to-follow ranker learns from.
+
+    ``edge_*`` is the graph recommendations are served on (the job: the whole graph;
+    evaluation: its training graph). :data:`RANKER_HOLDOUT` of its follows are held out
+    (seeded, with any reverse follow and the interactions between the pair: see
+    :func:`~graphsona.gnn.metrics.hold_out_pairs`); the GNN trains on the rest, and the ranker
+    learns to find the held-out follows from features of that graph. With fewer than
+    :data:`MIN_RANKER_FOLLOWS` follows nothing is held out and there is no ranker.
+    """
+    from graphsona.gnn.metrics import hold_out_pairs
+
+    follow = (
+        edge_type == 0
+        if ctx["relations"][:1] == ["follows"]
+        else torch.zeros_like(edge_type, dtype=torch.bool)
+    )
+    ctx["rank_edge_index"], ctx["rank_follows"] = edge_index, edge_index[:, follow]
+    if int(follow.sum()) < MIN_RANKER_FOLLOWS:
+        held, keep = edge_index[:, :0], torch.ones(edge_index.shape[1], dtype=torch.bool)
+    else:
+        held, keep, _ = hold_out_pairs(
+            edge_index, follow, ctx["ids"].height, RANKER_HOLDOUT, seed=seed + 1
+        )
+    ctx["train_edge_index"], ctx["train_edge_weight"] = edge_index[:, keep], edge_weight[keep]
+    ctx["train_follows"] = edge_index[:, keep & follow]
+    ctx["ranker_held"] = held
+
+
 FASTRP_INPUT_DIM = 64  # FastRP columns in the encoder's input (see node_features)
 
 
@@ -250,6 +299,57 @@ class TrainStage(Stage):
             "bias": torch.from_numpy(np.load(folder / "follow_bias.npy")),
             "train_info": {k: info.get(k) for k in keep},
         }
+
+
+class RankerStage(Stage):
+    """The who-to-follow ranker (:mod:`graphsona.gnn.ranker`), learned from the follows held
+    out of the training graph, with the trained profiles as two of its features."""
+
+    name = "ranker"
+    files = ("ranker.json",)
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def fingerprint(self, ctx: Context) -> str:
+        return fingerprint(
+            "ranker",
+            ctx["profiles"],
+            ctx["bias"],
+            ctx["train_edge_index"],
+            ctx["train_follows"],
+            ctx["ranker_held"],
+            self.cfg.seed,
+        )
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.gnn.ranker import PairGraph, fit_ranker
+
+        held = ctx["ranker_held"]
+        if held.shape[1] == 0:
+            say("ranker", "too few follows to learn a ranker from: the decoder ranks alone")
+            return {"ranker": None, "ranker_info": {"ranker": "none: too few follows"}}
+        n = ctx["ids"].height
+        g = PairGraph.build(
+            ctx["train_edge_index"], ctx["train_follows"], n, z=ctx["profiles"], bias=ctx["bias"]
+        )
+        ranker = fit_ranker(g, held, seed=self.cfg.seed)
+        if ranker is None:
+            say("ranker", "no held-out follow among the candidates: the decoder ranks alone")
+            return {"ranker": None, "ranker_info": {"ranker": "none: nothing to learn from"}}
+        say("ranker", f"learned from {ranker.info['positives']:,} held-out follows")
+        return {"ranker": ranker, "ranker_info": {"ranker": "logistic", **ranker.info}}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        r = out["ranker"]
+        (folder / "ranker.json").write_text(json.dumps(r.to_dict() if r else None))
+        return dict(out["ranker_info"])
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        from graphsona.gnn.ranker import LinkRanker
+
+        d = json.loads((folder / "ranker.json").read_text())
+        return {"ranker": LinkRanker.from_dict(d) if d else None, "ranker_info": info}
 
 
 class CommunitiesStage(Stage):
@@ -493,8 +593,12 @@ class ResultsStage(Stage):
         labels = ctx.get("label_frame")
         if labels is not None and labels.width:
             results = pl.concat([results, labels], how="horizontal")
+        ranker = ctx.get("ranker")
         run_id = fingerprint(
-            "run", _rounded(results), _rounded(names.drop("top_members", strict=False))
+            "run",
+            _rounded(results),
+            _rounded(names.drop("top_members", strict=False)),
+            json.dumps(ranker.to_dict() if ranker else None, sort_keys=True),
         )
         return {"names": names, "results": results, "run_id": run_id}
 
@@ -548,6 +652,8 @@ class WriteBackStage(Stage):
             pl.DataFrame({"user_id": ctx["ids"]["user_id"], "community_id": membership}),
         )
         store.create_vector_index(self.cfg.profile_property, ctx["profiles"].shape[1])
+        ranker = ctx.get("ranker")  # last: a ranker always belongs to the profiles beside it
+        store.write_ranker(ctx["run_id"], ranker.to_dict() if ranker else None)
         return {"profiled_at": now.isoformat(), "written_users": n}
 
     def save(self, out: Context, folder: Path) -> dict[str, Any]:

@@ -4,16 +4,17 @@ Reads what the profiling job wrote (``profile`` vectors, ``community_id``) plus 
 graph, and ranks in process with numpy/scipy (no per-user database round trips), so batch mode
 can cover every user.
 
-**Who to follow** for user ``u``:
+**Who to follow** for user ``u``, in two stages (:mod:`graphsona.gnn.ranker`):
 
-* candidates: the 2-hop neighbourhood (users followed by those ``u`` follows) and ``u``'s
-  nearest profiles (top ``ann`` by cosine); ``u`` itself and everyone ``u`` already follows
-  are excluded;
-* candidates also include the top ``ann`` users by decoder score (nearest in the decoder's
-  geometry: profile cosine plus the candidate's learned follow bias);
-* score: the trained link decoder's probability ``sigmoid(cos(z_u, z_v) / T + b_v)`` — the
-  stored profiles are the decoder's unit vectors and ``follow_bias`` its per-user target bias,
-  so this is exactly what training optimised;
+* candidates: the 2-hop neighbourhood (top by Adamic-Adar), the nearest users by the trained
+  link decoder and by FastRP, and the most followed users; ``u`` itself and everyone ``u``
+  already follows are excluded;
+* score: the profile job's learned ranker (a logistic regression over the decoder score,
+  profile and FastRP cosines, Adamic-Adar, common neighbours, Jaccard, follow paths, follow-back
+  and degrees), as a probability. The ranker is stored with the profiles it was trained with;
+  when there is none (too few follows to learn from, or a store written by an older
+  version) the trained link decoder's probability ``sigmoid(cos(z_u, z_v) / T + b_v)`` ranks
+  alone, over the 2-hop neighbourhood and the top ``ann`` users by decoder score;
 * reason: mutual follows (how many of ``u``'s followees follow the candidate), shared community
   (with its name), similar interests (cosine);
 * a user with no edges at all gets text-only recommendations: ranked by profile cosine alone
@@ -43,6 +44,7 @@ import numpy as np
 import polars as pl
 from graphsona.errors import ConfigError
 from graphsona.gnn.decoder import link_logit
+from graphsona.gnn.ranker import FEATURES, LinkRanker, PairGraph, candidates
 from graphsona.graph import GraphStore, PygGraph, to_pyg
 from graphsona.outputs.summary import require_profiles
 
@@ -62,11 +64,22 @@ class RecContext:
     community_names: dict[int, str]
     connected: np.ndarray  # bool: has any follow or interaction
     has_text: np.ndarray | None = None  # bool: wrote a post or a bio (None: assume everyone did)
+    ranker: LinkRanker | None = None  # the profile job's who-to-follow ranker
+    pairs: PairGraph | None = None  # the ranker's feature sources (set with ``ranker``)
 
     @classmethod
     def from_store(cls, store: GraphStore, profile_property: str = "profile") -> RecContext:
+        """From what the profile job wrote: profiles, communities and its ranker (used only
+        when it was written by the same run as the profiles)."""
+        users = store.read_users()
+        ranker = None
+        if "profile_run_id" in users.columns and users["profile_run_id"].null_count() == 0:
+            run_ids = users["profile_run_id"].unique()
+            if len(run_ids) == 1:
+                stored = store.read_ranker(str(run_ids[0]))
+                ranker = LinkRanker.from_dict(stored) if stored else None
         return cls.from_graph(
-            to_pyg(store), store.read_users(), store.iter_posts(), profile_property
+            to_pyg(store), users, store.iter_posts(), profile_property, ranker=ranker
         )
 
     @classmethod
@@ -76,9 +89,12 @@ class RecContext:
         users: pl.DataFrame,
         posts: Iterable[pl.DataFrame],
         profile_property: str = "profile",
+        *,
+        ranker: LinkRanker | None = None,
     ) -> RecContext:
         """From a graph, users with their results (``profile``, ``follow_bias``, communities)
-        and their posts: the store-free path (``graphsona.profile`` on in-memory frames)."""
+        and their posts: the store-free path (``graphsona.profile`` on in-memory frames).
+        ``ranker``: the job's who-to-follow ranker (None: the decoder ranks alone)."""
         from scipy.sparse import csr_matrix
 
         users = g.ids.select("user_id").join(users, on="user_id", how="left", maintain_order="left")
@@ -130,7 +146,17 @@ class RecContext:
             wrote |= set(_with_text(chunk, "text"))
         has_text = np.array([u in wrote for u in ids], dtype=bool)
         index = {u: i for i, u in enumerate(ids)}
-        return cls(ids, index, z, bias, f, comm, names, connected, has_text)
+        pair_graph = None
+        if ranker is not None:
+            follows = (
+                d.edge_index[:, d.edge_type == 0]
+                if g.relations[:1] == ["follows"]
+                else (d.edge_index[:, :0])
+            )
+            pair_graph = PairGraph.build(
+                d.edge_index, follows, n, z=z, bias=bias, blocked=~connected & ~has_text
+            )
+        return cls(ids, index, z, bias, f, comm, names, connected, has_text, ranker, pair_graph)
 
     def rows(self, user_ids: list[str]) -> np.ndarray:
         missing = [u for u in user_ids if u not in self.index]
@@ -186,10 +212,13 @@ def who_to_follow(
         if cold_b.any():
             src_c, pos_c = b_all[cold_b], lo + np.flatnonzero(cold_b)
             out.append(_popular(ctx, src_c, pos_c, popular, followers))
-        b = b_all[~cold_b]
+        ranked = ~cold_b & ctx.connected[b_all] if ctx.pairs is not None else np.zeros_like(cold_b)
+        if ranked.any():
+            out.append(_ranked(ctx, b_all[ranked], lo + np.flatnonzero(ranked), k))
+        b = b_all[~cold_b & ~ranked]
         if not len(b):
             continue
-        pos_b = lo + np.flatnonzero(~cold_b)
+        pos_b = lo + np.flatnonzero(~cold_b & ~ranked)
         sim = ctx.z[b] @ ctx.z.T  # cosine (unit rows)
         # A user with no edges is outside what the decoder saw in training: rank by profile
         # similarity alone (their profile comes from their own text), without the follow bias.
@@ -242,7 +271,7 @@ def who_to_follow(
     frame = pl.concat(out) if out else pl.DataFrame()
     if not frame.height:  # nobody to recommend (e.g. a store of one user): the same columns
         return pl.DataFrame(schema=_REC_SCHEMA)
-    if any_cold:  # popular rows were built apart: back to the order of ``rows``
+    if len(out) > 1:  # popular or ranked rows were built apart: back to the order of ``rows``
         frame = frame.sort("_pos", "rank", maintain_order=True)
     return frame.with_columns(_reason()).drop("community", "note", "_pos")
 
@@ -258,6 +287,50 @@ _REC_SCHEMA = {
     "basis": pl.String,
     "reason": pl.String,
 }
+
+
+_PATHS = FEATURES.index("log_paths")
+_COSINE = FEATURES.index("profile_cosine")
+
+
+def _ranked(ctx: RecContext, src: np.ndarray, pos: np.ndarray, k: int) -> pl.DataFrame:
+    """Top ``k`` of the two-stage recommender (candidates, then the learned ranker) for
+    connected users ``src``."""
+    assert ctx.ranker is not None and ctx.pairs is not None
+    u, v, x = candidates(ctx.pairs, src)
+    order = {int(s): p for s, p in zip(src, pos, strict=True)}
+    top = (
+        pl.DataFrame(
+            {
+                "_u": u,
+                "_v": v,
+                "score": _sigmoid(ctx.ranker.score(x).astype(np.float64)),
+                "mutual_follows": np.rint(np.expm1(x[:, _PATHS])).astype(np.int64),
+                "similarity": x[:, _COSINE].astype(np.float64),
+            }
+        )
+        .sort(["_u", "score", "_v"], descending=[False, True, False])
+        .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("_u"))
+        .filter(pl.col("rank") <= k)
+    )
+    su, sv = top["_u"].to_numpy(), top["_v"].to_numpy()
+    same = (ctx.community[su] == ctx.community[sv]) & (ctx.community[su] >= 0)
+    return pl.DataFrame(
+        {
+            "user_id": [ctx.ids[i] for i in su],
+            "candidate_id": [ctx.ids[i] for i in sv],
+            "rank": top["rank"],
+            "score": top["score"],
+            "mutual_follows": top["mutual_follows"],
+            "same_community": same,
+            "similarity": top["similarity"],
+            "basis": ["graph+text"] * len(su),
+            "community": [ctx.community_names.get(int(c), "") for c in ctx.community[sv]],
+            "note": pl.Series([None] * len(su), dtype=pl.String),
+            "_pos": np.array([order[int(i)] for i in su], dtype=np.int64),
+        },
+        schema_overrides={"user_id": pl.String, "candidate_id": pl.String, "community": pl.String},
+    )
 
 
 def _popular(

@@ -75,6 +75,7 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
     assert again["skipped"] == [
         "embed",
         "train",
+        "ranker",
         "communities",
         "influence",
         "labels",
@@ -86,7 +87,7 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
         "profile", "--config", str(job["config"]), "--set", "communities.resolution=2.0", "--json"
     )
     assert code == 0, err
-    assert json.loads(out)["skipped"] == ["embed", "train", "influence", "labels"]
+    assert json.loads(out)["skipped"] == ["embed", "train", "ranker", "influence", "labels"]
 
 
 def test_query_named_and_adhoc(job: dict[str, Any]) -> None:

@@ -114,7 +114,10 @@ def test_similar_users_agree_with_the_in_process_index(profiled: GraphStore) -> 
     via_query = run_named(profiled, "similar_users", {"user": user, "k": 10})
     in_process = similar_users(ctx, user, k=10)
     assert user not in via_query["user_id"].to_list()
-    assert via_query["user_id"][0] == in_process["user_id"][0]
+    # the same nearest user, up to ties: Neo4j computes in float32 and within a synthetic
+    # community the nearest few often lie within 1e-4 of each other
+    exact = dict(zip(in_process["user_id"], in_process["score"], strict=True))
+    assert exact.get(via_query["user_id"][0], -1.0) >= in_process["score"][0] - 1e-3
     overlap = set(via_query["user_id"]) & set(in_process["user_id"])
     assert len(overlap) >= 8  # Neo4j's index is approximate (HNSW); the embedded scan is exact
     assert np.allclose(in_process["score"][0], via_query["score"][0], atol=1e-3) or (

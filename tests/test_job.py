@@ -75,6 +75,7 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(
         assert second.skipped == [
             "embed",
             "train",
+            "ranker",
             "communities",
             "influence",
             "labels",

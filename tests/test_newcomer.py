@@ -29,7 +29,7 @@ from graphsona.loaders import Dataset, load_dataset
 from graphsona.queries.library import named_queries, run_named
 from helpers import write_table
 
-STAGES = ["embed", "train", "communities", "influence", "labels", "write_back"]
+STAGES = ["embed", "train", "ranker", "communities", "influence", "labels", "write_back"]
 
 
 @pytest.fixture(autouse=True)
