@@ -6,6 +6,12 @@ Each community's posts form one "class document"; a term's weight in a community
 of that community use it, so one prolific person's vocabulary never names a community. Stop
 words (scikit-learn's English list plus common function words of a few other languages) are
 ignored; hashtags are ranked the same way and reported separately.
+
+A name must be *distinctive*, not just frequent: with two or more communities a term names one
+only when its rate there is at least :data:`MIN_LIFT` times its rate over all posts. Words
+used everywhere at about the same rate ("using", "based", "data" in a network of paper
+titles) are frequent in every community, and c-TF-IDF alone still ranked them first where a
+community's own vocabulary was spread over many words.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-__all__ = ["name_communities"]
+__all__ = ["MIN_LIFT", "name_communities"]
+
+MIN_LIFT = 1.5  # a naming term is used at least this much more in the community than overall
 
 _OTHER_STOP = [
     "el",
@@ -66,7 +74,7 @@ def _stop_words() -> list[str]:
     return sorted(
         set(ENGLISH_STOP_WORDS)
         | set(_OTHER_STOP)
-        | {"just", "really", "today", "new", "day", "time"}
+        | {"just", "really", "today", "new", "day", "time", "using", "based", "use", "used"}
     )
 
 
@@ -78,16 +86,21 @@ def _ctfidf(tokens: pl.DataFrame, min_members: int) -> pl.DataFrame:
     words = tokens.group_by("community").len("words")
     total = tokens.group_by("term").len("tf_all")
     mean_words = words["words"].mean() or 1.0
-    return (
+    all_words = max(tokens.height, 1)
+    scored = (
         per.filter(pl.col("members") >= min_members)
         .join(words, on="community")
         .join(total, on="term")
         .with_columns(
             (pl.col("tf") / pl.col("words") * (1.0 + mean_words / pl.col("tf_all")).log()).alias(
                 "score"
-            )
+            ),
+            ((pl.col("tf") / pl.col("words")) / (pl.col("tf_all") / all_words)).alias("lift"),
         )
     )
+    if words.height >= 2:  # with one community every term's lift is 1: nothing to tell apart
+        scored = scored.filter(pl.col("lift") >= MIN_LIFT)
+    return scored.drop("lift")
 
 
 def name_communities(
