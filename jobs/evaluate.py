@@ -12,7 +12,8 @@ Every number comes from a part the model did not see; the split is recorded in t
   in the same run, popularity, common neighbours, Adamic-Adar, text-only cosine of pooled post
   vectors, and a graph-only model (the same GNN with structural features instead of text).
 * **Communities**: modularity and text coherence of graphsona's partition and Leiden's on the
-  same graph; NMI and ARI against a ground-truth column when given.
+  same graph; NMI and ARI against a ground-truth column when given (over the users whose
+  value is known).
 * **Profiles**: with a label column, accuracy and macro-F1 of a 5-fold linear probe on the
   profiles, the text-only vectors, the graph-only embeddings, FastRP, a spectral embedding and
   FastRP + text (users with a label only); and, for every user, how spread the profiles are
@@ -147,9 +148,12 @@ def _partition_scores(
         "modularity": modularity(ei, membership, ew),
         "text_coherence": text_coherence(membership, tx),
     }
-    if truth is not None:
-        out["nmi"] = float(normalized_mutual_info_score(truth, membership))
-        out["ari"] = float(adjusted_rand_score(truth, membership))
+    if truth is not None:  # scored on the users whose truth is known
+        known = np.array([t is not None and t == t for t in truth], dtype=bool)
+        t, m = truth[known].astype(str), membership[known]
+        out["nmi"] = float(normalized_mutual_info_score(t, m)) if known.any() else float("nan")
+        out["ari"] = float(adjusted_rand_score(t, m)) if known.any() else float("nan")
+        out["truth_users"] = float(known.sum())
     return out
 
 

@@ -61,3 +61,45 @@ def test_profiles_of_a_graph_without_text_do_not_collapse() -> None:
     z = np.stack(result.users.sort("user_id")["profile"].to_numpy())
     side = np.array([int(u[1:]) < 200 for u in sorted(users["user_id"].to_list())])
     assert probe(z, side)["accuracy"] > 0.9
+
+
+def test_isolated_users_are_profiled_from_their_own_text() -> None:
+    """Two users without edges, one writing like the sports community and one like the music
+    community, must each land near their own community, not on each other (before: profile
+    cosine 0.95, and one was the other's best match)."""
+    import graphsona
+    import polars as pl
+    from graphsona.jobs import ProfileJobConfig
+    from graphsona.loaders import SyntheticConfig, generate
+
+    net = generate(SyntheticConfig(n_users=300, n_communities=3, seed=2))
+    planted = dict(zip(net.users["user_id"], net.users["planted_community"], strict=True))
+
+    def like(c: int) -> list[str]:
+        members = [u for u, k in planted.items() if k == c][:3]
+        return net.posts.filter(pl.col("user_id").is_in(members))["text"].head(4).to_list()
+
+    loners = {"zz_a": like(0), "zz_b": like(1)}
+    users = pl.concat([net.users.select("user_id"), pl.DataFrame({"user_id": list(loners)})])
+    posts = pl.concat(
+        [
+            net.posts.select("user_id", "text"),
+            pl.DataFrame(
+                [(u, t) for u, ts in loners.items() for t in ts],
+                schema=["user_id", "text"],
+                orient="row",
+            ),
+        ]
+    )
+    cfg = ProfileJobConfig(embedder_kind="static", cache=None, dim=32, epochs=40)
+    res = graphsona.profile(users, net.follows.select("src", "dst"), posts=posts, config=cfg, k=0)
+    ids = res.users["user_id"].to_list()
+    z = np.array(res.users["profile"].to_list())
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    a, b = ids.index("zz_a"), ids.index("zz_b")
+    assert z[a] @ z[b] < 0.5
+    for me, community in ((a, 0), (b, 1)):
+        sim = z @ z[me]
+        sim[me] = -np.inf
+        best = ids[int(np.argmax(sim))]
+        assert planted.get(best) == community, (ids[me], best)

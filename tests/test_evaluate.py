@@ -98,3 +98,17 @@ def test_gds_side_by_side(neo4j_driver: Any, tmp_path: Path) -> None:
     left = store.run("CALL gds.graph.list() YIELD graphName RETURN count(*) AS n")
     assert left["n"][0] == 0
     assert store.run("MATCH (u:User) WHERE u.profile IS NOT NULL RETURN count(*) AS n")["n"][0] == 0
+
+
+def test_community_truth_with_unknown_users_is_scored_on_the_known_ones() -> None:
+    """A truth column known for only some users (e.g. a labelled sample) must not crash the
+    evaluation: NMI and ARI cover the users whose value is known."""
+    import numpy as np
+    import torch
+    from graphsona.jobs.evaluate import _partition_scores
+
+    membership = np.array([0, 0, 1, 1, 2, 2])
+    truth = np.array(["a", "a", "b", "b", None, None], dtype=object)
+    ei = torch.tensor([[0, 2, 4], [1, 3, 5]])
+    out = _partition_scores(membership, ei, torch.ones(3), torch.randn(6, 4), truth)
+    assert out["nmi"] == pytest.approx(1.0) and out["truth_users"] == 4

@@ -110,7 +110,7 @@ def test_words_used_everywhere_do_not_name_a_community() -> None:
             users.append(uid)
             comm.append(c)
             for _ in range(3):
-                title = list(rng.choice(common, 5)) + [str(rng.choice(words))]
+                title = [*rng.choice(common, 5), str(rng.choice(words))]
                 texts.append((uid, " ".join(title)))
     posts = pl.DataFrame(texts, schema=["user_id", "text"], orient="row")
     out = name_communities(np.array(comm), users, posts)
