@@ -221,3 +221,17 @@ def test_recommendations_write_back_idempotently(profiled: GraphStore) -> None:
         {"a": one["user_id"], "b": one["candidate_id"]},
     )
     assert got["s"][0] == pytest.approx(one["score"])
+
+
+def test_recommendations_use_the_ranker_stored_with_the_profiles(profiled: GraphStore) -> None:
+    """The profile job keeps its who-to-follow ranker in the store (both stores), and the
+    recommendations are its ranking: scores fall with rank, nobody already followed."""
+    ctx = RecContext.from_store(profiled)
+    assert ctx.ranker is not None and ctx.ranker.info["positives"] > 0
+    follows = profiled.read_follows()
+    user = follows["src"][0]
+    recs = who_to_follow(ctx, [user], k=10)
+    assert recs.height == 10 and recs["basis"].unique().to_list() == ["graph+text"]
+    assert recs["score"].to_list() == sorted(recs["score"].to_list(), reverse=True)
+    followed = set(follows.filter(pl.col("src") == user)["dst"].to_list())
+    assert not followed & set(recs["candidate_id"].to_list())
