@@ -21,7 +21,11 @@ betting on one. Measured choices (BENCHMARKS.md, "Who-to-follow"):
   named contributions;
 * counts enter as ``log(1 + x)`` (heavy-tailed; a linear model needs them compressed);
 * no text-cosine feature: the profiles already carry the text, and the store keeps profiles,
-  not the pooled text vectors, so recommendations are served from the store alone.
+  not the pooled text vectors, so recommendations are served from the store alone;
+* no follow-back feature: a held-out follow leaves with its reverse (see
+  :func:`~graphsona.gnn.metrics.hold_out_pairs`), so held-out positives never have one while
+  other candidates may, and the ranker learned follow-back as a strong *negative* (weight -1.4
+  on polblogs), the opposite of what it means on a directed network.
 
 Example:
     >>> g = PairGraph.build(edge_index, follows, n, z=z, bias=b)     # doctest: +SKIP
@@ -63,7 +67,6 @@ FEATURES = (
     "log_common_neighbours",
     "jaccard",
     "log_paths",  # u -> m -> v follow paths
-    "follows_back",  # v already follows u
     "log_degree_u",
     "log_degree_v",
     "log_followers_v",
@@ -185,7 +188,6 @@ def candidates(
         cand[ec.row, ec.col] = False
     r, c = np.nonzero(cand)
     u, v = s[r], c
-    back = np.asarray(g.f[v, u]).ravel() if len(u) else np.zeros(0)
     x = np.column_stack(
         [
             dec[r, c],
@@ -196,7 +198,6 @@ def candidates(
             np.log1p(cn[r, c]),
             cn[r, c] / np.maximum(g.deg[u] + g.deg[v] - cn[r, c], 1),
             np.log1p(paths[r, c]),
-            back,
             np.log1p(g.deg[u]),
             np.log1p(g.deg[v]),
             np.log1p(g.followers[v]),

@@ -10,8 +10,8 @@ can cover every user.
   link decoder and by FastRP, and the most followed users; ``u`` itself and everyone ``u``
   already follows are excluded;
 * score: the profile job's learned ranker (a logistic regression over the decoder score,
-  profile and FastRP cosines, Adamic-Adar, common neighbours, Jaccard, follow paths, follow-back
-  and degrees), as a probability. The ranker is stored with the profiles it was trained with;
+  profile and FastRP cosines, Adamic-Adar, common neighbours, Jaccard, follow paths and
+  degrees), as a probability. The ranker is stored with the profiles it was trained with;
   when there is none (too few follows to learn from, or a store written by an older
   version) the trained link decoder's probability ``sigmoid(cos(z_u, z_v) / T + b_v)`` ranks
   alone, over the 2-hop neighbourhood and the top ``ann`` users by decoder score;
