@@ -8,7 +8,7 @@ Networks (see ../shared/data/*/README*):
 * ``real/twitch_engb``: 7.1k streamers, label ``mature``; ``views`` is a real engagement measure,
   so influence is also scored by its Spearman correlation with views (next to PageRank's);
 * ``twibot20_sample``: 100 Twitter accounts with their recent tweets (real text; the first 50
-  each) and domain (the probe label), plus the followers and followings listed for them, as
+  each) and domains (the probe label: politics only or several), plus the followers and followings listed for them, as
   users without text; too few links for who-to-follow figures to mean much (the report warns);
 * ``real/git_web_ml``: 37.7k developers, label ``ml_target``; the account name is the only text
   (``--large`` only: it takes most of the run's time).
@@ -89,8 +89,9 @@ def _musae(folder: str, target: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.Dat
 
 def _twibot(max_tweets: int = 50) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """TwiBot-20's public sample: 100 accounts with their recent tweets (the first
-    ``max_tweets`` each) and domain; their listed followers and followings join as users
-    without text. The label is the first listed domain."""
+    ``max_tweets`` each) and domains; their listed followers and followings join as users
+    without text. Every account lists Politics first; the label is whether it lists Politics
+    only (48) or more domains (52)."""
     import json
 
     rows = json.loads((DATA / "twibot20_sample" / "TwiBot-20_sample.json").read_text())
@@ -100,7 +101,9 @@ def _twibot(max_tweets: int = 50) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFr
     for r in rows:
         uid = str(r["ID"]).strip()
         domains = r.get("domain") or []
-        labels[uid] = str(domains[0]) if domains else None
+        labels[uid] = (
+            ("politics only" if list(domains) == ["Politics"] else "several") if domains else None
+        )
         for text in (r.get("tweet") or [])[:max_tweets]:
             if text and text.strip():
                 posts.append((uid, text.strip()))

@@ -279,9 +279,11 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
 
     # --- profiles probe
     probes: dict[str, Any] = {}
-    if cfg.label:
-        lab = users[cfg.label]
-        known = lab.is_not_null().to_numpy()
+    lab = users[cfg.label] if cfg.label else None
+    known = lab.is_not_null().to_numpy() if lab is not None else None
+    if lab is not None and lab.drop_nulls().n_unique() < 2:
+        warnings.append(f"label {cfg.label!r} has fewer than two values: no probe")
+    elif lab is not None and known is not None:
         y = lab.to_numpy()[known]
         probes = {
             "labelled_users": int(known.sum()),

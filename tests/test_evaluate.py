@@ -112,3 +112,18 @@ def test_community_truth_with_unknown_users_is_scored_on_the_known_ones() -> Non
     ei = torch.tensor([[0, 2, 4], [1, 3, 5]])
     out = _partition_scores(membership, ei, torch.ones(3), torch.randn(6, 4), truth)
     assert out["nmi"] == pytest.approx(1.0) and out["truth_users"] == 4
+
+
+def test_a_label_with_one_value_gives_a_warning_not_a_crash(tmp_path: Path) -> None:
+    import polars as pl
+    from graphsona.loaders import load_frames
+
+    net = generate(SyntheticConfig(n_users=150, n_communities=2, seed=3))
+    users = net.users.select("user_id").with_columns(pl.lit("same").alias("label_x"))
+    ds, _ = load_frames(users, net.follows.select("src", "dst"))
+    job = ProfileJobConfig(embedder_kind="static", cache=None, dim=16, epochs=5)
+    with EmbeddedStore(tmp_path / "g.lbdb") as store:
+        store.load(ds)
+        rep = evaluate(store, EvalConfig(label="label_x", job=job))
+    assert rep["profiles_probe"] == {}
+    assert any("fewer than two values" in w for w in rep["warnings"])
