@@ -42,6 +42,7 @@ from graphsona.jobs.stages import (
     LabelsStage,
     RankerStage,
     ResultsStage,
+    SentimentStage,
     TrainStage,
     WriteBackStage,
     embed_aligned,
@@ -73,6 +74,7 @@ class ProfileResult:
     profile_spread: dict[str, float] = field(default_factory=dict)
     influence: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
+    sentiment: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -84,7 +86,11 @@ class ProfileResult:
             "run_id": self.run_id,
             "users": self.users,
             "communities": self.communities.select(
-                "community_id", "name", "size", "top_members"
+                "community_id",
+                "name",
+                "size",
+                "top_members",
+                *[c for c in ("mood", "negative_share") if c in self.communities.columns],
             ).to_dicts(),
             "modularity": r(self.modularity),
             "text_coherence": r(self.text_coherence),
@@ -93,6 +99,7 @@ class ProfileResult:
             "profile_spread": {k: r(v) for k, v in self.profile_spread.items()},
             "influence": {k: r(v) for k, v in self.influence.items()},
             "labels": {k: {m: r(v) for m, v in d.items()} for k, d in self.labels.items()},
+            "sentiment": self.sentiment,
             "skipped": self.skipped,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
@@ -161,6 +168,7 @@ def profile_stages(
     checkpoint = cfg.work_dir / "profiles.pt" if cfg.work_dir is not None else None
     stages: list[Stage] = [
         EmbedStage(cfg),
+        SentimentStage(cfg),
         # the embedded store's buffer pool is given back before training: the GNN needs the RAM
         TrainStage(cfg, checkpoint=checkpoint, before=store.release_memory if store else None),
         RankerStage(cfg),
@@ -229,6 +237,7 @@ def result_of(ctx: Context, skipped: list[str], seconds: dict[str, float]) -> Pr
         profile_spread=profile_spread(ctx["profiles"].numpy()),
         influence=dict(ctx["influence_report"]),
         labels=ctx.get("label_report", {}),
+        sentiment=ctx.get("sentiment_report", {}),
         skipped=skipped,
         seconds=seconds,
     )

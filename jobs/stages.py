@@ -6,6 +6,8 @@ Context keys the stages read and write:
   ``posts``, ``edge_index``/``edge_weight``/``edge_type``/``edge_time`` (the whole graph),
   ``relations`` (edge type -> name), ``previous`` (user -> community id of an earlier run);
 * :class:`EmbedStage` -> ``text`` (pooled vectors per user), ``tx``, ``n_posts``, ``has_text``;
+* :class:`SentimentStage` -> ``post_sentiment`` (per post: language, sentiment, label),
+  ``sentiment_report``;
 * :func:`hold_out_for_ranker` (called when the context is made) -> ``rank_edge_index``,
   ``rank_follows`` (the graph recommendations are served on), ``train_edge_index``,
   ``train_edge_weight``, ``train_follows`` (the same without the ranker's held-out follows),
@@ -45,6 +47,7 @@ __all__ = [
     "LabelsStage",
     "RankerStage",
     "ResultsStage",
+    "SentimentStage",
     "TrainStage",
     "WriteBackStage",
     "embed_aligned",
@@ -114,6 +117,45 @@ class EmbedStage(Stage):
 
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
         return _text_features(pl.read_parquet(folder / "text.parquet"))
+
+
+class SentimentStage(Stage):
+    """Language and zero-label lexicon sentiment of every post (:mod:`graphsona.text`); the
+    results stage turns them into each user's and community's mood."""
+
+    name = "sentiment"
+    files = ("post_sentiment.parquet",)
+    KEEP = ("post_id", "user_id", "created_at")
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def _posts(self, ctx: Context) -> pl.DataFrame:
+        posts: pl.DataFrame = ctx["posts"]
+        cols = [c for c in (*self.KEEP, "text", "lang") if c in posts.columns]
+        return posts.select(cols)
+
+    def fingerprint(self, ctx: Context) -> str:
+        return fingerprint("sentiment-v1", self._posts(ctx))
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.text.sentiment import language_counts, score_posts
+
+        posts = self._posts(ctx)
+        say("sentiment", f"scoring {posts.height:,} posts")
+        scored = score_posts(posts).drop("text")
+        report = {"languages": language_counts(scored)}
+        return {"post_sentiment": scored, "sentiment_report": report}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        save_frame(out["post_sentiment"], folder / "post_sentiment.parquet")
+        return dict(out["sentiment_report"])
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return {
+            "post_sentiment": pl.read_parquet(folder / "post_sentiment.parquet"),
+            "sentiment_report": info,
+        }
 
 
 def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
@@ -648,6 +690,8 @@ class ResultsStage(Stage):
         membership, infl = ctx["membership"], ctx["influence"]
         score = infl["influence"].to_numpy()
         names = name_communities(membership, ids, ctx["posts"], influence=score)
+        mood_users, mood_communities = _moods(ctx, ids, membership)
+        names = names.join(mood_communities, on="community_id", how="left")
         name_of = dict(zip(names["community_id"].to_list(), names["name"].to_list(), strict=True))
         dim = ctx["profiles"].shape[1]
         results = pl.DataFrame(
@@ -664,6 +708,8 @@ class ResultsStage(Stage):
                 "follow_bias": ctx["bias"].numpy().astype(np.float64),
             }
         )
+        if mood_users is not None:
+            results = results.join(mood_users, on="user_id", how="left", maintain_order="left")
         labels = ctx.get("label_frame")
         if labels is not None and labels.width:
             results = pl.concat([results, labels], how="horizontal")
@@ -675,6 +721,26 @@ class ResultsStage(Stage):
             json.dumps(ranker.to_dict() if ranker else None, sort_keys=True),
         )
         return {"names": names, "results": results, "run_id": run_id}
+
+
+def _moods(
+    ctx: Context, ids: list[str], membership: np.ndarray
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """Each user's and each community's mood from the posts' sentiment (None / no columns when
+    the job ran without the sentiment stage)."""
+    from graphsona.text.sentiment import community_mood, user_mood
+
+    scored = ctx.get("post_sentiment")
+    if scored is None:
+        return None, pl.DataFrame(schema={"community_id": pl.Int64})
+    members = pl.DataFrame({"user_id": ids, "community_id": membership.astype(np.int64)})
+    users = user_mood(scored)
+    users = (
+        members.select("user_id")
+        .join(users, on="user_id", how="left", maintain_order="left")
+        .with_columns(pl.col("scored_posts").fill_null(0))
+    )
+    return users, community_mood(scored, members)
 
 
 def _written(store: GraphStore, run_id: str) -> int:

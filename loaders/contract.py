@@ -44,6 +44,9 @@ RESULT_COLUMNS = (
     "influence_rank",
     "pagerank",
     "follow_bias",
+    "mood",
+    "negative_share",
+    "scored_posts",
     "profile_run_id",
     "profiled_at",
 )

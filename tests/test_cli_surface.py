@@ -74,6 +74,7 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
     again = json.loads(out)
     assert again["skipped"] == [
         "embed",
+        "sentiment",
         "train",
         "ranker",
         "communities",
@@ -87,7 +88,14 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
         "profile", "--config", str(job["config"]), "--set", "communities.resolution=2.0", "--json"
     )
     assert code == 0, err
-    assert json.loads(out)["skipped"] == ["embed", "train", "ranker", "influence", "labels"]
+    assert json.loads(out)["skipped"] == [
+        "embed",
+        "sentiment",
+        "train",
+        "ranker",
+        "influence",
+        "labels",
+    ]
 
 
 def test_query_named_and_adhoc(job: dict[str, Any]) -> None:

@@ -74,6 +74,7 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(
         second = run_profile(store, cfg)
         assert second.skipped == [
             "embed",
+            "sentiment",
             "train",
             "ranker",
             "communities",
@@ -85,7 +86,7 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(
         # a training change redoes what depends on the profiles; embedding and influence
         # (which does not use profiles) are reused
         third = run_profile(store, ProfileJobConfig(**{**cfg.__dict__, "epochs": 16}))
-        assert third.skipped == ["embed", "influence"]
+        assert third.skipped == ["embed", "sentiment", "influence"]
         assert store.read_users()["profile_run_id"].unique().to_list() == [third.run_id]
 
 

@@ -29,7 +29,16 @@ from graphsona.loaders import Dataset, load_dataset
 from graphsona.queries.library import named_queries, run_named
 from helpers import write_table
 
-STAGES = ["embed", "train", "ranker", "communities", "influence", "labels", "write_back"]
+STAGES = [
+    "embed",
+    "sentiment",
+    "train",
+    "ranker",
+    "communities",
+    "influence",
+    "labels",
+    "write_back",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +197,7 @@ def test_profile_and_report_after_the_demo_reuse_its_stage_outputs(demo: dict[st
     assert code == 0, err
     assert json.loads(out)["skipped"] == STAGES
     code, out, err = run("profile", "--store", str(store), "--fast", "--cache", cache)
-    assert code == 0 and "reused unchanged stages: embed, train" in out, err
+    assert code == 0 and "reused unchanged stages: embed, sentiment, train" in out, err
     html = demo["root"] / "r.html"
     code, _, err = run("report", "--store", str(store), "--out", str(html))
     assert code == 0, err

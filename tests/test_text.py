@@ -1,0 +1,119 @@
+"""Post text analytics: language per post, zero-label sentiment (English and Chinese), mood per
+user and community, and the profile job writing moods back on both stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from graphsona.text.language import detect_languages, post_languages
+from graphsona.text.sentiment import (
+    community_mood,
+    language_counts,
+    score_posts,
+    score_texts,
+    user_mood,
+)
+
+
+def test_languages_are_detected_offline_and_short_posts_are_undetermined() -> None:
+    got = detect_languages(
+        [
+            "I really love this new phone",
+            "我不喜欢这本书",
+            "Das Wetter ist heute wirklich schlecht",
+            "🚀🚀",
+            "https://t.co/abc #tag @bob",
+            None,
+        ]
+    )
+    assert got == ["en", "zh", "de", "und", "und", "und"]
+
+
+def test_a_given_lang_column_wins_and_is_normalised() -> None:
+    posts = pl.DataFrame(
+        {"text": ["hello there my friends", "bonjour à tous mes amis"], "lang": ["zh-CN", None]}
+    )
+    assert post_languages(posts).to_list() == ["zh", "fr"]
+
+
+def test_english_and_chinese_sentiment_with_negation() -> None:
+    scores, methods = score_texts(
+        [
+            "I love this, it is wonderful!",
+            "This is terrible, I hate it.",
+            "The meeting is at 3pm.",
+            "我喜欢这本书",
+            "我不喜欢这本书",
+            "Esto es muy bueno",
+        ],
+        ["en", "en", "en", "zh", "zh", "es"],
+    )
+    assert scores[0] > 0.5 and scores[1] < -0.5 and scores[2] == 0.0
+    assert scores[3] > 0 and scores[4] < 0  # 不 flips 喜欢
+    assert scores[5] is None and methods == ["vader"] * 3 + ["hownet"] * 2 + [None]
+
+
+def test_moods_per_user_and_community_by_hand() -> None:
+    posts = pl.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "c"],
+            "text": ["I love it, great!", "awful, I hate it", "wonderful day, so happy", "hola"],
+            "lang": ["en", "en", "en", "es"],
+        }
+    )
+    scored = score_posts(posts)
+    assert scored["sentiment_label"].to_list() == ["positive", "negative", "positive", None]
+    users = user_mood(scored).sort("user_id")
+    a = users.row(0, named=True)
+    s = scored["sentiment"].to_list()
+    assert a["mood"] == pytest.approx((s[0] + s[1]) / 2) and a["negative_share"] == 0.5
+    assert users.row(2, named=True) == {
+        "user_id": "c",
+        "mood": None,
+        "negative_share": None,
+        "scored_posts": 0,
+    }
+    members = pl.DataFrame({"user_id": ["a", "b", "c", "d"], "community_id": [0, 0, 1, 2]})
+    comm = community_mood(scored, members)
+    assert comm["community_id"].to_list() == [0, 1, 2]
+    assert comm["mood"][0] == pytest.approx(sum(s[:3]) / 3)
+    assert comm["negative_share"][0] == pytest.approx(1 / 3)
+    assert comm["mood"][1] is None and comm["scored_posts"].to_list() == [3, 0, 0]
+    assert language_counts(scored) == {
+        "en": {"posts": 3, "scored": 3},
+        "es": {"posts": 1, "scored": 0},
+    }
+
+
+@pytest.mark.parametrize("kind", ["embedded", "neo4j"])
+def test_profile_job_writes_moods_back(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from graphsona.graph import EmbeddedStore, GraphStore, Neo4jStore
+    from graphsona.jobs.profile import ProfileJobConfig, run_profile
+    from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
+
+    net = generate(SyntheticConfig(n_users=200, n_communities=2, seed=8))
+    ds, _ = load_dataset(write_dataset(net, tmp_path / "data"))
+    store: GraphStore
+    if kind == "embedded":
+        store = EmbeddedStore(tmp_path / "g.lbdb")
+    else:
+        store = Neo4jStore(request.getfixturevalue("neo4j_driver"))
+    with store:
+        store.load(ds)
+        cfg = ProfileJobConfig(embedder_kind="static", cache=None, dim=16, epochs=10)
+        result = run_profile(store, cfg)
+        assert result.sentiment["languages"]
+        users = store.read_users()
+        writers = set(net.posts["user_id"].to_list())
+        wrote = users.filter(pl.col("user_id").is_in(writers))
+        assert wrote["mood"].null_count() < wrote.height  # scored posts give a mood
+        assert (wrote["scored_posts"] > 0).any()
+        silent = users.filter(~pl.col("user_id").is_in(writers))
+        assert silent["mood"].null_count() == silent.height
+        query = f"MATCH (c:{store.mapping.community_label}) RETURN c.mood AS mood"
+        moods = store.run(query)["mood"].to_list()
+        assert moods and any(m is not None for m in moods)

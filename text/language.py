@@ -1,0 +1,73 @@
+"""The language of each post: the ``lang`` column when given, else detected offline.
+
+Detection is py3langid (a maintained fork of langid.py; its model ships inside the package, so
+nothing is downloaded). Codes are ISO 639-1 (``en``, ``zh``, ...); a post with fewer than
+:data:`MIN_LETTERS` letters (an emoji, a link, a hashtag or two) is ``und`` (undetermined):
+guessing on it is noise. A given ``lang`` is normalised to its primary subtag in lower case
+(``zh-CN`` -> ``zh``, ``EN`` -> ``en``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+import polars as pl
+
+__all__ = ["MIN_LETTERS", "UNDETERMINED", "detect_languages", "post_languages"]
+
+UNDETERMINED = "und"
+MIN_LETTERS = 4  # fewer letters than this (CJK characters count as letters): undetermined
+
+_NOISE = re.compile(r"https?://\S+|[@#][\w_]+", re.UNICODE)
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+@cache
+def _identifier() -> Any:
+    import py3langid
+
+    return py3langid
+
+
+def detect_languages(texts: Iterable[str | None]) -> list[str]:
+    """ISO 639-1 code of each text (``und`` when empty or too short to tell)."""
+    out: list[str] = []
+    ident = None
+    for text in texts:
+        body = _NOISE.sub(" ", text or "")
+        if len(_LETTER.findall(body)) < MIN_LETTERS:
+            out.append(UNDETERMINED)
+            continue
+        ident = ident or _identifier()
+        out.append(str(ident.classify(body)[0]))
+    return out
+
+
+def post_languages(posts: pl.DataFrame) -> pl.Series:
+    """One code per post row: ``lang`` when given and not empty, else detected from ``text``."""
+    detected = pl.Series("lang", detect_languages(posts["text"].to_list()), dtype=pl.String)
+    if "lang" not in posts.columns:
+        return detected
+    given = (
+        posts["lang"]
+        .cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.split_exact("-", 1)
+        .struct.field("field_0")
+        .str.split_exact("_", 1)
+        .struct.field("field_0")
+    )
+    return (
+        pl.DataFrame({"given": given, "detected": detected})
+        .select(
+            pl.when(pl.col("given").is_not_null() & (pl.col("given") != ""))
+            .then(pl.col("given"))
+            .otherwise(pl.col("detected"))
+            .alias("lang")
+        )
+        .to_series()
+    )
