@@ -570,6 +570,88 @@ def communities(
 
 
 @main.command()
+@_store_option
+@_config_option
+@click.option(
+    "--by",
+    type=click.Choice(["community", "user", "post"]),
+    default="community",
+    show_default=True,
+    help="Mood per community, per user, or each post's sentiment.",
+)
+@click.option("--top", type=int, default=20, show_default=True, help="Rows to show.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write Parquet here.")
+@_json_option
+@_friendly
+def sentiment(
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    by: str,
+    top: int,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Sentiment of the posts (language per post, then VADER for English and the HowNet
+    lexicon for Chinese; other languages are not scored) and the mood it gives each community
+    or user: mean sentiment, share of negative posts, posts scored. Read-only: computed from the
+    store's posts; ``--by community`` needs a profile run (the communities).
+
+    
+    Examples:
+      graphsona sentiment --store graphsona-demo/graph.lbdb
+      graphsona sentiment --by user --top 50 --out moods.parquet
+    """
+    from graphsona.text.sentiment import community_mood, language_counts, score_posts, user_mood
+
+    cfg = _job_config(config_path, sets)
+    with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
+        posts = store.read_posts()
+        users = store.read_users() if by == "community" else None
+        names = None
+        if users is not None:
+            from graphsona.outputs.summary import community_table, require_profiles
+
+            require_profiles(users, cfg.job.profile_property, also=("community_id",))
+            names = community_table(store, cfg.job.profile_property).select("community_id", "name")
+    scored = score_posts(posts)
+    if by == "post":
+        keep = [c for c in ("post_id", "user_id", "created_at", "lang") if c in scored.columns]
+        frame = scored.select(*keep, "sentiment", "sentiment_label", "text")
+    elif by == "user":
+        frame = user_mood(scored).sort("negative_share", "mood", descending=[True, False],
+                                       nulls_last=True)  # fmt: skip
+    else:
+        assert users is not None and names is not None
+        members = users.select("user_id", pl.col("community_id").cast(pl.Int64)).drop_nulls()
+        frame = (
+            community_mood(scored, members)
+            .join(names.with_columns(pl.col("community_id").cast(pl.Int64)), on="community_id")
+            .select("community_id", "name", "mood", "negative_share", "scored_posts")
+            .sort("negative_share", descending=True, nulls_last=True)
+        )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(out)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"languages": language_counts(scored), "rows": frame.head(top).to_dicts()},
+                default=str,
+            )
+        )
+        return
+    langs = language_counts(scored)
+    console.print(
+        "posts by language (scored/all): "
+        + ", ".join(f"{k} {v['scored']:,}/{v['posts']:,}" for k, v in list(langs.items())[:6])
+    )
+    _print_frame(frame.head(top), f"sentiment by {by}")
+    if out is not None:
+        console.print(f"wrote {frame.height:,} rows to {out}")
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder.")
 @click.option("-k", "k", type=int, default=None, help="Recommendations per user [10].")
 @_store_option

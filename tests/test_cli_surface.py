@@ -268,3 +268,24 @@ def test_evaluate_command_reports_json(job: dict[str, Any]) -> None:
     )
     code, _, err = run("evaluate", "--config", str(job["config"]), "--truth", "nope")
     assert code == 1 and "no column 'nope'" in err
+
+
+def test_sentiment_by_community_user_and_post(job: dict[str, Any]) -> None:
+    config = str(job["config"])
+    code, out, err = run("sentiment", "--config", config, "--json")
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["languages"] and rep["rows"]
+    row = rep["rows"][0]
+    assert set(row) == {"community_id", "name", "mood", "negative_share", "scored_posts"}
+    assert -1 <= row["mood"] <= 1 and row["scored_posts"] > 0
+    shares = [r["negative_share"] for r in rep["rows"] if r["negative_share"] is not None]
+    assert shares == sorted(shares, reverse=True)  # the most negative communities first
+    out_file = job["root"] / "moods.parquet"
+    code, out, err = run("sentiment", "--config", config, "--by", "user", "--out", str(out_file))
+    assert code == 0, err
+    assert "posts by language" in out and pl.read_parquet(out_file)["user_id"].n_unique() > 100
+    code, out, err = run("sentiment", "--config", config, "--by", "post", "--json", "--top", "3")
+    assert code == 0, err
+    posts = json.loads(out)["rows"]
+    assert len(posts) == 3 and {"lang", "sentiment", "sentiment_label", "text"} <= set(posts[0])
