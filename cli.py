@@ -652,6 +652,112 @@ def sentiment(
 
 
 @main.command()
+@_store_option
+@_config_option
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV/Parquet/JSONL with label and text (or post_id) columns.",
+)
+@click.option("--task", required=True, help="Name of the task (e.g. sentiment, stance).")
+@_json_option
+@_friendly
+def finetune(
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    labels_path: Path,
+    task: str,
+    as_json: bool,
+) -> None:
+    """Train a post classifier from a few labelled posts and keep it in the store.
+
+    A logistic-regression head on the text encoder's post vectors (the job's model and vector
+    cache); a few dozen labels per class are enough to beat a TF-IDF model trained on
+    thousands (BENCHMARKS.md, "Sentiment"). Then ``graphsona classify --task NAME``.
+
+    \b
+    Example:
+      graphsona finetune --labels stance.csv --task stance --store graph.lbdb
+    """
+    from graphsona.jobs.classify import finetune as train
+
+    cfg = _job_config(config_path, sets)
+    with _open(_uri(store_uri, cfg), cfg) as store:
+        clf = train(store, labels_path, task, cfg.job)
+    if as_json:
+        click.echo(json.dumps({"task": task, "classes": list(clf.classes), **clf.info}))
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in clf.info["labels"].items())
+    console.print(f"trained {task!r} on {counts}")
+    if "cv_accuracy" in clf.info:
+        console.print(
+            f"5-fold cross-validated accuracy {clf.info['cv_accuracy']:.3f}, "
+            f"macro-F1 {clf.info['cv_macro_f1']:.3f}"
+        )
+    else:
+        console.print("fewer than 5 labels in some class: no cross-validated score")
+
+
+@main.command()
+@_store_option
+@_config_option
+@click.option("--task", required=True, help="A task trained with graphsona finetune.")
+@click.option(
+    "--by",
+    type=click.Choice(["community", "user", "post"]),
+    default="community",
+    show_default=True,
+    help="Label shares per community, per user, or each post's label.",
+)
+@click.option("--top", type=int, default=20, show_default=True, help="Rows to show.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write Parquet here.")
+@_json_option
+@_friendly
+def classify(
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    task: str,
+    by: str,
+    top: int,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Label every post with a classifier from ``graphsona finetune`` (read-only), and show
+    each label's share per community or user, or each post's label and probability.
+
+    \b
+    Example:
+      graphsona classify --task stance --by community
+    """
+    from graphsona.jobs.classify import classify_posts, label_shares
+
+    cfg = _job_config(config_path, sets)
+    with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
+        labelled, _ = classify_posts(store, task, cfg.job)
+        users = store.read_users() if by == "community" else None
+    if by == "post":
+        keep = [c for c in ("post_id", "user_id", "created_at") if c in labelled.columns]
+        frame = labelled.select(*keep, task, f"{task}_p", "text")
+    elif by == "user":
+        frame = label_shares(labelled, task, "user_id")
+    else:
+        from graphsona.outputs.summary import require_profiles
+
+        assert users is not None
+        require_profiles(users, cfg.job.profile_property, also=("community_id",))
+        members = users.select("user_id", pl.col("community_id").cast(pl.Int64)).drop_nulls()
+        frame = label_shares(labelled.join(members, on="user_id"), task, "community_id")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(out)
+    _emit(frame.head(top), as_json, f"{task} by {by}")
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder.")
 @click.option("-k", "k", type=int, default=None, help="Recommendations per user [10].")
 @_store_option

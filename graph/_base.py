@@ -120,7 +120,8 @@ class GraphStore(ABC):
         ``load_state`` (``loading`` while a load runs or after one was interrupted, then
         ``done``), ``load_source``, ``load_started_at``, ``load_finished_at`` and
         ``data_version`` (a new random token at the start of every load); and ``ranker``, the
-        who-to-follow ranker of the last profile run (:meth:`read_ranker`)."""
+        who-to-follow ranker of the last profile run (:meth:`read_ranker`); ``classifier:<task>``
+        for each post classifier (:meth:`read_classifier`)."""
         try:
             rows = self.run(queries.render("meta_read", self.dialect))
         except StoreError as e:
@@ -151,6 +152,19 @@ class GraphStore(ABC):
             return None
         ranker: dict[str, Any] | None = stored.get("ranker")
         return ranker
+
+    def write_classifier(self, task: str, classifier: dict[str, Any]) -> None:
+        """Keep a post classifier (``graphsona finetune``) under its task name."""
+        self._write_meta({f"classifier:{task}": json.dumps(classifier)})
+
+    def read_classifier(self, task: str) -> dict[str, Any] | None:
+        """The classifier stored for ``task``, or None."""
+        raw = self.read_meta().get(f"classifier:{task}")
+        return json.loads(raw) if raw else None
+
+    def classifier_tasks(self) -> list[str]:
+        """Tasks with a stored classifier."""
+        return sorted(k.split(":", 1)[1] for k in self.read_meta() if k.startswith("classifier:"))
 
     def data_version(self) -> str:
         """A token that changes whenever a load starts: a job compares it before writing back,

@@ -289,3 +289,44 @@ def test_sentiment_by_community_user_and_post(job: dict[str, Any]) -> None:
     assert code == 0, err
     posts = json.loads(out)["rows"]
     assert len(posts) == 3 and {"lang", "sentiment", "sentiment_label", "text"} <= set(posts[0])
+
+
+def test_finetune_then_classify_and_bad_labels(job: dict[str, Any]) -> None:
+    config, root = str(job["config"]), job["root"]
+    posts = pl.read_parquet(next((root / "data").glob("posts.*")))
+    users = pl.read_parquet(next((root / "data").glob("users.*")))
+    themed = posts.join(users.select("user_id", "planted_community"), on="user_id")
+    sample = themed.filter(pl.col("planted_community") < 2).group_by("planted_community").head(20)
+    labels = sample.select(
+        "post_id", pl.format("topic{}", pl.col("planted_community")).alias("label")
+    )
+    labels.write_csv(root / "labels.csv")
+    code, out, err = run("finetune", "--config", config, "--labels", str(root / "labels.csv"),
+                         "--task", "topic", "--json")  # fmt: skip
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["classes"] == ["topic0", "topic1"] and info["cv_accuracy"] > 0.8
+    code, out, err = run(
+        "classify", "--config", config, "--task", "topic", "--json", "--by", "post"
+    )
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {"topic", "topic_p"} <= set(rows[0]) and all(0.5 <= r["topic_p"] <= 1 for r in rows)
+    code, out, err = run("classify", "--config", config, "--task", "topic", "--json")
+    assert code == 0, err
+    shares = json.loads(out)
+    assert {"community_id", "posts", "share_topic0", "share_topic1"} <= set(shares[0])
+    # bad label files: one class, an unknown post id, no label column; an unknown task
+    labels.with_columns(pl.lit("same").alias("label")).write_csv(root / "one.csv")
+    pl.DataFrame({"post_id": ["nope"] * 3, "label": ["a", "b", "b"]}).write_csv(root / "ids.csv")
+    pl.DataFrame({"text": ["x", "y"]}).write_csv(root / "nolabel.csv")
+    for name, message in (
+        ("one.csv", "at least two labels"),
+        ("ids.csv", "row 1"),
+        ("nolabel.csv", "'label' column"),
+    ):
+        code, out, err = run("finetune", "--config", config, "--labels", str(root / name),
+                             "--task", "bad")  # fmt: skip
+        assert code != 0 and message in out + err and name in out + err, (name, out + err)
+    code, out, err = run("classify", "--config", config, "--task", "nothing")
+    assert code != 0 and "graphsona finetune" in out + err

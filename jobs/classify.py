@@ -1,0 +1,85 @@
+"""``graphsona finetune`` and ``graphsona classify``: post classifiers learned from a few labels,
+kept in the store, applied to its posts (see :mod:`graphsona.text.classifier`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from graphsona.errors import ConfigError
+from graphsona.graph import GraphStore
+from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.text.classifier import PostClassifier, read_labels, train_classifier
+
+__all__ = ["classify_posts", "finetune", "label_shares", "post_vectors"]
+
+
+def post_vectors(texts: list[str], embedder: str, kind: str, cache: Path | None) -> np.ndarray:
+    """The text encoder's vector of each post (through the job's vector cache)."""
+    from graphsona.embeddings import VectorCache, embed_texts, load_embedder
+
+    model = load_embedder(embedder, kind=kind)
+    store = VectorCache(cache) if cache else None
+    try:
+        return embed_texts(texts, model, cache=store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def finetune(
+    store: GraphStore, labels: Path, task: str, cfg: ProfileJobConfig | None = None
+) -> PostClassifier:
+    """Train ``task``'s classifier from the labels file and keep it in ``store``."""
+    cfg = cfg or ProfileJobConfig()
+    frame = read_labels(labels, store.read_posts())
+    vectors = post_vectors(frame["text"].to_list(), cfg.embedder, cfg.embedder_kind, cfg.cache)
+    clf = train_classifier(
+        task,
+        vectors,
+        frame["label"].to_list(),
+        embedder=cfg.embedder,
+        embedder_kind=cfg.embedder_kind,
+        seed=cfg.seed,
+    )
+    store.write_classifier(task, clf.to_dict())
+    return clf
+
+
+def classify_posts(
+    store: GraphStore, task: str, cfg: ProfileJobConfig | None = None
+) -> tuple[pl.DataFrame, PostClassifier]:
+    """Every post of ``store`` with ``task`` (label) and ``task_p`` (its probability), by the
+    classifier ``graphsona finetune`` stored for it, on the encoder it was trained with."""
+    cfg = cfg or ProfileJobConfig()
+    stored = store.read_classifier(task)
+    if stored is None:
+        known = store.classifier_tasks()
+        raise ConfigError(
+            f"no classifier for task {task!r} in this store"
+            + (f" (tasks: {', '.join(known)})" if known else "")
+            + f": train one with graphsona finetune --labels FILE --task {task}"
+        )
+    clf = PostClassifier.from_dict(stored)
+    posts = store.read_posts()
+    vectors = post_vectors(
+        posts["text"].fill_null("").to_list(), clf.embedder, clf.embedder_kind, cfg.cache
+    )
+    labels, p = clf.predict(vectors) if posts.height else ([], np.zeros(0))
+    out = posts.with_columns(
+        pl.Series(task, labels, dtype=pl.String), pl.Series(f"{task}_p", p, dtype=pl.Float64)
+    )
+    return out, clf
+
+
+def label_shares(frame: pl.DataFrame, task: str, by: str) -> pl.DataFrame:
+    """Share of each label per ``by`` group (user or community), with the post count."""
+    wide = frame.group_by(by, task).len().pivot(on=task, index=by, values="len").fill_null(0)
+    labels = [c for c in wide.columns if c != by]
+    total = pl.sum_horizontal(*labels)
+    return wide.select(
+        by,
+        total.alias("posts"),
+        *[(pl.col(c) / total).alias(f"share_{c}") for c in sorted(labels)],
+    ).sort(by)
