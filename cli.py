@@ -1225,11 +1225,18 @@ def _print_profile(p: dict[str, Any], card: dict[str, Any] | None) -> None:
         title=f"communities (modularity {p['modularity']}, text coherence {p['text_coherence']}; "
         f"Leiden reference: {ref.get('modularity', '?')}, {ref.get('text_coherence', '?')})"
     )
-    for col in ("id", "name", "size", "most influential"):
+    mood = any("mood" in c for c in p["communities"])
+    for col in ("id", "name", "size", *(("mood", "negative") if mood else ()), "most influential"):
         t.add_column(col)
     for c in p["communities"]:
+        m = c.get("mood")
+        feel = ("-" if m is None else f"{m:+.2f}", _share(c.get("negative_share"))) if mood else ()
         t.add_row(
-            str(c["community_id"]), c["name"], str(c["size"]), ", ".join(c["top_members"][:3])
+            str(c["community_id"]),
+            c["name"],
+            str(c["size"]),
+            *feel,
+            ", ".join(c["top_members"][:3]),
         )
     console.print(t)
     if card:
@@ -1239,6 +1246,10 @@ def _print_profile(p: dict[str, Any], card: dict[str, Any] | None) -> None:
             + ", ".join(f"{u} ({s:.2f})" for u, s in card["similar"])
         )
     console.print("stage seconds: " + ", ".join(f"{k} {v}" for k, v in p["seconds"].items()))
+
+
+def _share(v: Any) -> str:
+    return "-" if v is None else f"{v:.0%}"
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -40,6 +40,8 @@ def test_demo_runs_the_job_on_the_embedded_store(tmp_path: Path) -> None:
         and len(summary["sample_profile"]["similar"]) == 5
     )
     assert summary["counts"]["users"] == 400
+    assert all(-1 <= c["mood"] <= 1 for c in summary["profile"]["communities"])  # moods shown
+    assert summary["profile"]["sentiment"]["languages"]
     assert summary["counts"]["follows"] > 1000
     assert len(summary["groups"]) == 8 and all(g["inside_share"] > 0.8 for g in summary["groups"])
     assert (tmp_path / "demo" / "graph.lbdb").exists()
