@@ -261,7 +261,7 @@ class GraphStore(ABC):
         return self._read_user_ids().rename("user_id")
 
     def iter_posts(self, batch_size: int = 100_000) -> Iterator[pl.DataFrame]:
-        """Posts as ``post_id, user_id, text, created_at``, in batches (none if unmapped)."""
+        """Posts as ``post_id, user_id, text, created_at, lang``, in batches (none if unmapped)."""
         if self.mapping.post_label is None:
             return
         yield from self._iter_posts(batch_size)

@@ -416,6 +416,7 @@ class Neo4jStore(GraphStore):
                     "user_id": pl.Series(cols[1], dtype=pl.String),
                     "text": pl.Series(cols[2], dtype=pl.String),
                     "created_at": _times(list(cols[3])),
+                    "lang": pl.Series(cols[4], dtype=pl.String),
                 }
             )
 
