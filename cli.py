@@ -57,6 +57,37 @@ def _json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(f)
 
 
+def _post_table_options(by_help: str) -> Callable[[F], F]:
+    """``--by community|user|post``, ``--top``, ``--out`` and ``--json`` of the post commands."""
+
+    def wrap(f: F) -> F:
+        for option in reversed(
+            (
+                click.option(
+                    "--by",
+                    type=click.Choice(["community", "user", "post"]),
+                    default="community",
+                    show_default=True,
+                    help=by_help,
+                ),
+                click.option(
+                    "--top", type=int, default=20, show_default=True, help="Rows to show."
+                ),
+                click.option(
+                    "--out",
+                    type=click.Path(path_type=Path),
+                    default=None,
+                    help="Write Parquet here.",
+                ),
+                _json_option,
+            )
+        ):
+            f = option(f)
+        return f
+
+    return wrap
+
+
 def _redacted(text: str) -> str | None:
     """``text`` with passwords masked; None if the masking code itself cannot be imported."""
     try:
@@ -572,16 +603,7 @@ def communities(
 @main.command()
 @_store_option
 @_config_option
-@click.option(
-    "--by",
-    type=click.Choice(["community", "user", "post"]),
-    default="community",
-    show_default=True,
-    help="Mood per community, per user, or each post's sentiment.",
-)
-@click.option("--top", type=int, default=20, show_default=True, help="Rows to show.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write Parquet here.")
-@_json_option
+@_post_table_options("Mood per community, per user, or each post's sentiment.")
 @_friendly
 def sentiment(
     store_uri: str | None,
@@ -705,16 +727,7 @@ def finetune(
 @_store_option
 @_config_option
 @click.option("--task", required=True, help="A task trained with graphsona finetune.")
-@click.option(
-    "--by",
-    type=click.Choice(["community", "user", "post"]),
-    default="community",
-    show_default=True,
-    help="Label shares per community, per user, or each post's label.",
-)
-@click.option("--top", type=int, default=20, show_default=True, help="Rows to show.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write Parquet here.")
-@_json_option
+@_post_table_options("Label shares per community, per user, or each post's label.")
 @_friendly
 def classify(
     store_uri: str | None,
