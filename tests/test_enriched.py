@@ -235,3 +235,14 @@ def test_recommendations_use_the_ranker_stored_with_the_profiles(profiled: Graph
     assert recs["score"].to_list() == sorted(recs["score"].to_list(), reverse=True)
     followed = set(follows.filter(pl.col("src") == user)["dst"].to_list())
     assert not followed & set(recs["candidate_id"].to_list())
+
+
+def test_mood_queries_on_both_stores(profiled: GraphStore) -> None:
+    """The job's moods are queryable: communities most negative first, then users."""
+    comms = run_named(profiled, "community_moods", {"limit": 50})
+    assert comms.height >= 2 and comms["mood"].null_count() == 0
+    shares = comms["negative_share"].to_list()
+    assert shares == sorted(shares, reverse=True)
+    users = run_named(profiled, "negative_users", {"min_posts": 1, "limit": 10})
+    assert users.height == 10 and (users["scored_posts"] >= 1).all()
+    assert users["negative_share"].to_list() == sorted(users["negative_share"], reverse=True)
