@@ -182,8 +182,14 @@ def ranking_metrics(
         scores[kn.row, kn.col] = -np.inf  # nor someone already followed
         tg = targets[s].tocoo()
         t_score = scores[tg.row, tg.col]
-        # pessimistic rank: 1 + candidates scoring >= the target, minus the target itself
-        rank = (scores[tg.row] >= t_score[:, None]).sum(1)
+        # pessimistic rank: how many candidates score >= the target (the target included), by
+        # binary search in each source's sorted scores: comparing every target with its whole
+        # row took minutes on 38k users with tens of held-out follows per source
+        ordered = np.sort(scores, axis=1)
+        rank = np.empty(len(t_score), dtype=np.int64)
+        for r in np.unique(tg.row):
+            at = tg.row == r
+            rank[at] = n - np.searchsorted(ordered[r], t_score[at], side="left")
         rr.extend((1.0 / rank).tolist())
         n_t = np.bincount(tg.row, minlength=len(s))
         for k in ks:
