@@ -122,12 +122,9 @@ def _ranker_scorer(ctx: Context, ei: torch.Tensor, follows: torch.Tensor, n: int
 
     def score(sources: np.ndarray) -> np.ndarray:
         u, v, x = candidates(g, sources)
+        where = {int(s): i for i, s in enumerate(sources)}
         out = np.full((len(sources), n), -np.inf)
-        row = np.searchsorted(sources, u) if np.all(np.diff(sources) > 0) else None
-        if row is None:
-            where = {int(s): i for i, s in enumerate(sources)}
-            row = np.array([where[int(a)] for a in u], dtype=np.int64)
-        out[row, v] = ranker.score(x)
+        out[np.array([where[int(a)] for a in u], dtype=np.int64), v] = ranker.score(x)
         return out
 
     return score
