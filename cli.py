@@ -10,6 +10,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -673,6 +674,121 @@ def sentiment(
         console.print(f"wrote {frame.height:,} rows to {out}")
 
 
+def _when(value: str | None) -> datetime | None:
+    """An ISO-8601 date or time from the command line (naive = UTC)."""
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO-8601 date or time (e.g. 2025-10-28 or 2025-10-28T09:00)"
+        ) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+@main.command()
+@_store_option
+@_config_option
+@click.option("--top", type=int, default=20, show_default=True, help="Topics to show.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write Parquet here.")
+@_json_option
+@_friendly
+def topics(
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    top: int,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """The topics the profile job found in the posts (BERTopic over the post vectors), largest
+    first, with their terms. Read-only.
+
+    \b
+    Examples:
+      graphsona topics --store graphsona-demo/graph.lbdb
+      graphsona query community_topics --param community=0
+    """
+    cfg = _job_config(config_path, sets)
+    with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
+        frame = store.read_topics()
+    if frame.is_empty():
+        raise click.ClickException("the store holds no topics: run graphsona profile first")
+    frame = frame.drop("centroid", strict=False).sort(
+        ["size", "topic_id"], descending=[True, False]
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(out)
+    if as_json:
+        click.echo(json.dumps({"topics": frame.head(top).to_dicts()}, default=str))
+        return
+    _print_frame(
+        frame.head(top).with_columns(pl.col("terms").list.head(6).list.join(", ")),
+        f"{frame.height} topics",
+    )
+
+
+@main.command()
+@_store_option
+@_config_option
+@click.option(
+    "--bucket",
+    default=None,
+    help="Time bucket: 15m, 1h, 6h, 1d, 1w (default: the job's [job] bucket, 1d).",
+)
+@click.option("--since", default=None, help="Only alerts and series from this time (ISO-8601).")
+@click.option("--until", default=None, help="Ignore posts from this time on (ISO-8601).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Alerts as Parquet.")
+@click.option(
+    "--series", "series_out", type=click.Path(path_type=Path), default=None,
+    help="Series per community and topic as Parquet.",
+)  # fmt: skip
+@_json_option
+@_friendly
+def monitor(
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    bucket: str | None,
+    since: str | None,
+    until: str | None,
+    out: Path | None,
+    series_out: Path | None,
+    as_json: bool,
+) -> None:
+    """Opinion monitoring: alerts (an emerging topic, a community turning negative) with their
+    evidence, from the sentiment, topics, communities and influence the profile job wrote.
+    Read-only; any bucket and window without rerunning the job.
+
+    \b
+    Examples:
+      graphsona monitor --store graphsona-demo/graph.lbdb
+      graphsona monitor --bucket 6h --since 2025-10-01 --series series.parquet --json
+    """
+    from graphsona.jobs.monitoring import monitor_store
+
+    cfg = _job_config(config_path, sets)
+    with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
+        alerts, stacked = monitor_store(
+            store, bucket=bucket or cfg.job.bucket, since=_when(since), until=_when(until)
+        )
+    for path, frame in ((out, alerts), (series_out, stacked)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(path)
+    if as_json:
+        click.echo(json.dumps({"alerts": alerts.to_dicts()}, default=str))
+        return
+    _print_alerts(
+        alerts.with_columns(pl.col("window_start").cast(pl.String)).to_dicts(),
+        {"bucket": bucket or cfg.job.bucket},
+    )
+    if series_out is not None:
+        console.print(f"wrote {stacked.height:,} series rows to {series_out}")
+
+
 @main.command()
 @_store_option
 @_config_option
@@ -1252,6 +1368,12 @@ def _print_profile(p: dict[str, Any], card: dict[str, Any] | None) -> None:
             ", ".join(c["top_members"][:3]),
         )
     console.print(t)
+    if p.get("topics"):
+        topics = p["topics"]
+        shown = ", ".join(f"{x['topic_id']}: {x['name']} ({x['size']})" for x in topics[:8])
+        more = f" and {len(topics) - 8} more" if len(topics) > 8 else ""
+        console.print(f"topics: {shown}{more}")
+    _print_alerts(p.get("alerts") or [], p.get("monitor") or {})
     if card:
         console.print(
             f"sample profile: {card['user_id']} in '{card['community_name']}', influence "
@@ -1259,6 +1381,21 @@ def _print_profile(p: dict[str, Any], card: dict[str, Any] | None) -> None:
             + ", ".join(f"{u} ({s:.2f})" for u, s in card["similar"])
         )
     console.print("stage seconds: " + ", ".join(f"{k} {v}" for k, v in p["seconds"].items()))
+
+
+def _print_alerts(alerts: list[dict[str, Any]], report: dict[str, Any]) -> None:
+    if report.get("note"):
+        console.print(f"monitor: {report['note']}")
+        return
+    if not alerts:
+        console.print(f"alerts: none ({report.get('bucket', '1d')} buckets)")
+        return
+    t = Table(title=f"alerts ({report.get('bucket', '1d')} buckets)")
+    for col in ("severity", "kind", "from", "summary"):
+        t.add_column(col)
+    for a in alerts[:10]:
+        t.add_row(a["severity"], a["kind"], str(a["window_start"])[:16], a["summary"])
+    console.print(t)
 
 
 def _share(v: Any) -> str:

@@ -4,8 +4,8 @@ Each community's posts form one "class document"; a term's weight in a community
 ``tf(term, community) / words(community) * log(1 + mean_words_per_community / tf(term, all))``
 (the c-TF-IDF of BERTopic). A term counts only when at least ``min_members`` distinct members
 of that community use it, so one prolific person's vocabulary never names a community. Stop
-words (scikit-learn's English list plus common function words of a few other languages) are
-ignored; hashtags are ranked the same way and reported separately.
+words (:func:`graphsona.text.topics.stop_words`: scikit-learn's English list, common function
+words of a few other languages, Chinese function words) are ignored; hashtags are ranked the same way and reported separately.
 
 A name must be *distinctive*, not just frequent: with two or more communities a term names one
 only when its rate there is at least :data:`MIN_LIFT` times its rate over all posts. Words
@@ -23,59 +23,11 @@ __all__ = ["MIN_LIFT", "name_communities"]
 
 MIN_LIFT = 1.5  # a naming term is used at least this much more in the community than overall
 
-_OTHER_STOP = [
-    "el",
-    "la",
-    "los",
-    "las",
-    "de",
-    "que",
-    "y",
-    "en",
-    "un",
-    "una",
-    "por",
-    "con",
-    "para",
-    "es",
-    "muy",
-    "hoy",
-    "gracias",
-    "der",
-    "die",
-    "das",
-    "und",
-    "ist",
-    "nicht",
-    "mit",
-    "auf",
-    "ein",
-    "eine",
-    "heute",
-    "sehr",
-    "danke",
-    "le",
-    "les",
-    "des",
-    "et",
-    "est",
-    "une",
-    "pour",
-    "avec",
-    "très",
-    "merci",
-    "aujourd'hui",
-]
-
 
 def _stop_words() -> list[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from graphsona.text.topics import stop_words
 
-    return sorted(
-        set(ENGLISH_STOP_WORDS)
-        | set(_OTHER_STOP)
-        | {"just", "really", "today", "new", "day", "time", "using", "based", "use", "used"}
-    )
+    return sorted(stop_words())
 
 
 def _ctfidf(tokens: pl.DataFrame, min_members: int) -> pl.DataFrame:

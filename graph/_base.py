@@ -65,7 +65,7 @@ def _check_writable(frame: pl.DataFrame, key: str) -> list[str]:
         if not ok:
             raise ConfigError(
                 f"property {c!r} has type {dt}; supported: numbers, strings, booleans, datetimes, "
-                "lists of strings and float vectors"
+                "lists of strings or integers, and float vectors"
             )
     return cols
 
@@ -108,6 +108,9 @@ class GraphStore(ABC):
             "community_label": m.community_label,
             "membership_rel": m.membership_rel,
             "recommended_rel": m.recommended_rel,
+            "topic_label": m.topic_label,
+            "about_rel": m.about_rel,
+            "alert_label": m.alert_label,
         }
 
     def _trace(self, query: str, params: dict[str, Any]) -> None:
@@ -377,7 +380,95 @@ class GraphStore(ABC):
             self._replace_recommendations(chunk, recs.filter(pl.col("user_id").is_in(chunk)))
         return recs.height
 
+    def write_post_properties(self, frame: pl.DataFrame, *, batch_size: int = 20_000) -> int:
+        """Set the frame's columns as properties of the posts named in ``post_id`` (per-post
+        sentiment, topic, classifier labels). Idempotent like :meth:`write_user_properties`;
+        unknown post ids are ignored. Returns the number of rows written."""
+        if self.mapping.post_label is None:
+            raise ConfigError("this graph has no posts (schema mapping post_label = none)")
+        cols = _check_writable(frame, "post_id")
+        if not cols:
+            return 0
+        frame = frame.sort("post_id")
+        self._prepare_post_properties(frame.select(cols))
+        for start in range(0, frame.height, batch_size):
+            self._write_post_batch(frame.slice(start, batch_size), cols)
+            crash_point("write_back:posts")
+        return frame.height
+
+    def write_topics(
+        self, topics: pl.DataFrame, post_topics: pl.DataFrame, *, batch_size: int = 20_000
+    ) -> None:
+        """Replace the topic nodes and the posts' ``ABOUT`` links with the given ones.
+
+        ``topics``: ``topic_id`` (int, unique) plus properties (name, terms, size, centroid);
+        ``post_topics``: ``post_id, topic_id`` (posts without a topic left out). Topics no longer
+        listed are removed; every post keeps only the links given here. Idempotent.
+        """
+        if self.mapping.post_label is None:
+            raise ConfigError("this graph has no posts (schema mapping post_label = none)")
+        cols = _check_writable(topics, "topic_id")
+        if not topics["topic_id"].dtype.is_integer():
+            raise ConfigError("topic_id must be an integer column")
+        for col in ("post_id", "topic_id"):
+            if col not in post_topics.columns:
+                raise ConfigError(
+                    f"post topics need columns post_id, topic_id; got {post_topics.columns}"
+                )
+        unknown = set(post_topics["topic_id"].unique().to_list()) - set(
+            topics["topic_id"].to_list()
+        )
+        if unknown:
+            raise ConfigError(f"post topics name topics not in topics: {sorted(unknown)[:5]}")
+        m = self.mapping
+        self._replace_nodes(m.topic_label, "topic_id", topics.sort("topic_id"), cols)
+        links = post_topics.select(
+            pl.col("post_id").cast(pl.String), pl.col("topic_id").cast(pl.Int64)
+        ).sort("post_id")
+        self._clear_links(m.about_rel, m.topic_label)
+        for start in range(0, links.height, batch_size):
+            self._write_about_batch(links.slice(start, batch_size))
+            crash_point("write_back:topics")
+
+    def write_alerts(self, alerts: pl.DataFrame) -> None:
+        """Replace the alert nodes with the given ones (``alert_id`` unique, plus properties:
+        kind, window, severity, evidence). Alert ids are stable hashes, so a rerun rewrites the
+        same nodes; alerts no longer raised are removed."""
+        cols = _check_writable(alerts, "alert_id")
+        if alerts["alert_id"].dtype != pl.String:
+            raise ConfigError("alert_id must be a string column")
+        self._replace_nodes(self.mapping.alert_label, "alert_id", alerts.sort("alert_id"), cols)
+
+    def read_topics(self) -> pl.DataFrame:
+        """The topics written back by the last run (``topic_id, name, terms, size, centroid``;
+        empty when none were written): the earlier run that keeps topic ids stable."""
+        try:
+            return self._read_topics()
+        except StoreError:  # no topic was ever written: the table or label does not exist
+            return pl.DataFrame(schema={"topic_id": pl.Int64, "centroid": pl.List(pl.Float64)})
+
     # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _prepare_post_properties(self, sample: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _write_post_batch(self, batch: pl.DataFrame, columns: list[str]) -> None: ...
+
+    @abstractmethod
+    def _replace_nodes(self, label: str, key: str, frame: pl.DataFrame, columns: list[str]) -> None:
+        """Merge ``frame``'s rows as ``label`` nodes by ``key``, set ``columns``, and delete the
+        ``label`` nodes not in ``frame``."""
+
+    @abstractmethod
+    def _clear_links(self, rel: str, label: str) -> None:
+        """Delete every ``rel`` link from a post to a ``label`` node."""
+
+    @abstractmethod
+    def _write_about_batch(self, batch: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _read_topics(self) -> pl.DataFrame: ...
+
     def _prepare_recommendations(self) -> None:
         return None
 

@@ -71,6 +71,8 @@ def column_type(dtype: pl.DataType, values: pl.Series | None = None) -> str:
     if isinstance(dtype, pl.List):
         if dtype.inner == pl.String:
             return "STRING[]"
+        if dtype.inner.is_integer():
+            return "INT64[]"
         if dtype.inner.is_numeric():
             return "DOUBLE[]"
     raise StoreError(f"no embedded column type for {dtype}")
@@ -525,6 +527,42 @@ class EmbeddedStore(GraphStore):
                 ),
             ]
         )
+
+    def _prepare_post_properties(self, sample: pl.DataFrame) -> None:
+        self._add_columns(self._names()["post_label"], _for_table(sample))
+
+    def _write_post_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
+        q = self._q("write_post_properties", columns=columns)
+        self._transaction([(q, {"frame": _for_table(batch.select("post_id", *columns))})])
+
+    def _replace_nodes(self, label: str, key: str, frame: pl.DataFrame, columns: list[str]) -> None:
+        frame = _for_table(frame)
+        key_type = column_type(frame.schema[key])
+        self._execute(self._q("create_node_table", table=label, key=key, type=key_type))
+        self._add_columns(label, frame.select(columns))
+        q = (
+            self._q("write_nodes", table=label, key=key, columns=columns)
+            if columns
+            else self._q("write_nodes_keys_only", table=label, key=key)
+        )
+        statements: list[tuple[str, dict[str, Any]]] = (
+            [(q, {"frame": frame})] if frame.height else []
+        )
+        statements.append(
+            (self._q("drop_stale_nodes", table=label, key=key), {"keep": frame[key].to_list()})
+        )
+        self._transaction(statements)
+
+    def _clear_links(self, rel: str, label: str) -> None:
+        self._execute(self._q("create_about"))
+        while int(self.run(self._q("clear_links", rel=rel, label=label))["n"][0]):
+            pass
+
+    def _write_about_batch(self, batch: pl.DataFrame) -> None:
+        self._transaction([(self._q("copy_table", table=self.mapping.about_rel), {"frame": batch})])
+
+    def _read_topics(self) -> pl.DataFrame:
+        return self.run(self._q("read_topics"))
 
     def _drop_stale_communities(self, keep: list[int]) -> None:
         self._execute(self._q("drop_stale_communities"), {"keep": keep})

@@ -53,6 +53,8 @@ class SchemaMapping:
             means the graph has no posts.
         community_label, membership_rel: what write-back creates for communities.
         recommended_rel: relationship type of written who-to-follow recommendations.
+        topic_label, about_rel, alert_label: what write-back creates for topics
+            (``(post)-[:ABOUT]->(topic)``) and monitoring alerts.
     """
 
     user_label: str = "User"
@@ -71,6 +73,9 @@ class SchemaMapping:
     community_label: str = "Community"
     membership_rel: str = "IN_COMMUNITY"
     recommended_rel: str = "RECOMMENDED"
+    topic_label: str = "Topic"
+    about_rel: str = "ABOUT"
+    alert_label: str = "Alert"
 
     def __post_init__(self) -> None:
         self._check_types()

@@ -488,6 +488,34 @@ class Neo4jStore(GraphStore):
         self._write(self._q("unrecommend"), users=users)
         self._write(self._q("recommend"), rows=rows.to_dicts())
 
+    def _prepare_post_properties(self, sample: pl.DataFrame) -> None:
+        self._write(self._q("constraint_post"))
+
+    def _write_post_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
+        frame = batch.select(pl.col("post_id").alias("id"), pl.struct(columns).alias("props"))
+        self._write(self._q("write_post_properties"), rows=frame.to_dicts())
+
+    def _replace_nodes(self, label: str, key: str, frame: pl.DataFrame, columns: list[str]) -> None:
+        self._write(self._q("constraint_node", table=label, key=key))
+        props = pl.struct(columns).alias("props") if columns else pl.lit({}).alias("props")
+        rows = frame.select(pl.col(key).alias("id"), props)
+        for start in range(0, rows.height, 5_000):
+            self._write(
+                self._q("write_nodes", table=label, key=key),
+                rows=rows.slice(start, 5_000).to_dicts(),
+            )
+        self._write(self._q("drop_stale_nodes", table=label, key=key), keep=frame[key].to_list())
+
+    def _clear_links(self, rel: str, label: str) -> None:
+        while int(self.run(self._q("clear_links", rel=rel, label=label))["n"][0]):
+            pass
+
+    def _write_about_batch(self, batch: pl.DataFrame) -> None:
+        self._write(self._q("write_about"), rows=batch.to_dicts())
+
+    def _read_topics(self) -> pl.DataFrame:
+        return self.run(self._q("read_topics"))
+
     def _drop_stale_communities(self, keep: list[int]) -> None:
         self._write(self._q("drop_stale_communities"), keep=keep)
 

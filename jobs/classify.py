@@ -15,11 +15,13 @@ from graphsona.text.classifier import PostClassifier, read_labels, train_classif
 __all__ = ["classify_posts", "finetune", "label_shares", "post_vectors"]
 
 
-def post_vectors(texts: list[str], embedder: str, kind: str, cache: Path | None) -> np.ndarray:
+def post_vectors(
+    texts: list[str], embedder: str, kind: str, cache: Path | None, precision: str = "auto"
+) -> np.ndarray:
     """The text encoder's vector of each post (through the job's vector cache)."""
     from graphsona.embeddings import VectorCache, embed_texts, load_embedder
 
-    model = load_embedder(embedder, kind=kind)
+    model = load_embedder(embedder, kind=kind, precision=precision)
     store = VectorCache(cache) if cache else None
     try:
         return embed_texts(texts, model, cache=store)

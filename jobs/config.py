@@ -76,6 +76,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "min_size": ((int,), "job.min_community_size"),
     },
     "influence": {"later_fraction": ((float,), "job.later_fraction")},
+    "monitor": {"topics": ((bool,), "job.topics"), "bucket": ((str,), "job.bucket")},
     "output": {
         "work_dir": ((str,), "work_dir"),
         "profile_property": ((str,), "job.profile_property"),

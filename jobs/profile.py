@@ -40,9 +40,11 @@ from graphsona.jobs.stages import (
     EmbedStage,
     InfluenceStage,
     LabelsStage,
+    MonitorStage,
     RankerStage,
     ResultsStage,
     SentimentStage,
+    TopicsStage,
     TrainStage,
     WriteBackStage,
     embed_aligned,
@@ -59,7 +61,19 @@ __all__ = [
     "run_profile",
 ]
 
-STAGES = ("embed", "train", "communities", "influence", "labels", "results", "write_back")
+STAGES = (
+    "embed",
+    "sentiment",
+    "topics",
+    "train",
+    "ranker",
+    "communities",
+    "influence",
+    "labels",
+    "monitor",
+    "results",
+    "write_back",
+)
 
 
 @dataclass
@@ -75,6 +89,9 @@ class ProfileResult:
     influence: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     sentiment: dict[str, Any] = field(default_factory=dict)
+    topics: pl.DataFrame | None = None
+    alerts: pl.DataFrame | None = None
+    monitor: dict[str, Any] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -100,6 +117,15 @@ class ProfileResult:
             "influence": {k: r(v) for k, v in self.influence.items()},
             "labels": {k: {m: r(v) for m, v in d.items()} for k, d in self.labels.items()},
             "sentiment": self.sentiment,
+            "topics": []
+            if self.topics is None
+            else self.topics.select("topic_id", "name", "size").to_dicts(),
+            "alerts": []
+            if self.alerts is None
+            else self.alerts.select(
+                "alert_id", "kind", "severity", pl.col("window_start").cast(pl.String), "summary"
+            ).to_dicts(),
+            "monitor": self.monitor,
             "skipped": self.skipped,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
@@ -113,7 +139,11 @@ def graph_context(store: GraphStore, seed: int = 0) -> Context:
         if frames
         else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
     )
-    return make_context(to_pyg(store), store.read_users(), posts, seed)
+    ctx = make_context(to_pyg(store), store.read_users(), posts, seed)
+    previous_topics = store.read_topics()
+    if previous_topics.height and "centroid" in previous_topics.columns:
+        ctx["previous_topics"] = previous_topics.select("topic_id", "centroid")
+    return ctx
 
 
 def dataset_context(dataset: Dataset, seed: int = 0) -> Context:
@@ -169,6 +199,7 @@ def profile_stages(
     stages: list[Stage] = [
         EmbedStage(cfg),
         SentimentStage(cfg),
+        *([TopicsStage(cfg)] if cfg.topics else []),
         # the embedded store's buffer pool is given back before training: the GNN needs the RAM
         TrainStage(cfg, checkpoint=checkpoint, before=store.release_memory if store else None),
         RankerStage(cfg),
@@ -178,6 +209,7 @@ def profile_stages(
     columns = label_columns(users) if cfg.labels else []
     if columns:
         stages.append(LabelsStage(cfg, columns))
+    stages.append(MonitorStage(cfg))
     stages.append(ResultsStage(cfg))
     if store is not None:
         stages.append(WriteBackStage(store, cfg, version))
@@ -238,6 +270,9 @@ def result_of(ctx: Context, skipped: list[str], seconds: dict[str, float]) -> Pr
         influence=dict(ctx["influence_report"]),
         labels=ctx.get("label_report", {}),
         sentiment=ctx.get("sentiment_report", {}),
+        topics=ctx.get("topics"),
+        alerts=ctx.get("alerts"),
+        monitor=ctx.get("monitor_report", {}),
         skipped=skipped,
         seconds=seconds,
     )

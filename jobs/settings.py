@@ -25,6 +25,8 @@ class ProfileJobConfig:
         resolution, min_community_size: community detection.
         later_fraction: share of timed interactions held out to evaluate influence.
         labels: train supervised heads for ``label_*`` user columns.
+        topics: model the posts' topics (BERTopic over the post vectors).
+        bucket: time bucket of the monitoring series and alerts (``1h``, ``6h``, ``1d``, ``1w``).
         profile_property: user property for the profile vector (a vector index is made on it).
         work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
     """
@@ -46,6 +48,8 @@ class ProfileJobConfig:
     min_community_size: int = 5
     later_fraction: float = 0.3
     labels: bool = True
+    topics: bool = True
+    bucket: str = "1d"
     profile_property: str = "profile"
     work_dir: Path | None = None
 
@@ -67,6 +71,12 @@ class ProfileJobConfig:
             errors.append(f"later_fraction must be in (0, 1) (got {self.later_fraction})")
         if self.lr <= 0:
             errors.append(f"lr must be > 0 (got {self.lr})")
+        from graphsona.monitor.series import BUCKETS
+
+        if not BUCKETS.fullmatch(self.bucket):
+            errors.append(
+                f"bucket must be a count and a unit m/h/d/w, e.g. 1d (got {self.bucket!r})"
+            )
         if self.embedder_precision not in PRECISIONS:
             errors.append(
                 f"embedder_precision ([model] precision) must be one of {list(PRECISIONS)} "

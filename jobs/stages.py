@@ -4,10 +4,13 @@ Context keys the stages read and write:
 
 * given by the job: ``ids`` (``user_id``, ``index``), ``users`` (aligned with ``ids``),
   ``posts``, ``edge_index``/``edge_weight``/``edge_type``/``edge_time`` (the whole graph),
-  ``relations`` (edge type -> name), ``previous`` (user -> community id of an earlier run);
+  ``relations`` (edge type -> name), ``previous`` (user -> community id of an earlier run),
+  ``previous_topics`` (the store's topics of an earlier run, when any);
 * :class:`EmbedStage` -> ``text`` (pooled vectors per user), ``tx``, ``n_posts``, ``has_text``;
 * :class:`SentimentStage` -> ``post_sentiment`` (per post: language, sentiment, label),
   ``sentiment_report``;
+* :class:`TopicsStage` -> ``topics`` (one row per topic), ``post_topics`` (per post: topic id,
+  similarity), ``topics_report``;
 * :func:`hold_out_for_ranker` (called when the context is made) -> ``rank_edge_index``,
   ``rank_follows`` (the graph recommendations are served on), ``train_edge_index``,
   ``train_edge_weight``, ``train_follows`` (the same without the ranker's held-out follows),
@@ -19,6 +22,7 @@ Context keys the stages read and write:
   ``leiden_reference``;
 * :class:`InfluenceStage` -> ``influence`` (frame), ``influence_report``;
 * :class:`LabelsStage` -> ``label_frame``, ``label_report``;
+* :class:`MonitorStage` -> ``alerts``, ``monitor_report``;
 * :class:`ResultsStage` -> ``names``, ``results``, ``run_id``;
 * :class:`WriteBackStage` (holds the store) -> ``profiled_at``.
 """
@@ -45,13 +49,16 @@ __all__ = [
     "EmbedStage",
     "InfluenceStage",
     "LabelsStage",
+    "MonitorStage",
     "RankerStage",
     "ResultsStage",
     "SentimentStage",
+    "TopicsStage",
     "TrainStage",
     "WriteBackStage",
     "embed_aligned",
     "hold_out_for_ranker",
+    "monitored_posts",
 ]
 
 
@@ -131,7 +138,7 @@ class SentimentStage(Stage):
         self.cfg = cfg
 
     def _posts(self, ctx: Context) -> pl.DataFrame:
-        posts: pl.DataFrame = ctx["posts"]
+        posts: pl.DataFrame = _with_post_ids(ctx["posts"])
         cols = [c for c in (*self.KEEP, "text", "lang") if c in posts.columns]
         return posts.select(cols)
 
@@ -156,6 +163,141 @@ class SentimentStage(Stage):
             "post_sentiment": pl.read_parquet(folder / "post_sentiment.parquet"),
             "sentiment_report": info,
         }
+
+
+def _with_post_ids(posts: pl.DataFrame) -> pl.DataFrame:
+    if "post_id" in posts.columns:
+        return posts
+    return posts.with_columns(
+        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
+            "post_id"
+        )
+    )
+
+
+class TopicsStage(Stage):
+    """Topics of the posts (:mod:`graphsona.text.topics`: BERTopic over the post vectors, read
+    back from the vector cache the embed stage filled); ids kept from the store's earlier topics
+    (``previous_topics``)."""
+
+    name = "topics"
+    files = ("topics.parquet", "post_topics.parquet")
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def _posts(self, ctx: Context) -> pl.DataFrame:
+        posts = _with_post_ids(ctx["posts"]).select("post_id", "user_id", "text")
+        return posts.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
+
+    def fingerprint(self, ctx: Context) -> str:
+        # The earlier topics only choose ids: posts unchanged -> the cached topics (with the
+        # ids they were given) stand; posts changed -> a rerun matches the earlier ids.
+        c = self.cfg
+        return fingerprint("topics-v1", c.embedder, c.embedder_kind, c.seed, self._posts(ctx))
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.jobs.classify import post_vectors
+        from graphsona.text.topics import fit_topics
+
+        posts = self._posts(ctx)
+        say("topics", f"finding topics in {posts.height:,} posts")
+        texts = posts["text"].to_list()
+        c = self.cfg
+        vectors = post_vectors(texts, c.embedder, c.embedder_kind, c.cache, c.embedder_precision)
+        found = fit_topics(texts, vectors, seed=c.seed, previous=ctx.get("previous_topics"))
+        post_topics = posts.select("post_id", "user_id").with_columns(
+            pl.Series("topic_id", found.post_topic, dtype=pl.Int64),
+            pl.Series("similarity", found.similarity, dtype=pl.Float32),
+        )
+        report = {
+            "topics": found.topics.height,
+            "outlier_share": round(float((found.post_topic == -1).mean()), 4)
+            if len(found.post_topic)
+            else 0.0,
+        }
+        return {"topics": found.topics, "post_topics": post_topics, "topics_report": report}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        save_frame(out["topics"], folder / "topics.parquet")
+        save_frame(out["post_topics"], folder / "post_topics.parquet")
+        return dict(out["topics_report"])
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return {
+            "topics": pl.read_parquet(folder / "topics.parquet"),
+            "post_topics": pl.read_parquet(folder / "post_topics.parquet"),
+            "topics_report": info,
+        }
+
+
+class MonitorStage(Stage):
+    """Series per community and topic, and alerts (:mod:`graphsona.monitor`), from the posts'
+    times, sentiment and topics, the communities and influence. Posts without a time are left
+    out (counted); with none timed there is nothing to monitor and no alert."""
+
+    name = "monitor"
+    files = ("alerts.parquet",)
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def fingerprint(self, ctx: Context) -> str:
+        return fingerprint(
+            "monitor-v1",
+            self.cfg.bucket,
+            ctx["post_sentiment"],
+            ctx.get("post_topics"),
+            ctx["membership"],
+            ctx["influence"],
+        )
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.monitor.alerts import ALERT_SCHEMA, detect_alerts
+
+        scored: pl.DataFrame = ctx["post_sentiment"]
+        timed = scored["created_at"].is_not_null().sum() if "created_at" in scored.columns else 0
+        report: dict[str, Any] = {"bucket": self.cfg.bucket, "untimed_posts": scored.height - timed}
+        if not timed:
+            report["alerts"] = 0
+            report["note"] = "no post has a time (created_at): nothing to monitor"
+            return {"alerts": pl.DataFrame(schema=ALERT_SCHEMA), "monitor_report": report}
+        say("monitor", f"looking for alerts in {timed:,} timed posts ({self.cfg.bucket} buckets)")
+        posts = monitored_posts(ctx)
+        topics = ctx.get("topics")
+        if topics is None:
+            topics = pl.DataFrame(
+                schema={"topic_id": pl.Int64, "name": pl.String, "terms": pl.List(pl.String)}
+            )
+        influence = pl.DataFrame(
+            {"user_id": ctx["ids"]["user_id"], "influence": ctx["influence"]["influence"]}
+        )
+        alerts = detect_alerts(posts, topics, influence, bucket=self.cfg.bucket)
+        report["alerts"] = alerts.height
+        return {"alerts": alerts, "monitor_report": report}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        save_frame(out["alerts"], folder / "alerts.parquet")
+        return dict(out["monitor_report"])
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return {"alerts": pl.read_parquet(folder / "alerts.parquet"), "monitor_report": info}
+
+
+def monitored_posts(ctx: Context) -> pl.DataFrame:
+    """The timed posts the monitor reads: sentiment, community, topic (and its similarity),
+    text."""
+    from graphsona.monitor.series import timed_posts
+
+    ids = ctx["ids"]["user_id"]
+    members = pl.DataFrame({"user_id": ids, "community_id": ctx["membership"].astype(np.int64)})
+    post_topics = ctx.get("post_topics")
+    posts = timed_posts(ctx["post_sentiment"], members, post_topics)
+    texts = _with_post_ids(ctx["posts"]).select("post_id", "text")
+    posts = posts.join(texts, on="post_id", how="left")
+    if post_topics is not None:
+        posts = posts.join(post_topics.select("post_id", "similarity"), on="post_id", how="left")
+    return posts
 
 
 def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
@@ -710,6 +852,10 @@ class ResultsStage(Stage):
         )
         if mood_users is not None:
             results = results.join(mood_users, on="user_id", how="left", maintain_order="left")
+        user_topics, community_topics = _topic_mixes(ctx, ids, membership)
+        if user_topics is not None:
+            results = results.join(user_topics, on="user_id", how="left", maintain_order="left")
+            names = names.join(community_topics, on="community_id", how="left")
         labels = ctx.get("label_frame")
         if labels is not None and labels.width:
             results = pl.concat([results, labels], how="horizontal")
@@ -721,6 +867,21 @@ class ResultsStage(Stage):
             json.dumps(ranker.to_dict() if ranker else None, sort_keys=True),
         )
         return {"names": names, "results": results, "run_id": run_id}
+
+
+def _topic_mixes(
+    ctx: Context, ids: list[str], membership: np.ndarray
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """Each user's and each community's top topics and their shares (None without topics)."""
+    from graphsona.text.topics import topic_mix
+
+    post_topics = ctx.get("post_topics")
+    if post_topics is None:
+        return None, pl.DataFrame(schema={"community_id": pl.Int64})
+    members = pl.DataFrame({"user_id": ids, "community_id": membership.astype(np.int64)})
+    users = topic_mix(post_topics, "user_id")
+    tagged = post_topics.join(members, on="user_id", how="inner")
+    return users, topic_mix(tagged, "community_id", top=5)
 
 
 def _moods(
@@ -750,6 +911,27 @@ def _written(store: GraphStore, run_id: str) -> int:
         return int(store.run(query, {"r": run_id})["n"][0])
     except StoreError:  # the embedded store rejects a property no user has yet
         return 0
+
+
+def _write_posts_and_topics(store: GraphStore, ctx: Context) -> None:
+    """Per-post sentiment and topic, the topic nodes and the posts' ABOUT links."""
+    if store.mapping.post_label is None:
+        return
+    scored = ctx.get("post_sentiment")
+    post_topics = ctx.get("post_topics")
+    if scored is None or "post_id" not in scored.columns:
+        return
+    props = scored.select("post_id", "sentiment", "sentiment_label")
+    if post_topics is not None:
+        props = props.join(
+            post_topics.select("post_id", "topic_id"), on="post_id", how="left"
+        ).with_columns(pl.col("topic_id").fill_null(-1))
+    store.write_post_properties(props.unique("post_id", keep="first"))
+    if post_topics is not None:
+        topics = ctx["topics"].with_columns(pl.col("centroid").cast(pl.List(pl.Float64)))
+        store.write_topics(
+            topics, post_topics.filter(pl.col("topic_id") >= 0).select("post_id", "topic_id")
+        )
 
 
 class WriteBackStage(Stage):
@@ -792,6 +974,10 @@ class WriteBackStage(Stage):
             pl.DataFrame({"user_id": ctx["ids"]["user_id"], "community_id": membership}),
         )
         store.create_vector_index(self.cfg.profile_property, ctx["profiles"].shape[1])
+        _write_posts_and_topics(store, ctx)
+        alerts = ctx.get("alerts")
+        if alerts is not None:
+            store.write_alerts(alerts)
         ranker = ctx.get("ranker")  # last: a ranker always belongs to the profiles beside it
         store.write_ranker(ctx["run_id"], ranker.to_dict() if ranker else None)
         return {"profiled_at": now.isoformat(), "written_users": n}

@@ -405,3 +405,37 @@ SYLLABLES = [
     "gal",
     "hul",
 ]
+
+
+# Everyday mood words (VADER scores them), sprinkled into ordinary posts so that mood has a
+# baseline to swing from: most posts stay neutral, some are mildly positive or negative.
+MOOD_POSITIVE = ["love", "great", "happy", "awesome", "nice", "glad", "fun", "enjoy"]
+MOOD_NEGATIVE = ["sad", "bad", "annoying", "tired", "boring", "meh"]
+
+# The planted event: a new topic that bursts in one community, in angry posts. Its words appear
+# nowhere else, so a detector that names it can be checked against them.
+EVENT_TOPIC = [
+    "outage",
+    "refund",
+    "recall",
+    "battery",
+    "overheating",
+    "lawsuit",
+    "warranty",
+    "defect",
+    "shutdown",
+    "compensation",
+]
+EVENT_TAG = "#recallgate"
+EVENT_ANGRY = [
+    "angry",
+    "terrible",
+    "awful",
+    "furious",
+    "worst",
+    "scam",
+    "disgusting",
+    "outraged",
+    "hate",
+    "horrible",
+]

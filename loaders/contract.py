@@ -47,6 +47,8 @@ RESULT_COLUMNS = (
     "mood",
     "negative_share",
     "scored_posts",
+    "top_topics",
+    "topic_shares",
     "profile_run_id",
     "profiled_at",
 )

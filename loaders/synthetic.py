@@ -6,6 +6,14 @@ communities (``mixing`` is the share that goes to a random community); degrees a
 some posts are in other languages and carry emoji; some users are inactive (no posts, few edges).
 Everything is vectorised numpy/polars and deterministic for a given seed.
 
+Posts span :data:`SPAN_DAYS` days from 2025-01-01. Some carry an everyday mood word (VADER
+scores them), so mood has a baseline. With ``event=True`` (the default) one **planted event**
+happens: from day :data:`EVENT_DAY` for :data:`EVENT_DAYS` days, a share of community 0's
+active members post about a new topic (words used nowhere else, ``#recallgate``) in angry
+words; outside the event every period is quiet (steady volume and mood). The event's truth is in
+``SyntheticNetwork.events`` so that tests and benchmarks can score detection latency and false
+alerts.
+
 Example:
     >>> net = generate(SyntheticConfig(n_users=500, seed=1))
     >>> net.users.height
@@ -22,14 +30,36 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from graphsona.errors import ConfigError
-from graphsona.loaders._vocab import COMMON, EMOJI, FOREIGN, SYLLABLES, THEMES
+from graphsona.loaders._vocab import (
+    COMMON,
+    EMOJI,
+    EVENT_ANGRY,
+    EVENT_TAG,
+    EVENT_TOPIC,
+    FOREIGN,
+    MOOD_NEGATIVE,
+    MOOD_POSITIVE,
+    SYLLABLES,
+    THEMES,
+)
 
-__all__ = ["SyntheticConfig", "SyntheticNetwork", "generate", "write_dataset"]
+__all__ = [
+    "EVENT_DAY",
+    "EVENT_DAYS",
+    "SPAN_DAYS",
+    "SyntheticConfig",
+    "SyntheticNetwork",
+    "generate",
+    "write_dataset",
+]
 
 KINDS = ("reply", "repost", "mention", "quote", "like")
 KIND_P = (0.3, 0.25, 0.2, 0.1, 0.15)
 _T0 = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
-_SPAN = 365 * 24 * 3600
+SPAN_DAYS = 365
+_SPAN = SPAN_DAYS * 24 * 3600
+EVENT_DAY = 300  # the planted event starts this many days after 2025-01-01 ...
+EVENT_DAYS = 3  # ... and lasts this many days
 
 
 @dataclass(frozen=True)
@@ -49,6 +79,9 @@ class SyntheticConfig:
         label_fraction: users whose ``label_topic`` (their community's theme) is known; the
             rest are null, for the supervised heads to predict. label_noise: share of known
             labels replaced by a random theme.
+        mood_rate: share of ordinary posts carrying one everyday mood word (2 in 3 positive).
+        event: plant the event (module docstring); event_share: share of community 0's active
+            members who post about it (1 to 3 posts each).
         seed: everything is a function of the config, seed included.
     """
 
@@ -63,6 +96,9 @@ class SyntheticConfig:
     multilingual_fraction: float = 0.05
     label_fraction: float = 0.3
     label_noise: float = 0.1
+    mood_rate: float = 0.2
+    event: bool = True
+    event_share: float = 0.3
     seed: int = 0
 
     def check(self) -> None:
@@ -78,6 +114,8 @@ class SyntheticConfig:
             "multilingual_fraction",
             "label_fraction",
             "label_noise",
+            "mood_rate",
+            "event_share",
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -91,13 +129,16 @@ class SyntheticConfig:
 
 @dataclass
 class SyntheticNetwork:
-    """Frames in the data contract's shape; ``users.planted_community`` is the ground truth."""
+    """Frames in the data contract's shape; ``users.planted_community`` is the ground truth;
+    ``events``: the planted event(s), ``community``, ``start``, ``end``, ``posts`` (how many),
+    ``terms`` (its topic words)."""
 
     users: pl.DataFrame
     posts: pl.DataFrame
     follows: pl.DataFrame
     interactions: pl.DataFrame
     community_themes: list[str]
+    events: pl.DataFrame
 
 
 def _theme_words(k: int, rng: np.random.Generator) -> tuple[str, list[str]]:
@@ -198,6 +239,7 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
     )
 
     posts = _posts(cfg, rng, comm, activity, themes, ids)
+    posts, events = _plant_event(cfg, posts, comm, activity, ids)
     interactions = _interactions(cfg, rng, activity, src, dst, n, popularity, ids)
     follows = pl.DataFrame(
         {
@@ -206,7 +248,97 @@ def generate(config: SyntheticConfig | None = None) -> SyntheticNetwork:
             "created_at": pl.from_epoch(pl.Series(f_time), "s").dt.replace_time_zone("UTC"),
         }
     )
-    return SyntheticNetwork(users, posts, follows, interactions, [t[0] for t in themes])
+    return SyntheticNetwork(users, posts, follows, interactions, [t[0] for t in themes], events)
+
+
+_EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "community": pl.Int64(),
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "posts": pl.Int64(),
+    "terms": pl.List(pl.String),
+}
+
+
+def _with_ids(df: pl.DataFrame) -> pl.DataFrame:
+    df = df.sort("created_at", "user_id", maintain_order=True)
+    return df.with_columns(
+        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
+            "post_id"
+        )
+    ).select("post_id", "user_id", "text", "created_at", "lang")
+
+
+def _plant_event(
+    cfg: SyntheticConfig,
+    posts: pl.DataFrame,
+    comm: np.ndarray,
+    activity: np.ndarray,
+    ids: pl.Series,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Mood words in ordinary posts, and the event's posts (its own generator: the rest of the
+    network is the same with or without them)."""
+    rng = np.random.default_rng([cfg.seed, 2])
+    m = posts.height
+    mood = rng.random(m) < cfg.mood_rate
+    positive = rng.random(m) < 2 / 3
+    word = np.where(
+        positive,
+        np.array(MOOD_POSITIVE, dtype=object)[rng.integers(0, len(MOOD_POSITIVE), m)],
+        np.array(MOOD_NEGATIVE, dtype=object)[rng.integers(0, len(MOOD_NEGATIVE), m)],
+    )
+    posts = posts.with_columns(
+        pl.when(pl.Series(mood))
+        .then(pl.col("text") + " " + pl.Series(word.tolist(), dtype=pl.String))
+        .otherwise(pl.col("text"))
+        .alias("text")
+    )
+    events = pl.DataFrame(schema=_EVENT_SCHEMA)
+    who = np.flatnonzero((comm == 0) & (activity > 0))
+    who = who[rng.random(len(who)) < cfg.event_share] if cfg.event else who[:0]
+    if len(who):
+        n_each = rng.integers(1, 4, len(who))
+        owner = np.repeat(who, n_each)
+        k = len(owner)
+        start = _T0 + EVENT_DAY * 86400
+        t = start + rng.integers(0, EVENT_DAYS * 86400, k)
+        topic = np.array(EVENT_TOPIC, dtype=object)
+        angry = np.array(EVENT_ANGRY, dtype=object)
+        common = np.array(COMMON, dtype=object)
+        texts = [
+            " ".join(
+                [
+                    *rng.choice(topic, rng.integers(2, 4)),
+                    *rng.choice(angry, rng.integers(1, 3)),
+                    *rng.choice(common, rng.integers(2, 5)),
+                    *([EVENT_TAG] if rng.random() < 0.6 else []),
+                ]
+            )
+            for _ in range(k)
+        ]
+        extra = pl.DataFrame(
+            {
+                "user_id": ids.gather(owner),
+                "text": pl.Series(texts, dtype=pl.String),
+                "created_at": pl.from_epoch(pl.Series(t, dtype=pl.Int64), "s").dt.replace_time_zone(
+                    "UTC"
+                ),
+                "lang": pl.Series(["en"] * k, dtype=pl.String),
+            }
+        )
+        posts = pl.concat([posts.drop("post_id"), extra.cast(posts.drop("post_id").schema)])
+        posts = _with_ids(posts)
+        events = pl.DataFrame(
+            {
+                "community": [0],
+                "start": [datetime.fromtimestamp(start, UTC)],
+                "end": [datetime.fromtimestamp(start + EVENT_DAYS * 86400, UTC)],
+                "posts": [k],
+                "terms": [[*EVENT_TOPIC, EVENT_TAG]],
+            },
+            schema=_EVENT_SCHEMA,
+        )
+    return posts, events
 
 
 def _posts(
@@ -289,12 +421,8 @@ def _posts(
             ),
             "lang": pl.Series(langs[lang], dtype=pl.String),
         }
-    ).sort("created_at", "user_id", maintain_order=True)
-    return df.with_columns(
-        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
-            "post_id"
-        )
-    ).select("post_id", "user_id", "text", "created_at", "lang")
+    )
+    return _with_ids(df)
 
 
 def _interactions(

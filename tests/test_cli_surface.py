@@ -75,11 +75,13 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
     assert again["skipped"] == [
         "embed",
         "sentiment",
+        "topics",
         "train",
         "ranker",
         "communities",
         "influence",
         "labels",
+        "monitor",
         "write_back",
     ]
     assert again["run_id"] == first["run_id"]
@@ -91,6 +93,7 @@ def test_profile_rerun_reuses_stages_and_cli_overrides_config(job: dict[str, Any
     assert json.loads(out)["skipped"] == [
         "embed",
         "sentiment",
+        "topics",
         "train",
         "ranker",
         "influence",
@@ -330,3 +333,55 @@ def test_finetune_then_classify_and_bad_labels(job: dict[str, Any]) -> None:
         assert code != 0 and message in out + err and name in out + err, (name, out + err)
     code, out, err = run("classify", "--config", config, "--task", "nothing")
     assert code != 0 and "graphsona finetune" in out + err
+
+
+def test_topics_and_monitor_commands(job: dict[str, Any]) -> None:
+    config, root = str(job["config"]), job["root"]
+    code, out, err = run("topics", "--config", config, "--json", "--top", "3")
+    assert code == 0, err
+    topics = json.loads(out)["topics"]
+    assert 1 <= len(topics) <= 3 and {"topic_id", "name", "terms", "size"} <= set(topics[0])
+    code, out, err = run("topics", "--config", config)
+    assert code == 0 and "topics" in out, err
+
+    alerts_file, series_file = root / "alerts.parquet", root / "series.parquet"
+    code, out, err = run(
+        "monitor", "--config", config, "--json", "--out", str(alerts_file),
+        "--series", str(series_file),
+    )  # fmt: skip
+    assert code == 0, err
+    alerts = json.loads(out)["alerts"]
+    swing = [a for a in alerts if a["kind"] == "sentiment_swing"]
+    assert len(swing) == 1 and swing[0]["window_start"].startswith("2025-10-28")
+    assert pl.read_parquet(alerts_file).height == len(alerts)
+    series = pl.read_parquet(series_file)
+    assert set(series["group"].unique()) == {"community", "topic"}
+    assert {"bucket_start", "volume", "negative_share"} <= set(series.columns)
+    # what was known before the event: no alert; a window after it: none either
+    code, out, err = run("monitor", "--config", config, "--json", "--until", "2025-10-27")
+    assert code == 0 and json.loads(out)["alerts"] == [], err
+    code, out, err = run("monitor", "--config", config, "--json", "--since", "2025-11-15")
+    assert code == 0 and json.loads(out)["alerts"] == [], err
+    code, out, err = run("monitor", "--config", config, "--bucket", "6h")
+    assert code == 0 and "alerts (6h buckets)" in out, err
+    code, _, err = run("monitor", "--config", config, "--bucket", "daily")
+    assert code != 0 and "bucket must be a count and a unit" in err
+    code, _, err = run("monitor", "--config", config, "--since", "last tuesday")
+    assert code != 0 and "ISO-8601" in err
+    code, _, err = run(
+        "monitor", "--config", config, "--since", "2025-10-01", "--until", "2025-09-01"
+    )
+    assert code != 0 and "must be before" in err
+
+
+def test_monitor_needs_a_profiled_store(tmp_path: Path) -> None:
+    data = write_dataset(
+        generate(SyntheticConfig(n_users=60, n_communities=2, seed=2)), tmp_path / "d"
+    )
+    store = tmp_path / "g.lbdb"
+    code, _, err = run("load", str(data), "--store", str(store))
+    assert code == 0, err
+    code, _, err = run("monitor", "--store", str(store))
+    assert code != 0 and "run graphsona profile first" in err
+    code, _, err = run("topics", "--store", str(store))
+    assert code != 0 and "run graphsona profile first" in err

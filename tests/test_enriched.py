@@ -246,3 +246,27 @@ def test_mood_queries_on_both_stores(profiled: GraphStore) -> None:
     users = run_named(profiled, "negative_users", {"min_posts": 1, "limit": 10})
     assert users.height == 10 and (users["scored_posts"] >= 1).all()
     assert users["negative_share"].to_list() == sorted(users["negative_share"], reverse=True)
+
+
+def test_topic_and_alert_queries_on_both_stores(profiled: GraphStore) -> None:
+    """The job's topics and alerts are in the graph: the planted event raises a sentiment
+    swing in the community of planted community 0, with the event's words as evidence."""
+    topics = run_named(profiled, "topics", {"limit": 50})
+    assert topics.height >= 2 and topics["size"].to_list() == sorted(topics["size"], reverse=True)
+    assert all(len(t) > 0 for t in topics["terms"].to_list())
+    alerts = run_named(profiled, "alerts", {})
+    swings = alerts.filter(pl.col("kind") == "sentiment_swing")
+    assert swings.height == 1, alerts.select("kind", "community_id", "summary")
+    swing = swings.row(0, named=True)
+    users = profiled.read_users()
+    event_users = users.filter(pl.col("planted_community") == 0)
+    assert swing["community_id"] == event_users["community_id"].mode()[0]
+    assert {"outage", "refund", "recall", "#recallgate", "lawsuit"} & set(swing["terms"])
+    assert str(swing["window_start"]).startswith("2025-10-28")
+    mix = run_named(profiled, "community_topics", {"community": swing["community_id"]})
+    assert mix.height >= 1 and mix["posts"].to_list() == sorted(mix["posts"], reverse=True)
+    top_topic = int(topics["topic_id"][0])
+    posts = run_named(profiled, "topic_posts", {"topic": top_topic, "limit": 5})
+    assert posts.height == 5 and posts["sentiment"].null_count() < 5
+    members = users.filter(pl.col("top_topics").is_not_null())
+    assert members.height > 0 and (members["top_topics"].list.len() >= 1).all()

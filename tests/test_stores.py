@@ -267,3 +267,76 @@ def test_embedded_store_release_memory_then_keeps_working(
     # closing after a release does not fail, and the data is still there
     with EmbeddedStore(tmp_path / "g.lbdb") as store:
         assert store.counts() == before
+
+
+def test_topics_alerts_and_post_properties_are_replaced_idempotently(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
+    """Topic nodes with their posts' ABOUT links, alert nodes and per-post results: a rerun
+    writes the same graph, a new run's topics and alerts replace the old ones."""
+    store.load(small_dataset)
+    posts = store.read_posts()["post_id"].sort().to_list()
+    topics = pl.DataFrame(
+        {
+            "topic_id": [0, 1, 2],
+            "name": ["a / b", "c / d", "e / f"],
+            "terms": [["a", "b"], ["c", "d"], ["e", "f"]],
+            "size": [4, 3, 1],
+            "centroid": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
+        }
+    )
+    links = pl.DataFrame({"post_id": posts[:8], "topic_id": [0, 0, 0, 0, 1, 1, 1, 2]})
+    about = (
+        f"MATCH (p:{store.mapping.post_label})-[:{store.mapping.about_rel}]->"
+        f"(t:{store.mapping.topic_label}) RETURN t.topic_id AS t, count(*) AS n ORDER BY t"
+    )
+    for _ in range(2):
+        store.write_topics(topics, links)
+        assert store.run(about).to_dicts() == [
+            {"t": 0, "n": 4},
+            {"t": 1, "n": 3},
+            {"t": 2, "n": 1},
+        ]
+    read = store.read_topics()
+    assert read["topic_id"].to_list() == [0, 1, 2]
+    assert read["terms"].to_list()[1] == ["c", "d"]
+    assert read["centroid"].to_list()[2] == pytest.approx([0.5, 0.6])
+    # the next run has two topics: topic 2 and its links go, posts move
+    store.write_topics(topics.head(2), pl.DataFrame({"post_id": posts[:2], "topic_id": [1, 0]}))
+    assert store.run(about).to_dicts() == [{"t": 0, "n": 1}, {"t": 1, "n": 1}]
+    assert store.read_topics()["topic_id"].to_list() == [0, 1]
+    with pytest.raises(ConfigError, match="not in topics"):
+        store.write_topics(topics.head(1), pl.DataFrame({"post_id": posts[:1], "topic_id": [5]}))
+
+    alerts = pl.DataFrame(
+        {
+            "alert_id": ["A1", "A2"],
+            "kind": ["sentiment_swing", "emerging_topic"],
+            "score": [12.5, 6.0],
+            "drivers": [["u1", "u2"], ["u3"]],
+            "communities": [[0], [1, 2]],
+        }
+    )
+    label = store.mapping.alert_label
+    read_alerts = f"MATCH (a:{label}) RETURN a.alert_id AS id, a.drivers AS d ORDER BY id"
+    store.write_alerts(alerts)
+    store.write_alerts(alerts)
+    assert store.run(read_alerts).to_dicts() == [
+        {"id": "A1", "d": ["u1", "u2"]},
+        {"id": "A2", "d": ["u3"]},
+    ]
+    store.write_alerts(alerts.tail(1))
+    assert store.run(read_alerts)["id"].to_list() == ["A2"]
+
+    props = pl.DataFrame(
+        {"post_id": posts[:3], "sentiment": [0.5, -0.25, 0.0], "topic_id": [0, 1, -1]}
+    )
+    store.write_post_properties(props)
+    store.write_post_properties(props)
+    q = (
+        f"MATCH (p:{store.mapping.post_label}) WHERE p.sentiment IS NOT NULL "
+        "RETURN p.post_id AS post_id, p.sentiment AS s, p.topic_id AS t ORDER BY post_id"
+    )
+    got = store.run(q)
+    assert got["post_id"].to_list() == posts[:3]
+    assert got["s"].to_list() == [0.5, -0.25, 0.0] and got["t"].to_list() == [0, 1, -1]

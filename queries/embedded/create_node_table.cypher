@@ -1,0 +1,1 @@
+CREATE NODE TABLE IF NOT EXISTS {{table}}({{key}} {{!type}} PRIMARY KEY)

@@ -1,0 +1,2 @@
+LOAD FROM $frame
+MERGE (n:{{table}} {{{key}}: {{key}}})

@@ -1,0 +1,3 @@
+MATCH (n:{{table}})
+WHERE NOT n.{{key}} IN $keep
+DETACH DELETE n

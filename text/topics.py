@@ -1,0 +1,275 @@
+"""Topics of posts: BERTopic over the posts' text vectors, with offline, fast sub-models.
+
+:func:`fit_topics` clusters the posts' vectors (the encoder's, the same ones the embed stage
+pools, read back from the vector cache) with BERTopic and describes each cluster by its
+class-based TF-IDF terms. The sub-models are chosen to run offline and fast on CPU:
+
+* no embedding model: the vectors are given (BERTopic never loads a model);
+* reduction: PCA to :data:`REDUCED_DIMS` dimensions (UMAP took most of the time and is not
+  deterministic across machines; PCA is both);
+* clustering: scikit-learn's HDBSCAN on a sample of at most :data:`FIT_SAMPLE` posts, with a
+  minimum topic size that grows with the sample (:func:`min_topic_size`): the number of topics is
+  the data's, not a setting;
+* words: scikit-learn's ``CountVectorizer`` over :func:`tokenize` (Chinese runs cut by ``jieba``,
+  other text split on word characters, hashtags kept, stop words of several languages dropped),
+  and BERTopic's ``ClassTfidfTransformer(reduce_frequent_words=True)``.
+
+Every post (sampled or not) is then given the topic whose centroid (the mean unit vector of the
+topic's fitted members) is nearest by cosine; a post further from it than the topic's own
+members mostly are (below the 5th percentile of their cosines) is an outlier, topic ``-1``.
+
+Topic ids are stable across reruns: the same posts give the same topics in the same order
+(sizes descending, ties by first term); with ``previous`` topics (``topic_id``, ``centroid``)
+from an earlier run, a new topic whose centroid matches an old one (one-to-one, cosine at
+least :data:`SAME_TOPIC`) keeps the old id, and the others get ids above every old one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import polars as pl
+
+__all__ = [
+    "FIT_SAMPLE",
+    "OUTLIER",
+    "SAME_TOPIC",
+    "TopicResult",
+    "fit_topics",
+    "min_topic_size",
+    "tokenize",
+    "topic_mix",
+]
+
+FIT_SAMPLE = 20_000
+REDUCED_DIMS = 5
+SAME_TOPIC = 0.8
+OUTLIER = -1
+MIN_POSTS = 30  # fewer posts than this: no topics (every post -1)
+TERMS = 10
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"#?[^\W\d_][\w'-]*[\w]|#\w+", re.UNICODE)
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"@\w+")
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_OTHER_STOP = _words(
+    "el la los las de que y en un una por con para es muy hoy gracias der die das und ist nicht "
+    "mit auf ein eine heute sehr danke le les des et est une pour avec très merci aujourd'hui "
+    "rt amp via just really today new day time using based use used im dont thats it's i'm "
+    "don't can't"
+)
+_CHINESE_STOP = _words(
+    "的 了 是 我 你 他 她 它 们 在 有 和 就 不 也 都 这 那 还 说 要 会 着 吧 啊 呢 吗 很 太 "
+    "没有 一个 什么 我们 你们 他们 自己 这个 那个 因为 所以 但是 可以 就是 还是 已经"
+)
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """English (scikit-learn's list), common function words of a few other languages, Chinese."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | frozenset(_OTHER_STOP) | frozenset(_CHINESE_STOP)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased terms of ``text``: Chinese runs cut into words by ``jieba``, other runs split
+    on word characters (hashtags kept with their ``#``), URLs, @handles, numbers, one-letter
+    words and stop words dropped."""
+    text = _HANDLE.sub(" ", _URL.sub(" ", text.lower()))
+    stop = stop_words()
+    out: list[str] = []
+    pos = 0
+    for m in _HAN.finditer(text):
+        out += [w for w in _WORD.findall(text[pos : m.start()]) if w not in stop]
+        out += [w for w in _jieba().lcut(m.group()) if len(w) > 1 and w not in stop]
+        pos = m.end()
+    out += [w for w in _WORD.findall(text[pos:]) if w not in stop]
+    return out
+
+
+@cache
+def _jieba():  # type: ignore[no-untyped-def]
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def min_topic_size(n: int) -> int:
+    """HDBSCAN's minimum cluster size for ``n`` fitted posts: 0.25% of them, at least 10 (small
+    enough for an emerging topic of a few dozen posts to stand alone)."""
+    return max(10, n // 400)
+
+
+@dataclass
+class TopicResult:
+    """``topics``: ``topic_id, name, terms, size, centroid`` (one row per topic, sizes over all
+    posts); ``post_topic``: each post's topic id (``-1``: none), ``similarity``: its cosine to
+    that topic's centroid."""
+
+    topics: pl.DataFrame
+    post_topic: np.ndarray
+    similarity: np.ndarray
+
+
+def _empty(n: int, dim: int) -> TopicResult:
+    return TopicResult(
+        pl.DataFrame(
+            schema={
+                "topic_id": pl.Int64,
+                "name": pl.String,
+                "terms": pl.List(pl.String),
+                "size": pl.Int64,
+                "centroid": pl.List(pl.Float32),
+            }
+        ),
+        np.full(n, OUTLIER, dtype=np.int64),
+        np.zeros(n, dtype=np.float32),
+    )
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    out: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def _bertopic(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:  # type: ignore[type-arg]
+    """Cluster labels of the fitted posts and BERTopic's terms per cluster."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba/umap import-time notices
+        from bertopic import BERTopic
+        from bertopic.vectorizers import ClassTfidfTransformer
+    from sklearn.cluster import HDBSCAN
+    from sklearn.decomposition import PCA
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    model = BERTopic(
+        embedding_model=None,
+        umap_model=PCA(n_components=min(REDUCED_DIMS, vectors.shape[1]), random_state=seed),
+        hdbscan_model=HDBSCAN(min_cluster_size=min_topic_size(len(texts)), copy=True),
+        vectorizer_model=CountVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        top_n_words=TERMS,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    labels, _ = model.fit_transform(texts, embeddings=vectors)
+    return np.asarray(labels, dtype=np.int64), model.get_topics()
+
+
+def fit_topics(
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    *,
+    seed: int = 0,
+    sample: int = FIT_SAMPLE,
+    previous: pl.DataFrame | None = None,
+) -> TopicResult:
+    """Topics of ``texts`` (one row of ``vectors`` each); see the module docstring."""
+    n = len(texts)
+    vectors = _unit(vectors) if n else np.zeros((0, 1), dtype=np.float32)
+    if n < MIN_POSTS:
+        return _empty(n, vectors.shape[1])
+    rng = np.random.default_rng(seed)
+    fit = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+    fit_texts = [texts[i] for i in fit]
+    try:
+        labels, words = _bertopic(fit_texts, vectors[fit], seed)
+    except ValueError:  # e.g. the vocabulary is empty after stop words: no topic to describe
+        return _empty(n, vectors.shape[1])
+    found = sorted(int(t) for t in set(labels.tolist()) if t != OUTLIER)
+    if not found:
+        return _empty(n, vectors.shape[1])
+    centroids = _unit(np.stack([vectors[fit][labels == t].mean(0) for t in found]))
+    floor = np.array(
+        [np.percentile(vectors[fit][labels == t] @ centroids[k], 5) for k, t in enumerate(found)]
+    )
+    sim_all = np.empty(n, dtype=np.float32)
+    best = np.empty(n, dtype=np.int64)
+    for start in range(0, n, 50_000):
+        s = vectors[start : start + 50_000] @ centroids.T
+        best[start : start + 50_000] = s.argmax(1)
+        sim_all[start : start + 50_000] = s.max(1)
+    inside = sim_all >= floor[best]
+    sizes = np.bincount(best[inside], minlength=len(found))
+    terms = [[w for w, _ in words.get(t, []) if w][:TERMS] for t in found]
+    keep = [k for k in range(len(found)) if sizes[k] > 0 and terms[k]]
+    order = sorted(keep, key=lambda k: (-int(sizes[k]), terms[k][0]))
+    new_id = _stable_ids([centroids[k] for k in order], previous)
+    id_of = np.full(len(found), OUTLIER, dtype=np.int64)
+    for rank, k in enumerate(order):
+        id_of[k] = new_id[rank]
+    post_topic = np.where(inside, id_of[best], OUTLIER)
+    topics = pl.DataFrame(
+        {
+            "topic_id": [int(new_id[r]) for r in range(len(order))],
+            "name": [" / ".join(terms[k][:3]) for k in order],
+            "terms": [terms[k] for k in order],
+            "size": [int(sizes[k]) for k in order],
+            "centroid": [centroids[k].tolist() for k in order],
+        },
+        schema_overrides={"centroid": pl.List(pl.Float32), "terms": pl.List(pl.String)},
+    )
+    return TopicResult(
+        topics, post_topic.astype(np.int64), np.where(inside, sim_all, 0.0).astype(np.float32)
+    )
+
+
+def _stable_ids(centroids: list[np.ndarray], previous: pl.DataFrame | None) -> list[int]:
+    """Ids for topics in size order: 0, 1, ... or, given earlier topics, the id of the earlier
+    topic each one matches (Hungarian assignment on cosine, at least :data:`SAME_TOPIC`)."""
+    if previous is None or previous.is_empty() or not centroids:
+        return list(range(len(centroids)))
+    from scipy.optimize import linear_sum_assignment
+
+    old_ids = previous["topic_id"].to_list()
+    old = _unit(np.array(previous["centroid"].to_list(), dtype=np.float32))
+    new = np.stack(centroids)
+    if old.shape[1] != new.shape[1]:  # another encoder: nothing comparable
+        return list(range(len(centroids)))
+    sim = new @ old.T
+    rows, cols = linear_sum_assignment(-sim)
+    ids: list[int | None] = [None] * len(centroids)
+    for r, c in zip(rows, cols, strict=True):
+        if sim[r, c] >= SAME_TOPIC:
+            ids[r] = int(old_ids[c])
+    nxt = max(old_ids) + 1
+    out = []
+    for i in ids:
+        if i is None:
+            i, nxt = nxt, nxt + 1
+        out.append(i)
+    return out
+
+
+def topic_mix(post_topics: pl.DataFrame, by: str, *, top: int = 3) -> pl.DataFrame:
+    """Per ``by`` group (user or community): ``top_topics`` (ids, most posts first) and
+    ``topic_shares`` (their shares of the group's posts with a topic), from ``post_topics``
+    (``by``, ``topic_id``; outliers ignored)."""
+    counted = (
+        post_topics.filter(pl.col("topic_id") != OUTLIER)
+        .group_by(by, "topic_id")
+        .len("n")
+        .with_columns((pl.col("n") / pl.col("n").sum().over(by)).alias("share"))
+        .sort([by, "n", "topic_id"], descending=[False, True, False])
+    )
+    return counted.group_by(by, maintain_order=True).agg(
+        pl.col("topic_id").head(top).alias("top_topics"),
+        pl.col("share").head(top).round(4).alias("topic_shares"),
+    )
