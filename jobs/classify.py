@@ -10,7 +10,7 @@ import polars as pl
 from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore
 from graphsona.jobs.settings import ProfileJobConfig
-from graphsona.text.classifier import PostClassifier, read_labels, train_classifier
+from graphsona.text.classifier import PostClassifier, check_task, read_labels, train_classifier
 
 __all__ = ["classify_posts", "finetune", "label_shares", "post_vectors"]
 
@@ -34,6 +34,7 @@ def finetune(
     store: GraphStore, labels: Path, task: str, cfg: ProfileJobConfig | None = None
 ) -> PostClassifier:
     """Train ``task``'s classifier from the labels file and keep it in ``store``."""
+    check_task(task)
     cfg = cfg or ProfileJobConfig()
     frame = read_labels(labels, store.read_posts())
     vectors = post_vectors(frame["text"].to_list(), cfg.embedder, cfg.embedder_kind, cfg.cache)

@@ -30,6 +30,10 @@ Example ``job.toml``::
     resolution = 1.0
     min_size = 5
 
+    [monitor]
+    topics = true                     # topics of the posts (BERTopic)
+    bucket = "1d"                     # series and alerts: 15m, 1h, 6h, 1d, 1w
+
     [output]
     work_dir = "runs/mynet"           # stage outputs, manifest, checkpoints (resume)
     recommendations = 10              # who-to-follow per user for export

@@ -36,6 +36,7 @@ from graphsona.graph.lock import hold
 from graphsona.jobs.runner import Context, Runner, Stage
 from graphsona.jobs.settings import ProfileJobConfig
 from graphsona.jobs.stages import (
+    ClassifyStage,
     CommunitiesStage,
     EmbedStage,
     InfluenceStage,
@@ -65,6 +66,7 @@ STAGES = (
     "embed",
     "sentiment",
     "topics",
+    "classify",
     "train",
     "ranker",
     "communities",
@@ -140,6 +142,9 @@ def graph_context(store: GraphStore, seed: int = 0) -> Context:
         else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
     )
     ctx = make_context(to_pyg(store), store.read_users(), posts, seed)
+    tasks = store.classifier_tasks()
+    if tasks and "post_id" in posts.columns:
+        ctx["classifiers"] = {t: store.read_classifier(t) for t in tasks}
     previous_topics = store.read_topics()
     if previous_topics.height and "centroid" in previous_topics.columns:
         ctx["previous_topics"] = previous_topics.select("topic_id", "centroid")
@@ -190,9 +195,14 @@ def make_context(
 
 
 def profile_stages(
-    cfg: ProfileJobConfig, users: pl.DataFrame, store: GraphStore | None = None, version: str = ""
+    cfg: ProfileJobConfig,
+    users: pl.DataFrame,
+    store: GraphStore | None = None,
+    version: str = "",
+    classifiers: bool = False,
 ) -> list[Stage]:
-    """The profile job's stages; without a store, everything but the write-back."""
+    """The profile job's stages; without a store, everything but the write-back; with
+    ``classifiers`` (post classifiers kept in the store), the stage that applies them."""
     from graphsona.gnn import label_columns
 
     checkpoint = cfg.work_dir / "profiles.pt" if cfg.work_dir is not None else None
@@ -200,6 +210,7 @@ def profile_stages(
         EmbedStage(cfg),
         SentimentStage(cfg),
         *([TopicsStage(cfg)] if cfg.topics else []),
+        *([ClassifyStage(cfg)] if classifiers else []),
         # the embedded store's buffer pool is given back before training: the GNN needs the RAM
         TrainStage(cfg, checkpoint=checkpoint, before=store.release_memory if store else None),
         RankerStage(cfg),
@@ -248,7 +259,9 @@ def run_profile(
         t = time.perf_counter()
         ctx = graph_context(store, cfg.seed)
         read_seconds = time.perf_counter() - t
-        stages = profile_stages(cfg, ctx["users"], store, version)
+        stages = profile_stages(
+            cfg, ctx["users"], store, version, classifiers=bool(ctx.get("classifiers"))
+        )
         record = Runner(cfg.work_dir, progress).run(stages, ctx)
         return result_of(ctx, record.skipped, {"read": read_seconds, **record.seconds})
 

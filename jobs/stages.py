@@ -5,10 +5,13 @@ Context keys the stages read and write:
 * given by the job: ``ids`` (``user_id``, ``index``), ``users`` (aligned with ``ids``),
   ``posts``, ``edge_index``/``edge_weight``/``edge_type``/``edge_time`` (the whole graph),
   ``relations`` (edge type -> name), ``previous`` (user -> community id of an earlier run),
-  ``previous_topics`` (the store's topics of an earlier run, when any);
+  ``previous_topics`` (the store's topics of an earlier run, when any), ``classifiers`` (task ->
+  the post classifiers kept in the store);
 * :class:`EmbedStage` -> ``text`` (pooled vectors per user), ``tx``, ``n_posts``, ``has_text``;
 * :class:`SentimentStage` -> ``post_sentiment`` (per post: language, sentiment, label),
   ``sentiment_report``;
+* :class:`ClassifyStage` -> ``post_labels`` (per post: each stored classifier's label and
+  probability), ``classify_report``;
 * :class:`TopicsStage` -> ``topics`` (one row per topic), ``post_topics`` (per post: topic id,
   similarity), ``topics_report``;
 * :func:`hold_out_for_ranker` (called when the context is made) -> ``rank_edge_index``,
@@ -45,6 +48,7 @@ from graphsona.jobs.runner import Context, Progress, Stage, fingerprint, save_fr
 from graphsona.jobs.settings import ProfileJobConfig
 
 __all__ = [
+    "ClassifyStage",
     "CommunitiesStage",
     "EmbedStage",
     "InfluenceStage",
@@ -187,8 +191,13 @@ class TopicsStage(Stage):
         self.cfg = cfg
 
     def _posts(self, ctx: Context) -> pl.DataFrame:
+        # sorted: the fitted sample (and so the topics) must not depend on the order the store
+        # or the frames give the posts in
         posts = _with_post_ids(ctx["posts"]).select("post_id", "user_id", "text")
-        return posts.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
+        posts = posts.filter(
+            pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")
+        )
+        return posts.sort("post_id")
 
     def fingerprint(self, ctx: Context) -> str:
         # The earlier topics only choose ids: posts unchanged -> the cached topics (with the
@@ -228,6 +237,55 @@ class TopicsStage(Stage):
             "topics": pl.read_parquet(folder / "topics.parquet"),
             "post_topics": pl.read_parquet(folder / "post_topics.parquet"),
             "topics_report": info,
+        }
+
+
+class ClassifyStage(Stage):
+    """Every post labelled by each classifier ``graphsona finetune`` kept in the store
+    (``classifiers``: task -> stored classifier): ``Post.<task>`` and ``<task>_p``."""
+
+    name = "classify"
+    files = ("post_labels.parquet",)
+
+    def __init__(self, cfg: ProfileJobConfig) -> None:
+        self.cfg = cfg
+
+    def fingerprint(self, ctx: Context) -> str:
+        posts = _with_post_ids(ctx["posts"]).select("post_id", "text")
+        return fingerprint("classify-v1", json.dumps(ctx["classifiers"], sort_keys=True), posts)
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        from graphsona.jobs.classify import post_vectors
+        from graphsona.text.classifier import POST_PROPERTIES, PostClassifier
+
+        posts = _with_post_ids(ctx["posts"]).select("post_id", pl.col("text").fill_null(""))
+        out = posts.select("post_id")
+        report: dict[str, Any] = {}
+        for task, stored in sorted(ctx["classifiers"].items()):
+            if task in POST_PROPERTIES or f"{task}_p" in POST_PROPERTIES:
+                report[task] = {"skipped": "its name is a property graphsona writes on posts"}
+                continue
+            clf = PostClassifier.from_dict(stored)
+            say("classify", f"labelling {posts.height:,} posts for {task}")
+            vectors = post_vectors(
+                posts["text"].to_list(), clf.embedder, clf.embedder_kind, self.cfg.cache
+            )
+            labels, p = clf.predict(vectors) if posts.height else ([], np.zeros(0))
+            out = out.with_columns(
+                pl.Series(task, labels, dtype=pl.String),
+                pl.Series(f"{task}_p", p, dtype=pl.Float64),
+            )
+            report[task] = dict(sorted(out.group_by(task).len().iter_rows()))
+        return {"post_labels": out, "classify_report": report}
+
+    def save(self, out: Context, folder: Path) -> dict[str, Any]:
+        save_frame(out["post_labels"], folder / "post_labels.parquet")
+        return {"report": out["classify_report"]}
+
+    def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
+        return {
+            "post_labels": pl.read_parquet(folder / "post_labels.parquet"),
+            "classify_report": info["report"],
         }
 
 
@@ -926,6 +984,9 @@ def _write_posts_and_topics(store: GraphStore, ctx: Context) -> None:
         props = props.join(
             post_topics.select("post_id", "topic_id"), on="post_id", how="left"
         ).with_columns(pl.col("topic_id").fill_null(-1))
+    labels = ctx.get("post_labels")
+    if labels is not None and labels.width > 1:
+        props = props.join(labels, on="post_id", how="left")
     store.write_post_properties(props.unique("post_id", keep="first"))
     if post_topics is not None:
         topics = ctx["topics"].with_columns(pl.col("centroid").cast(pl.List(pl.Float64)))

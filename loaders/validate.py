@@ -73,6 +73,9 @@ def _find_file(root: Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
+LANG_TAG = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$"
+
+
 def _fail_first(df: pl.DataFrame, bad: pl.Expr, file: Path, column: str, message: str) -> None:
     """Raise for the first row where ``bad`` holds, if any."""
     hit = df.filter(bad)
@@ -450,6 +453,15 @@ def _posts(root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport)
         (pl.col("lang").cast(pl.String) if "lang" in df.columns else pl.lit(None, pl.String)).alias(
             "lang"
         )
+    )
+    # a language is a BCP 47 tag (en, zh, zh-CN, pt_BR, und); empty means "detect it"
+    lang = pl.col("lang").str.strip_chars()
+    _fail_first(
+        df,
+        lang.is_not_null() & (lang != "") & ~lang.str.contains(LANG_TAG),
+        path,
+        "lang",
+        "lang must be a language code like en, zh, zh-CN or und",
     )
     df = _drop_unknown(df, ("user_id",), users, "posts", path, opts, report)
     n = df.height

@@ -6,6 +6,9 @@
   columns (bio, handle, labels) are *not* exported: results only, no source text.
 * ``communities.parquet``: id, name, description, terms, hashtags, size, top members.
 * ``recommendations.parquet``: top-``k`` who-to-follow per user with score, rank and reason.
+* after a run with topics, ``topics.parquet`` (id, name, terms, size) and ``alerts.parquet``
+  (the ``alerts`` named query: window, kind, severity, summary, terms, drivers, sample post
+  ids; no post text).
 
 Files are written to a temporary name and renamed, so a failed export leaves no half file.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from graphsona.errors import StoreError
 from graphsona.graph import GraphStore
 from graphsona.loaders.contract import RESULT_COLUMNS
 from graphsona.outputs.recommend import RecContext, who_to_follow
@@ -44,8 +48,18 @@ def export_results(
     profiles = users.select("user_id", *cols).sort("user_id")
     communities = run_named(store, "communities", {"limit": 10**9})
     recs = who_to_follow(RecContext.from_store(store, profile_property), k=k)
-    return {
+    written = {
         "profiles": _write(profiles, folder / "profiles.parquet"),
         "communities": _write(communities, folder / "communities.parquet"),
         "recommendations": _write(recs, folder / "recommendations.parquet"),
     }
+    topics = store.read_topics()
+    if topics.height:  # a run with topics: the topics and its alerts too
+        written["topics"] = _write(topics.drop("centroid"), folder / "topics.parquet")
+        try:
+            alerts = run_named(store, "alerts", {"limit": 10**9})
+        except StoreError:  # no alert table: the run raised none
+            alerts = None
+        if alerts is not None:
+            written["alerts"] = _write(alerts, folder / "alerts.parquet")
+    return written

@@ -2,8 +2,10 @@
 
 Sections: headline statistics (store counts, run id and time), a 2-D map of profile embeddings
 (PCA, coloured by community; hover a point for the user), the community table (names, terms,
-sizes, top members), the influence distribution with the top influencers, and the run's stage
-statistics from the job manifest when a work dir is known. Plots are inline SVG; a few lines of
+sizes, top members), the influence distribution with the top influencers, after a run with
+topics the topic map (topic centroids in 2-D, sized by posts) and table, the mood over time
+(share of negative posts per week in the largest communities, alert windows shaded) and the
+alert timeline, and the run's stage statistics from the job manifest when a work dir is known. Plots are inline SVG; a few lines of
 inline script record in ``<body data-rendered=...>`` what the browser actually laid out, which
 the tests read back from headless Chromium.
 
@@ -120,11 +122,140 @@ window.addEventListener('load', function () {
   var map = document.getElementById('map').getBoundingClientRect();
   var pts = document.querySelectorAll('#map circle').length;
   var rows = document.querySelectorAll('#communities tbody tr').length;
+  var topics = document.querySelectorAll('#topic-map circle').length;
+  var lines = document.querySelectorAll('#mood polyline').length;
+  var alerts = document.querySelectorAll('#alerts tbody tr').length;
   document.body.dataset.rendered =
     'map=' + Math.round(map.width) + 'x' + Math.round(map.height) +
-    ';points=' + pts + ';community_rows=' + rows;
+    ';points=' + pts + ';community_rows=' + rows + ';topics=' + topics +
+    ';mood_lines=' + lines + ';alert_rows=' + alerts;
 });
 """
+
+
+def _topic_map_svg(topics: pl.DataFrame) -> str:
+    """Topic centroids in 2-D (PCA), a circle per topic sized by its posts."""
+    w, h, pad = 640, 360, 40
+    z = np.asarray(topics["centroid"].to_list(), dtype=np.float64)
+    xy = _pca2(z) if len(z) >= 2 else np.zeros((len(z), 2))
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    px = pad + (xy - lo) / span * np.array([w - 2 * pad, h - 2 * pad])
+    size = topics["size"].to_numpy().astype(np.float64)
+    radius = 6 + 30 * np.sqrt(size / max(size.max(), 1.0))
+    items = []
+    for i, ((x, y), r, name, n) in enumerate(zip(px, radius, topics["name"], size, strict=True)):
+        colour = PALETTE[i % len(PALETTE)]
+        items.append(
+            f'<circle cx="{x:.1f}" cy="{h - y:.1f}" r="{r:.1f}" fill="{colour}" '
+            f'fill-opacity="0.45"><title>{_e(name)}: {int(n):,} posts</title></circle>'
+            f'<text x="{x:.1f}" y="{h - y:.1f}" font-size="10" text-anchor="middle">'
+            f"{_e(name)[:28]}</text>"
+        )
+    return (
+        f'<svg id="topic-map" class="plot" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        f'role="img" aria-label="topic map"><rect width="{w}" height="{h}" fill="#fbfbfb" '
+        f'stroke="#ddd"/>{"".join(items)}</svg>'
+    )
+
+
+def _mood_svg(weekly: pl.DataFrame, alerts: pl.DataFrame, colours: dict[int, str]) -> str:
+    """Share of negative posts per week, one line per community, alert windows shaded."""
+    w, h, pad = 760, 280, 36
+    t0: Any = weekly["bucket_start"].min()
+    t1: Any = weekly["bucket_start"].max()
+    span = max((t1 - t0).total_seconds(), 1.0)
+
+    def x(t: Any) -> float:
+        return float(pad + (t - t0).total_seconds() / span * (w - 2 * pad))
+
+    def y(v: float) -> float:
+        return float(h - pad - v * (h - 2 * pad))
+
+    shades = []
+    for a in alerts.iter_rows(named=True):
+        x0, x1 = x(max(a["window_start"], t0)), x(min(a["window_end"], t1))
+        shades.append(
+            f'<rect x="{x0:.1f}" y="{pad}" width="{max(x1 - x0, 3):.1f}" height="{h - 2 * pad}" '
+            f'fill="#e15759" fill-opacity="0.15"><title>{_e(a["summary"])}</title></rect>'
+        )
+    lines = []
+    for (cid,), g in weekly.group_by(["community_id"], maintain_order=True):
+        pts = " ".join(
+            f"{x(t):.1f},{y(v):.1f}"
+            for t, v in zip(g["bucket_start"], g["negative_share"], strict=True)
+            if v is not None
+        )
+        colour = colours.get(int(str(cid)), OTHER)
+        lines.append(
+            f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.6">'
+            f"<title>community {cid}</title></polyline>"
+        )
+    axis = (
+        f'<text x="{pad}" y="{h - 10}" font-size="11">{_e(str(t0)[:10])}</text>'
+        f'<text x="{w - pad - 70}" y="{h - 10}" font-size="11">{_e(str(t1)[:10])}</text>'
+        f'<text x="2" y="{pad - 8}" font-size="11">share of negative posts (0 to 1)</text>'
+    )
+    return (
+        f'<svg id="mood" class="plot" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        f'role="img" aria-label="mood over time"><rect width="{w}" height="{h}" fill="#fbfbfb" '
+        f'stroke="#ddd"/>{"".join(shades)}{"".join(lines)}{axis}</svg>'
+    )
+
+
+def _monitoring_section(store: GraphStore, colours: dict[int, str]) -> str:
+    """Topics, mood over time and alerts (empty when the run found no topics)."""
+    from graphsona.errors import GraphsonaError
+    from graphsona.jobs.monitoring import post_results
+    from graphsona.monitor.series import series
+
+    topics = store.read_topics()
+    if topics.is_empty():
+        return ""
+    parts = [
+        "<h2>Topics</h2>",
+        '<p class="sub">Topic centroids projected to 2-D (PCA), sized by posts.</p>',
+        _topic_map_svg(topics),
+        _table(topics.select("topic_id", "name", "size", "terms"), "topics"),
+    ]
+    try:
+        alerts = run_named(store, "alerts", {"limit": 1000})
+    except GraphsonaError:
+        alerts = pl.DataFrame()
+    try:
+        posts = post_results(store).drop_nulls("created_at")
+    except GraphsonaError:
+        posts = pl.DataFrame()
+    if posts.height:
+        keep = [int(c) for c in colours]
+        weekly = series(posts.filter(pl.col("community_id").is_in(keep)), "community_id", "1w")
+        shade = (
+            alerts.with_columns(
+                pl.col("window_start", "window_end").cast(weekly["bucket_start"].dtype)
+            )
+            if alerts.height
+            else pl.DataFrame(
+                schema={
+                    "window_start": pl.Datetime,
+                    "window_end": pl.Datetime,
+                    "summary": pl.String,
+                }
+            )
+        )
+        parts += [
+            "<h2>Mood over time</h2>",
+            '<p class="sub">Share of negative posts per week in the largest communities '
+            "(colours as in the map); alert windows shaded.</p>",
+            _mood_svg(weekly, shade, colours),
+        ]
+    parts.append("<h2>Alerts</h2>")
+    if alerts.height:
+        cols = ["window_start", "severity", "kind", "summary", "terms", "drivers"]
+        parts.append(_table(alerts.sort("window_start").select(cols), "alerts"))
+    else:
+        parts.append('<table id="alerts"><tbody></tbody></table><p>No alert.</p>')
+    return "\n".join(parts)
+
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -205,6 +336,7 @@ def write_report(
 <h2>Influence</h2>
 <div class="grid"><div>{_histogram_svg(users["influence"].to_numpy())}</div>
 <div>{_table(top.select("rank", "user_id", "influence", "community"), "top-influencers")}</div></div>
+{_monitoring_section(store, colours)}
 <h2>Run statistics</h2>
 <table id="run">{_stats_rows(run_pairs) or "<tr><td>no manifest found</td></tr>"}</table>
 <script>{_SCRIPT}</script>

@@ -326,6 +326,17 @@ CASES = [
         tables=_set("posts", 2, post_id="p1"),
     ),
     Case(
+        "not a language code",
+        ALL,
+        "lang must be a language code",
+        "posts",
+        row=2,
+        column="lang",
+        tables=lambda t: _set("posts", 2, lang="English")(
+            _add_col("posts", "lang", lambda i: "en")(t)
+        ),
+    ),
+    Case(
         "missing post_id",
         ALL,
         "missing post_id",

@@ -168,6 +168,9 @@ def test_export_writes_results_without_source_text(job: dict[str, Any]) -> None:
     recs = pl.read_parquet(out / "recommendations.parquet")
     assert recs.height == 500 * 4  # k from the config's [output] recommendations
     assert pl.read_parquet(out / "communities.parquet")["size"].sum() == 500
+    assert pl.read_parquet(out / "topics.parquet")["size"].sum() > 0
+    alerts = pl.read_parquet(out / "alerts.parquet")
+    assert "sentiment_swing" in alerts["kind"].to_list() and "sample_texts" not in alerts.columns
 
 
 def test_validate_reports_every_problem_at_once(tmp_path: Path, job: dict[str, Any]) -> None:
@@ -319,6 +322,22 @@ def test_finetune_then_classify_and_bad_labels(job: dict[str, Any]) -> None:
     assert code == 0, err
     shares = json.loads(out)
     assert {"community_id", "posts", "share_topic0", "share_topic1"} <= set(shares[0])
+    # the next profile run labels every post with the stored classifier, on the Post nodes
+    code, out, err = run("profile", "--config", config, "--json")
+    assert code == 0, err
+    assert "classify" not in json.loads(out)["skipped"]
+    cypher = (
+        "MATCH (p:Post) WHERE p.topic IS NOT NULL "
+        "RETURN p.topic AS t, count(*) AS n, min(p.topic_p) AS low ORDER BY t"
+    )
+    code, out, err = run("query", cypher, "--config", config, "--json")
+    assert code == 0, err
+    labelled = json.loads(out)
+    assert [r["t"] for r in labelled] == ["topic0", "topic1"]
+    assert sum(r["n"] for r in labelled) == posts.height and min(r["low"] for r in labelled) >= 0.5
+    code, out, err = run("finetune", "--config", config, "--labels", str(root / "labels.csv"),
+                         "--task", "sentiment")  # fmt: skip
+    assert code != 0 and "sentiment_tuned" in out + err
     # bad label files: one class, an unknown post id, no label column; an unknown task
     labels.with_columns(pl.lit("same").alias("label")).write_csv(root / "one.csv")
     pl.DataFrame({"post_id": ["nope"] * 3, "label": ["a", "b", "b"]}).write_csv(root / "ids.csv")

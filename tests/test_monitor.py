@@ -188,3 +188,21 @@ def test_topic_mix_by_hand() -> None:
         [pytest.approx(2 / 3, abs=1e-4), pytest.approx(1 / 3, abs=1e-4)],
         [1.0],
     ]
+
+
+def test_chinese_topics_are_named_in_chinese_words() -> None:
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(2, 16))
+    phrases = [["股票市场", "投资收益", "基金经理"], ["足球比赛", "进球得分", "球队教练"]]
+    texts, vecs = [], []
+    for i in range(120):
+        k = i % 2
+        texts.append("我们今天" + "，".join(rng.choice(phrases[k], 2)))
+        vecs.append(centers[k] + 0.05 * rng.normal(size=16))
+    found = fit_topics(texts, np.array(vecs), seed=0)
+    assert found.topics.height == 2
+    terms = [set(t) for t in found.topics["terms"].to_list()]
+    stocks = {"股票", "市场", "投资", "收益", "基金", "经理"}
+    football = {"足球", "比赛", "进球", "得分", "球队", "教练"}
+    assert any(t & stocks for t in terms) and any(t & football for t in terms)
+    assert not any("我们" in t for t in terms)  # a function word

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 
 def test_names_come_from_each_community_topic() -> None:
-    net = generate(SyntheticConfig(n_users=900, n_communities=3, seed=1))
+    net = generate(SyntheticConfig(n_users=900, n_communities=3, seed=1, event=False))
     out = name_communities(
         net.users["planted_community"].to_numpy(), net.users["user_id"].to_list(), net.posts
     )

@@ -32,11 +32,13 @@ from helpers import write_table
 STAGES = [
     "embed",
     "sentiment",
+    "topics",
     "train",
     "ranker",
     "communities",
     "influence",
     "labels",
+    "monitor",
     "write_back",
 ]
 

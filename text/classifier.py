@@ -149,6 +149,25 @@ def read_labels(path: Path, posts: pl.DataFrame | None = None) -> pl.DataFrame:
     return frame.select("text", "label")
 
 
+# Properties graphsona itself writes on posts: a task's labels (``Post.<task>``, ``<task>_p``)
+# must not overwrite them.
+POST_PROPERTIES = frozenset(
+    {"post_id", "user_id", "text", "created_at", "lang", "sentiment", "sentiment_label", "topic_id"}
+)
+
+
+def check_task(task: str) -> str:
+    """``task`` if it can name post properties (``Post.<task>``, ``Post.<task>_p``)."""
+    if not task.isidentifier():
+        raise ConfigError(f"a task name must be an identifier (letters, digits, _): {task!r}")
+    if task in POST_PROPERTIES or f"{task}_p" in POST_PROPERTIES:
+        raise ConfigError(
+            f"task name {task!r} is a property graphsona already writes on posts "
+            f"({', '.join(sorted(POST_PROPERTIES))}); name the task e.g. {task + '_tuned'!r}"
+        )
+    return task
+
+
 def train_classifier(
     task: str,
     vectors: np.ndarray,
@@ -163,8 +182,7 @@ def train_classifier(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    if not task.isidentifier():
-        raise ConfigError(f"a task name must be an identifier (letters, digits, _): {task!r}")
+    check_task(task)
     y = np.asarray(labels, dtype=object).astype(str)
     counts = Counter(y.tolist())
     model = LogisticRegression(max_iter=3000, random_state=seed)
