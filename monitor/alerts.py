@@ -5,19 +5,21 @@ with the linear kernel, finds where its mean changes):
 
 * ``emerging_topic`` (per topic): the volume residual ``(v - b) / sqrt(b + 1)``, ``b`` the
   topic's baseline volume per bucket (the mean over its buckets with the busiest tenth left out,
-  so the burst itself does not raise the bar). A segment alerts when its summed residual over
-  ``sqrt(length)`` (a z-score under a steady Poisson rate) is at least :data:`Z_ALERT`, it holds
-  at least :data:`MIN_POSTS` posts and its volume is at least :data:`MIN_RISE` times the
-  baseline.
+  so the burst itself does not raise the bar; used to find the segments). A segment alerts when
+  it holds at least :data:`MIN_POSTS` posts, at least :data:`MIN_RISE` times the rate of the
+  rest of the series, and the exact Poisson tail probability of so many posts at that rate is
+  at most that of a normal z of :data:`Z_ALERT`.
 * ``sentiment_swing`` (per community): the binomial residual of the negative posts
   ``(neg - p n) / sqrt(p (1 - p) n)``, ``p`` the community's share of negative posts outside
-  its outlying buckets. A segment alerts at the same z, with at least :data:`MIN_POSTS` scored
-  posts and a share at least :data:`MIN_SWING` above ``p``. Only rises in negativity alert:
+  its outlying buckets. A segment alerts with at least :data:`MIN_POSTS` scored posts, a share
+  at least :data:`MIN_SWING` above the rest of the series', and an exact binomial tail at the
+  same z. A segment covering the whole series is never a change. Only rises in negativity alert:
   this is crisis early warning; a community cheering up is in the series, not an alert.
 
-:data:`Z_ALERT` is 6, not the textbook 5: PELT picks the most deviant segments, so their
-z-scores are maxima over many candidate windows; at 5 the quiet synthetic years raised about
-one false alert per six networks (BENCHMARKS.md).
+:data:`Z_ALERT` is 6, not the textbook 5, and the tails are exact: PELT picks the most deviant
+segments, so their scores are maxima over many candidate windows, and the normal
+approximation of small counts overstated them; with both, the quiet synthetic years raised a
+false alert about once per six networks (BENCHMARKS.md).
 
 PELT's penalty is ``PENALTY_PER_LOG * log(T)`` for ``T`` buckets, on residuals of unit variance
 (BIC-like, on the conservative side); the z-score and size filters then keep only changes an
@@ -136,18 +138,38 @@ class _Found:
 
 
 def _alerting(
-    kind: str, r: np.ndarray, v: np.ndarray, neg: np.ndarray, base: float, a: int, b: int
-) -> float | None:
-    """Segment ``[a, b)``'s observed level (posts per bucket, or share negative) when it
-    alerts, else None."""
+    kind: str, v: np.ndarray, neg: np.ndarray, a: int, b: int
+) -> tuple[float, float, float] | None:
+    """Segment ``[a, b)`` against the rest of the series: its observed level (posts per bucket,
+    or share negative), the rest's level, and z, when it alerts; else None.
+
+    z comes from the exact tail probability of the segment's count at the rest's rate (Poisson
+    for volume, binomial for negative posts), as a one-sided normal z: the normal
+    approximation overstates small counts (4 negative posts of 12 where 3% are usual is z = 8
+    by it, a tail probability of 2e-4 exactly). The rest's rate is smoothed by half a post, so
+    a topic with no post before its burst still has a finite baseline.
+    """
+    from scipy.stats import binom, norm, poisson
+
     size = float(v[a:b].sum())
-    if _z(r, a, b) < Z_ALERT or size < MIN_POSTS:
+    rest = np.ones(len(v), dtype=bool)
+    rest[a:b] = False
+    if size < MIN_POSTS or not rest.any():  # the whole series is no change
         return None
     if kind == "emerging_topic":
         observed = size / (b - a)
-        return observed if observed >= MIN_RISE * base else None
-    observed = float(neg[a:b].sum() / size)
-    return observed if observed - base >= MIN_SWING else None
+        base = (float(v[rest].sum()) + 0.5) / int(rest.sum())
+        if observed < MIN_RISE * base:
+            return None
+        p = float(poisson.sf(size - 1, base * (b - a)))
+    else:
+        observed = float(neg[a:b].sum() / size)
+        base = (float(neg[rest].sum()) + 0.5) / (float(v[rest].sum()) + 1.0)
+        if observed - base < MIN_SWING:
+            return None
+        p = float(binom.sf(neg[a:b].sum() - 1, size, base))
+    z = float(min(norm.isf(max(p, 1e-300)), 40.0))
+    return (observed, base, z) if z >= Z_ALERT else None
 
 
 def _scan(frame: pl.DataFrame, by: str, kind: str, step: timedelta) -> list[_Found]:
@@ -157,34 +179,25 @@ def _scan(frame: pl.DataFrame, by: str, kind: str, step: timedelta) -> list[_Fou
         if kind == "emerging_topic":
             v = g["volume"].to_numpy().astype(np.float64)
             neg = np.zeros_like(v)
-            r, base = _volume_residual(v)
+            r, _ = _volume_residual(v)
         else:
             v = g["scored"].to_numpy().astype(np.float64)
             neg = g["negative"].to_numpy().astype(np.float64)
-            r, base = _negative_residual(neg, v)
+            r, _ = _negative_residual(neg, v)
         # adjacent alerting segments are one alert (PELT splits a big burst at each step of
         # its level: 82, 73, 63 posts a day are three segments of one event)
         runs: list[list[int]] = []
         for a, b in segments(r):
-            if _alerting(kind, r, v, neg, base, a, b) is None:
+            if _z(r, a, b) <= 0 or _alerting(kind, v, neg, a, b) is None:
                 continue
             if runs and runs[-1][1] == a:
                 runs[-1][1] = b
             else:
                 runs.append([a, b])
         for a, b in runs:
-            observed = _alerting(kind, r, v, neg, base, a, b)
-            found.append(
-                _Found(
-                    kind,
-                    int(gid),
-                    times[a],
-                    times[b - 1] + step,
-                    base,
-                    float(observed if observed is not None else 0.0),
-                    _z(r, a, b),
-                )
-            )
+            hit = _alerting(kind, v, neg, a, b)
+            observed, rest, z = hit if hit is not None else (0.0, 0.0, 0.0)
+            found.append(_Found(kind, int(gid), times[a], times[b - 1] + step, rest, observed, z))
     return found
 
 

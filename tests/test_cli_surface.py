@@ -244,7 +244,16 @@ def test_report_renders_in_headless_chromium(job: dict[str, Any]) -> None:
         check=True,
     ).stdout
     communities = json.loads(run("communities", "--config", str(job["config"]), "--json")[1])
-    assert f'data-rendered="map=640x480;points=500;community_rows={len(communities)}"' in dom
+    n_topics = len(json.loads(run("topics", "--config", str(job["config"]), "--json",
+                                  "--top", "1000")[1])["topics"])  # fmt: skip
+    n_alerts = len(
+        json.loads(run("monitor", "--config", str(job["config"]), "--json")[1])["alerts"]
+    )
+    assert (
+        f'data-rendered="map=640x480;points=500;community_rows={len(communities)};'
+        f'topics={n_topics};mood_lines={len(communities)};alert_rows={n_alerts}"'
+    ) in dom
+    assert n_topics >= 2 and n_alerts >= 1 and "Mood over time" in dom
     for c in communities:
         assert c["name"].replace("·", "&middot;") in dom or c["name"] in dom
     assert "training epochs" in dom  # run statistics from the manifest
