@@ -251,7 +251,7 @@ def test_report_renders_in_headless_chromium(job: dict[str, Any]) -> None:
     )
     assert (
         f'data-rendered="map=640x480;points=500;community_rows={len(communities)};'
-        f'topics={n_topics};mood_lines={len(communities)};alert_rows={n_alerts}"'
+        f'topics={n_topics};mood_lines={min(len(communities), 12)};alert_rows={n_alerts}"'
     ) in dom
     assert n_topics >= 2 and n_alerts >= 1 and "Mood over time" in dom
     for c in communities:
@@ -379,8 +379,10 @@ def test_topics_and_monitor_commands(job: dict[str, Any]) -> None:
     )  # fmt: skip
     assert code == 0, err
     alerts = json.loads(out)["alerts"]
-    swing = [a for a in alerts if a["kind"] == "sentiment_swing"]
-    assert len(swing) == 1 and swing[0]["window_start"].startswith("2025-10-28")
+    swings = [a for a in alerts if a["kind"] == "sentiment_swing"]
+    # the planted event, in each community holding enough of planted community 0 (Leiden may
+    # split it), and nothing else
+    assert swings and all(a["window_start"].startswith("2025-10-28") for a in alerts)
     assert pl.read_parquet(alerts_file).height == len(alerts)
     series = pl.read_parquet(series_file)
     assert set(series["group"].unique()) == {"community", "topic"}

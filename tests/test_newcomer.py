@@ -199,7 +199,7 @@ def test_profile_and_report_after_the_demo_reuse_its_stage_outputs(demo: dict[st
     assert code == 0, err
     assert json.loads(out)["skipped"] == STAGES
     code, out, err = run("profile", "--store", str(store), "--fast", "--cache", cache)
-    assert code == 0 and "reused unchanged stages: embed, sentiment, train" in out, err
+    assert code == 0 and "reused unchanged stages: embed, sentiment, topics, train" in out, err
     html = demo["root"] / "r.html"
     code, _, err = run("report", "--store", str(store), "--out", str(html))
     assert code == 0, err
