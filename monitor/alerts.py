@@ -186,17 +186,20 @@ def _scan(frame: pl.DataFrame, by: str, kind: str, step: timedelta) -> list[_Fou
             r, _ = _negative_residual(neg, v)
         # adjacent alerting segments are one alert (PELT splits a big burst at each step of
         # its level: 82, 73, 63 posts a day are three segments of one event)
-        runs: list[list[int]] = []
+        runs: list[tuple[int, int, tuple[float, float, float]]] = []
         for a, b in segments(r):
-            if _z(r, a, b) <= 0 or _alerting(kind, v, neg, a, b) is None:
+            hit = _alerting(kind, v, neg, a, b) if _z(r, a, b) > 0 else None
+            if hit is None:
                 continue
             if runs and runs[-1][1] == a:
-                runs[-1][1] = b
+                start, _, best = runs[-1]
+                runs[-1] = (start, b, max(best, hit, key=lambda h: h[2]))
             else:
-                runs.append([a, b])
-        for a, b in runs:
-            hit = _alerting(kind, v, neg, a, b)
-            observed, rest, z = hit if hit is not None else (0.0, 0.0, 0.0)
+                runs.append((a, b, hit))
+        for a, b, best in runs:
+            # the joined run judged as one; should it not pass as one (it always has so far),
+            # its strongest part speaks for it
+            observed, rest, z = _alerting(kind, v, neg, a, b) or best
             found.append(_Found(kind, int(gid), times[a], times[b - 1] + step, rest, observed, z))
     return found
 
