@@ -339,12 +339,15 @@ class EmbeddedStore(GraphStore):
         existing = self._keys(label, self.mapping.post_id).implode()
         new = frame.filter(~pl.col("post_id").is_in(existing))
         if new.height:
+            # COPY wants every column of the table, in order: after a profile run the posts
+            # also carry its results (sentiment, topic_id, classifier labels), null for new posts
+            cols = self._columns(label)
+            rows = new.select(
+                [pl.col(c) if c in new.columns else pl.lit(None).alias(c) for c in cols]
+            )
             self._transaction(
                 [
-                    (
-                        self._q("copy_table", table=label),
-                        {"frame": new.select("post_id", "text", "created_at", "lang")},
-                    ),
+                    (self._q("copy_table", table=label), {"frame": rows}),
                     (
                         self._q("copy_table", table=self.mapping.post_rel),
                         {"frame": new.select("user_id", "post_id")},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -206,3 +208,34 @@ def test_chinese_topics_are_named_in_chinese_words() -> None:
     football = {"足球", "比赛", "进球", "得分", "球队", "教练"}
     assert any(t & stocks for t in terms) and any(t & football for t in terms)
     assert not any("我们" in t for t in terms)  # a function word
+
+
+def test_topic_ids_survive_a_rerun_on_changed_data(store: Any, tmp_path: Path) -> None:
+    """The job matches new topics to the ones the store holds: after new posts arrive (loaded
+    into a store whose posts already carry a run's results), topics about the same things keep
+    their ids."""
+    from graphsona.jobs.profile import ProfileJobConfig, run_profile
+    from graphsona.loaders import load_dataset, write_dataset
+
+    net = generate(SyntheticConfig(n_users=400, n_communities=4, seed=11))
+    cfg = ProfileJobConfig(embedder_kind="static", cache=tmp_path / "c.sqlite", dim=16, epochs=5)
+    with store:
+        store.load(load_dataset(write_dataset(net, tmp_path / "d1"))[0])
+        run_profile(store, cfg)
+        first = store.read_topics()
+        # a week of new posts: the same users write again (a copy of some posts, new ids)
+        extra = net.posts.head(200).with_columns(
+            (pl.col("post_id") + "_new").alias("post_id"),
+            (pl.col("created_at") + timedelta(days=7)).alias("created_at"),
+        )
+        net.posts = pl.concat([net.posts, extra])
+        store.load(load_dataset(write_dataset(net, tmp_path / "d2"))[0])
+        run_profile(store, cfg)
+        second = store.read_topics()
+    assert first.height >= 2
+    by_name = dict(zip(first["name"], first["topic_id"], strict=True))
+    kept = [n for n in second["name"] if n in by_name]
+    assert kept, (first["name"].to_list(), second["name"].to_list())
+    for name, tid in zip(second["name"], second["topic_id"], strict=True):
+        if name in by_name:
+            assert tid == by_name[name], name
