@@ -270,3 +270,23 @@ def test_topic_and_alert_queries_on_both_stores(profiled: GraphStore) -> None:
     assert posts.height == 5 and posts["sentiment"].null_count() < 5
     members = users.filter(pl.col("top_topics").is_not_null())
     assert members.height > 0 and (members["top_topics"].list.len() >= 1).all()
+
+
+def test_monitor_recomputes_from_the_store_on_both_stores(profiled: GraphStore) -> None:
+    """`graphsona monitor` reads the posts' written results back (times, sentiment, topics)
+    and finds the same planted event at another bucket; a window before it is quiet."""
+    from datetime import UTC, datetime
+
+    from graphsona.jobs.monitoring import monitor_store
+
+    alerts, series = monitor_store(profiled, bucket="6h")
+    swings = alerts.filter(pl.col("kind") == "sentiment_swing")
+    assert swings.height >= 1
+    assert all(str(t).startswith("2025-10-2") for t in swings["window_start"].to_list())
+    assert set(series["group"].unique()) == {"community", "topic"}
+    assert series["volume"].sum() > 0
+    before, _ = monitor_store(profiled, until=datetime(2025, 10, 1, tzinfo=UTC))
+    assert before.is_empty()
+    with pytest.raises(ConfigError, match="before"):
+        monitor_store(profiled, since=datetime(2025, 10, 2, tzinfo=UTC),
+                      until=datetime(2025, 10, 1, tzinfo=UTC))  # fmt: skip
