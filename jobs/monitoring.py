@@ -10,7 +10,7 @@ import polars as pl
 from graphsona import queries
 from graphsona.errors import ConfigError, StoreError
 from graphsona.graph import GraphStore
-from graphsona.monitor.alerts import detect_alerts
+from graphsona.monitor.alerts import detect_alerts, no_topics
 from graphsona.monitor.series import TIME, check_bucket, series
 
 __all__ = ["monitor_store", "post_results"]
@@ -74,9 +74,7 @@ def monitor_store(
     )
     topics = store.read_topics()
     if topics.is_empty():
-        topics = pl.DataFrame(
-            schema={"topic_id": pl.Int64, "name": pl.String, "terms": pl.List(pl.String)}
-        )
+        topics = no_topics()
     alerts = detect_alerts(timed, topics, influence, bucket=bucket, since=since, until=until)
     if until is not None:
         timed = timed.filter(pl.col("created_at") < until)

@@ -172,11 +172,9 @@ class SentimentStage(Stage):
 def _with_post_ids(posts: pl.DataFrame) -> pl.DataFrame:
     if "post_id" in posts.columns:
         return posts
-    return posts.with_columns(
-        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
-            "post_id"
-        )
-    )
+    from graphsona.loaders.contract import ordinal_post_ids
+
+    return posts.with_columns(ordinal_post_ids())
 
 
 class TopicsStage(Stage):
@@ -311,7 +309,7 @@ class MonitorStage(Stage):
         )
 
     def run(self, ctx: Context, say: Progress) -> Context:
-        from graphsona.monitor.alerts import ALERT_SCHEMA, detect_alerts
+        from graphsona.monitor.alerts import ALERT_SCHEMA, detect_alerts, no_topics
 
         scored: pl.DataFrame = ctx["post_sentiment"]
         timed = scored["created_at"].is_not_null().sum() if "created_at" in scored.columns else 0
@@ -324,9 +322,7 @@ class MonitorStage(Stage):
         posts = monitored_posts(ctx)
         topics = ctx.get("topics")
         if topics is None:
-            topics = pl.DataFrame(
-                schema={"topic_id": pl.Int64, "name": pl.String, "terms": pl.List(pl.String)}
-            )
+            topics = no_topics()
         influence = pl.DataFrame(
             {"user_id": ctx["ids"]["user_id"], "influence": ctx["influence"]["influence"]}
         )

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import polars as pl
+
 __all__ = [
     "FORMATS",
     "MAX_ID_CHARS",
@@ -31,9 +33,19 @@ __all__ = [
     "TABLES",
     "TIME_RANGE",
     "TableSpec",
+    "ordinal_post_ids",
 ]
 
 FORMATS = (".csv", ".parquet", ".jsonl")
+
+
+def ordinal_post_ids() -> pl.Expr:
+    """Post ids where a posts table has none: the user's id and the post's ordinal among that
+    user's rows (``u1/0``, ``u1/1``, ...), so earlier posts keep their ids when a file grows."""
+    return (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
+        "post_id"
+    )
+
 
 # User properties that `graphsona profile` writes back: a users file may not bring its own
 # column of that name (it would be overwritten, or read back as a result of the wrong type).

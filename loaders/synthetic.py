@@ -42,6 +42,7 @@ from graphsona.loaders._vocab import (
     SYLLABLES,
     THEMES,
 )
+from graphsona.loaders.contract import ordinal_post_ids
 
 __all__ = [
     "EVENT_DAY",
@@ -262,11 +263,9 @@ _EVENT_SCHEMA: dict[str, pl.DataType] = {
 
 def _with_ids(df: pl.DataFrame) -> pl.DataFrame:
     df = df.sort("created_at", "user_id", maintain_order=True)
-    return df.with_columns(
-        (pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)).alias(
-            "post_id"
-        )
-    ).select("post_id", "user_id", "text", "created_at", "lang")
+    return df.with_columns(ordinal_post_ids()).select(
+        "post_id", "user_id", "text", "created_at", "lang"
+    )
 
 
 def _plant_event(

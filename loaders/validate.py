@@ -24,6 +24,7 @@ from graphsona.loaders.contract import (
     TABLES,
     TIME_RANGE,
     TableSpec,
+    ordinal_post_ids,
 )
 from graphsona.loaders.dataset import SCHEMAS, TIME, Dataset, LoadReport
 
@@ -441,13 +442,7 @@ def _posts(root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport)
                 column="post_id",
             )
     else:
-        # Deterministic ids: the user's id and the post's ordinal among that user's rows, so ids
-        # of earlier posts stay the same when a file is appended to.
-        df = df.with_columns(
-            (
-                pl.col("user_id") + "/" + pl.int_range(pl.len()).over("user_id").cast(pl.String)
-            ).alias("post_id")
-        )
+        df = df.with_columns(ordinal_post_ids())
     df = _parse_time(df, "created_at", path)
     df = df.with_columns(
         (pl.col("lang").cast(pl.String) if "lang" in df.columns else pl.lit(None, pl.String)).alias(

@@ -53,6 +53,7 @@ __all__ = [
     "PENALTY_PER_LOG",
     "Z_ALERT",
     "detect_alerts",
+    "no_topics",
     "segments",
 ]
 
@@ -87,6 +88,13 @@ ALERT_SCHEMA: dict[str, pl.DataType] = {
     "topics": pl.List(pl.Int64),
     "summary": pl.String(),
 }
+
+
+def no_topics() -> pl.DataFrame:
+    """The topics frame :func:`detect_alerts` takes, empty (a run without topics)."""
+    return pl.DataFrame(
+        schema={"topic_id": pl.Int64, "name": pl.String, "terms": pl.List(pl.String)}
+    )
 
 
 def segments(residual: np.ndarray) -> list[tuple[int, int]]:
