@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["fastrp", "profile_spread", "spectral"]
+__all__ = ["fastrp", "fastrp_basis", "fastrp_rows", "profile_spread", "spectral"]
 
 
 def _adjacency(edge_index: torch.Tensor, n: int, weight: torch.Tensor | None = None) -> object:
@@ -29,6 +29,34 @@ def _adjacency(edge_index: torch.Tensor, n: int, weight: torch.Tensor | None = N
     return (a + a.T).tocsr()  # undirected: follows and interactions count both ways
 
 
+def fastrp_basis(n: int, dim: int, seed: int = 0) -> object:
+    """The very sparse random matrix FastRP propagates (``n x dim``, scipy sparse): entries
+    +-sqrt(3) with probability 1/6 each, else 0 (Achlioptas)."""
+    from scipy.sparse import random as sparse_random
+
+    rng = np.random.default_rng(seed)
+    density = 1 / 3
+    r = sparse_random(n, dim, density=density, random_state=rng, data_rvs=lambda k: rng.choice(
+        [-1.0, 1.0], size=k
+    )) * np.sqrt(1 / density)  # fmt: skip
+    return r
+
+
+def fastrp_rows(keys: list[str], dim: int, seed: int = 0) -> np.ndarray:
+    """Basis rows for nodes added after a basis was drawn (the incremental update's new users),
+    each drawn from a generator seeded by the node's key, so the same user always gets the
+    same row: ``len(keys) x dim`` with the distribution of :func:`fastrp_basis`."""
+    import hashlib
+
+    out = np.zeros((len(keys), dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+        rng = np.random.default_rng(int.from_bytes(digest, "little"))
+        u = rng.random(dim)
+        out[i] = np.where(u < 1 / 6, -1.0, np.where(u < 1 / 3, 1.0, 0.0)) * np.sqrt(3.0)
+    return out
+
+
 def fastrp(
     edge_index: torch.Tensor,
     n: int,
@@ -37,21 +65,24 @@ def fastrp(
     weights: tuple[float, ...] = (0.0, 1.0, 1.0, 1.0),
     weight: torch.Tensor | None = None,
     seed: int = 0,
+    basis: np.ndarray | None = None,
 ) -> np.ndarray:
-    """FastRP embeddings, ``n x dim`` (rows of isolated users are 0)."""
+    """FastRP embeddings, ``n x dim`` (rows of isolated users are 0); ``basis`` (``n x dim``,
+    dense) replaces the random matrix drawn from ``seed`` (the incremental update keeps each
+    user's row of the full run's)."""
     from scipy.sparse import diags
-    from scipy.sparse import random as sparse_random
 
     a = _adjacency(edge_index, n, weight)
     deg = np.asarray(a.sum(axis=1)).ravel()  # type: ignore[attr-defined]
     s = diags(np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0)) @ a
-    rng = np.random.default_rng(seed)
-    density = 1 / 3  # Achlioptas: +-sqrt(3) with probability 1/6 each, 0 otherwise
-    r = sparse_random(n, dim, density=density, random_state=rng, data_rvs=lambda k: rng.choice(
-        [-1.0, 1.0], size=k
-    )) * np.sqrt(1 / density)  # fmt: skip
-    out = weights[0] * r.toarray()
-    h = r.toarray()
+    h = (
+        np.asarray(basis, dtype=np.float64)
+        if basis is not None
+        else (
+            fastrp_basis(n, dim, seed).toarray()  # type: ignore[attr-defined]
+        )
+    )
+    out = weights[0] * h
     for w in weights[1:]:
         h = s @ h
         norm = np.linalg.norm(h, axis=1, keepdims=True)

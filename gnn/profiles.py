@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 with warnings.catch_warnings():  # PyG 2.8 still calls torch.jit.script at import time
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit.script.*")
-    from torch_geometric.utils import negative_sampling, to_undirected
+    from torch_geometric.utils import k_hop_subgraph, negative_sampling, to_undirected
 
 from graphsona.errors import ConfigError
 from graphsona.gnn.checkpoints import data_fingerprint, resume_checkpoint, save_checkpoint
@@ -451,6 +451,62 @@ class ProfileModel:
         adj = csr_adjacency(ei, normalise(ei, w.to(self.device), n), n, n)
         z = self._infer(self._encoder, x.to(self.device), adj, None)
         return F.normalize(z[:, : self.dim], dim=-1).cpu()
+
+    def export(self) -> dict[str, Any]:
+        """The trained encoder with what rebuilds it (:meth:`restore`): the job keeps it so
+        that an incremental update infers new users' profiles without retraining."""
+        if self._encoder is None:
+            raise ConfigError("call fit() before export()")
+        enc = self._encoder
+        return {
+            "config": self.config(),
+            "in_dim": int(enc.convs[0].lin_rel.in_channels),
+            "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
+        }
+
+    @classmethod
+    def restore(cls, blob: dict[str, Any], device: str = "cpu") -> ProfileModel:
+        """A model from :meth:`export`'s output, ready for :meth:`embed_nodes`."""
+        model = cls(**blob["config"], device=device)
+        out_dim = model.dim + (1 if model.target_bias else 0)
+        enc = Encoder(blob["in_dim"], model.hidden, out_dim, model.layers, model.dropout)
+        enc.load_state_dict(blob["encoder"])
+        model._encoder = enc.to(device).eval()
+        return model
+
+    @torch.no_grad()
+    def embed_nodes(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_weight: torch.Tensor | None,
+        nodes: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Profiles and target biases of ``nodes`` only (inductive: any graph with the training
+        feature layout), computed on their ``layers``-hop neighbourhood, which is exact: every
+        edge into a node within ``layers - 1`` hops lies inside it. Messages flow both ways
+        along ``edge_index``, as in training."""
+        if self._encoder is None:
+            raise ConfigError("call fit() or restore() before embed_nodes()")
+        n = x.shape[0]
+        if len(nodes) == 0:
+            return torch.zeros(0, self.dim), torch.zeros(0)
+        w = (
+            edge_weight.float()
+            if edge_weight is not None and self.weighted
+            else torch.ones(edge_index.shape[1])
+        )
+        msg, msg_w = to_undirected(edge_index, w, num_nodes=n, reduce="add")
+        msg, msg_w = self_loops_for_isolated(msg, msg_w, n)
+        subset, sub_ei, mapping, mask = k_hop_subgraph(
+            nodes, self.layers, msg, relabel_nodes=True, num_nodes=n
+        )
+        k = len(subset)
+        sub_w = msg_w[mask]
+        adj = csr_adjacency(sub_ei, normalise(sub_ei, sub_w, k), k, k)
+        self._encoder.eval()
+        out = self._encoder(x[subset].to(self.device), adj.to(self.device))[mapping].cpu()
+        return F.normalize(out[:, : self.dim], dim=-1), self._target_bias(out)
 
     def get_embedding(self) -> torch.Tensor:
         """The fitted graph's profiles, ``n x dim`` (unit vectors)."""

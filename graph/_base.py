@@ -430,6 +430,33 @@ class GraphStore(ABC):
             self._write_about_batch(links.slice(start, batch_size))
             crash_point("write_back:topics")
 
+    def write_post_topics(
+        self, topics: pl.DataFrame, post_topics: pl.DataFrame, *, batch_size: int = 20_000
+    ) -> None:
+        """Replace the topic nodes (e.g. their sizes) and set the ``ABOUT`` link of the given
+        posts only; every other post keeps its link (the incremental update's new posts). A
+        post given with topic -1 (no topic) ends with no link. Idempotent."""
+        if self.mapping.post_label is None:
+            raise ConfigError("this graph has no posts (schema mapping post_label = none)")
+        cols = _check_writable(topics, "topic_id")
+        m = self.mapping
+        links = post_topics.select(
+            pl.col("post_id").cast(pl.String), pl.col("topic_id").cast(pl.Int64)
+        ).sort("post_id")
+        unknown = set(links.filter(pl.col("topic_id") >= 0)["topic_id"].unique().to_list()) - set(
+            topics["topic_id"].to_list()
+        )
+        if unknown:
+            raise ConfigError(f"post topics name topics not in topics: {sorted(unknown)[:5]}")
+        self._replace_nodes(m.topic_label, "topic_id", topics.sort("topic_id"), cols)
+        for start in range(0, links.height, batch_size):
+            batch = links.slice(start, batch_size)
+            self._unlink_posts(m.about_rel, m.topic_label, batch["post_id"].to_list())
+            linked = batch.filter(pl.col("topic_id") >= 0)
+            if linked.height:
+                self._write_about_batch(linked)
+            crash_point("write_back:topics")
+
     def write_alerts(self, alerts: pl.DataFrame) -> None:
         """Replace the alert nodes with the given ones (``alert_id`` unique, plus properties:
         kind, window, severity, evidence). Alert ids are stable hashes, so a rerun rewrites the
@@ -465,6 +492,10 @@ class GraphStore(ABC):
 
     @abstractmethod
     def _write_about_batch(self, batch: pl.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _unlink_posts(self, rel: str, label: str, post_ids: list[str]) -> None:
+        """Delete the ``rel`` links from the given posts to ``label`` nodes."""
 
     @abstractmethod
     def _read_topics(self) -> pl.DataFrame: ...

@@ -561,6 +561,10 @@ class EmbeddedStore(GraphStore):
         while int(self.run(self._q("clear_links", rel=rel, label=label))["n"][0]):
             pass
 
+    def _unlink_posts(self, rel: str, label: str, post_ids: list[str]) -> None:
+        self._execute(self._q("create_about"))
+        self._execute(self._q("unlink_posts", rel=rel, label=label), {"posts": post_ids})
+
     def _write_about_batch(self, batch: pl.DataFrame) -> None:
         self._transaction([(self._q("copy_table", table=self.mapping.about_rel), {"frame": batch})])
 

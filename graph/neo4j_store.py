@@ -510,6 +510,9 @@ class Neo4jStore(GraphStore):
         while int(self.run(self._q("clear_links", rel=rel, label=label))["n"][0]):
             pass
 
+    def _unlink_posts(self, rel: str, label: str, post_ids: list[str]) -> None:
+        self._write(self._q("unlink_posts", rel=rel, label=label), posts=post_ids)
+
     def _write_about_batch(self, batch: pl.DataFrame) -> None:
         self._write(self._q("write_about"), rows=batch.to_dicts())
 

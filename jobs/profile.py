@@ -75,6 +75,7 @@ STAGES = (
     "monitor",
     "results",
     "write_back",
+    "state",
 )
 
 
@@ -224,6 +225,10 @@ def profile_stages(
     stages.append(ResultsStage(cfg))
     if store is not None:
         stages.append(WriteBackStage(store, cfg, version))
+    if cfg.work_dir is not None:
+        from graphsona.jobs.state import StateStage
+
+        stages.append(StateStage(cfg, cfg.work_dir))
     return stages
 
 

@@ -201,7 +201,8 @@ class TopicsStage(Stage):
         # The earlier topics only choose ids: posts unchanged -> the cached topics (with the
         # ids they were given) stand; posts changed -> a rerun matches the earlier ids.
         c = self.cfg
-        return fingerprint("topics-v1", c.embedder, c.embedder_kind, c.seed, self._posts(ctx))
+        # v2: each topic keeps its floor (the incremental update assigns new posts with it)
+        return fingerprint("topics-v2", c.embedder, c.embedder_kind, c.seed, self._posts(ctx))
 
     def run(self, ctx: Context, say: Progress) -> Context:
         from graphsona.jobs.classify import post_vectors
@@ -368,26 +369,51 @@ def node_features(ctx: Context, kind: str = "full") -> torch.Tensor:
 def _structural_input(ctx: Context) -> torch.Tensor:
     """Degrees, posts and FastRP of the training graph, standardised; computed once per
     training graph (a train stage's fingerprint and run both need it, evaluation trains twice)."""
-    from graphsona.gnn import structural_features
     from graphsona.gnn.baselines import fastrp
 
     ei, n = ctx["train_edge_index"], ctx["ids"].height
     cached = ctx.get("_structural_input")
     if cached is not None and cached[0] is ei:
         return cached[1]  # type: ignore[no-any-return]
-    struct = structural_features(ei, n, ctx["n_posts"])
+    raw = structural_raw(ei, n, ctx["n_posts"])
+    struct, s_mean, s_std = _standardise(raw)
     # FastRP of the training graph as input: the encoder starts from features that already carry
     # each user's neighbourhood. Without them profiles of graphs without text collapsed (mean
     # cosine of random pairs up to 0.92) and lost to FastRP itself on every real network
     # measured (BENCHMARKS.md, "Quality on real networks").
-    fr = torch.from_numpy(fastrp(ei, n, dim=FASTRP_INPUT_DIM, seed=0))
-    fr = (fr - fr.mean(0)) / fr.std(0).clamp(min=1e-6) if n > 1 else torch.zeros_like(fr)
+    fr, f_mean, f_std = _standardise(torch.from_numpy(fastrp(ei, n, dim=FASTRP_INPUT_DIM, seed=0)))
     # users without edges have no FastRP: their columns sit at the mean (0), not at an offset
     # that would make every isolated user look alike whatever they write
     fr[torch.bincount(ei.reshape(-1), minlength=n) == 0] = 0.0
     struct = torch.cat([struct, fr], 1)
     ctx["_structural_input"] = (ei, struct)
+    # what standardised them: the incremental update scales new users' features the same way
+    ctx["feature_scaling"] = {
+        "struct_mean": s_mean.tolist(),
+        "struct_std": s_std.tolist(),
+        "fastrp_mean": f_mean.tolist(),
+        "fastrp_std": f_std.tolist(),
+    }
     return struct
+
+
+def structural_raw(edge_index: torch.Tensor, n: int, n_posts: np.ndarray) -> torch.Tensor:
+    """``log1p`` of in-degree, out-degree and post count (before standardising)."""
+    src, dst = edge_index
+    cols = [
+        torch.bincount(dst, minlength=n).float(),
+        torch.bincount(src, minlength=n).float(),
+        torch.tensor(np.asarray(n_posts), dtype=torch.float32),
+    ]
+    return torch.log1p(torch.stack(cols, dim=1))
+
+
+def _standardise(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Columns standardised, with the mean and spread used (one row: zeros, nothing to scale)."""
+    if raw.shape[0] < 2:
+        return torch.zeros_like(raw), torch.zeros(raw.shape[1]), torch.ones(raw.shape[1])
+    mean, std = raw.mean(0), raw.std(0).clamp(min=1e-6)
+    return (raw - mean) / std, mean, std
 
 
 MIN_TRAIN_EDGES = 10  # fewer edges than this: no validation split to train against
@@ -494,7 +520,7 @@ class TrainStage(Stage):
     edges; evaluation: the edges left after the hold-out)."""
 
     name = "train"
-    files = ("profiles.npy", "follow_bias.npy")
+    files = ("profiles.npy", "follow_bias.npy", "encoder.pt")
 
     def __init__(
         self,
@@ -561,6 +587,7 @@ class TrainStage(Stage):
             f"{p}profiles": z,
             f"{p}bias": model.get_target_bias(),
             f"{p}train_info": info,
+            f"{p}encoder": model.export(),
         }
 
     def _without_edges(self, x: torch.Tensor) -> Context:
@@ -579,13 +606,21 @@ class TrainStage(Stage):
             "resumed_at": None,
         }
         p = self.out
-        return {f"{p}profiles": z, f"{p}bias": torch.zeros(x.shape[0]), f"{p}train_info": info}
+        return {
+            f"{p}profiles": z,
+            f"{p}bias": torch.zeros(x.shape[0]),
+            f"{p}train_info": info,
+            f"{p}encoder": None,
+        }
 
     def save(self, out: Context, folder: Path) -> dict[str, Any]:
         if self.out:
             return {}
         np.save(folder / "profiles.npy", out["profiles"].numpy())
         np.save(folder / "follow_bias.npy", out["bias"].numpy())
+        tmp = folder / "encoder.pt.tmp"
+        torch.save(out["encoder"], tmp)
+        tmp.replace(folder / "encoder.pt")
         return dict(out["train_info"])
 
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
@@ -594,6 +629,7 @@ class TrainStage(Stage):
             "profiles": torch.from_numpy(np.load(folder / "profiles.npy")),
             "bias": torch.from_numpy(np.load(folder / "follow_bias.npy")),
             "train_info": {k: info.get(k) for k in keep},
+            "encoder": torch.load(folder / "encoder.pt", weights_only=False),
         }
 
 
@@ -663,7 +699,7 @@ class CommunitiesStage(Stage):
     """
 
     name = "communities"
-    files = ("communities.parquet",)
+    files = ("communities.parquet", "knn.npz")
 
     def __init__(self, cfg: ProfileJobConfig, seed: int | None = None) -> None:
         self.cfg = cfg
@@ -709,6 +745,7 @@ class CommunitiesStage(Stage):
         ids = ctx["ids"]["user_id"].to_list()
         membership = match_ids(ctx.get("previous", {}), ids, part.membership)
         return {
+            "knn": part.knn,
             "membership": membership,
             "modularity": part.modularity,
             "leiden_membership": ref.membership,
@@ -724,6 +761,10 @@ class CommunitiesStage(Stage):
             {"community_id": out["membership"], "leiden_id": out["leiden_membership"]}
         )
         save_frame(frame, folder / "communities.parquet")
+        knn = out["knn"]
+        with open(folder / "knn.npz.tmp", "wb") as f:
+            np.savez(f, *(knn if knn is not None else ()))
+        (folder / "knn.npz.tmp").replace(folder / "knn.npz")
         return {
             "modularity": out["modularity"],
             "communities": len(np.unique(out["membership"])),
@@ -732,7 +773,10 @@ class CommunitiesStage(Stage):
 
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
         frame = pl.read_parquet(folder / "communities.parquet")
+        with np.load(folder / "knn.npz") as saved:
+            knn = (saved["arr_0"], saved["arr_1"]) if len(saved.files) == 2 else None
         return {
+            "knn": knn,
             "membership": frame["community_id"].to_numpy().copy(),
             "leiden_membership": frame["leiden_id"].to_numpy().copy(),
             "modularity": float(info["modularity"]),
@@ -1022,6 +1066,7 @@ class WriteBackStage(Stage):
         now = datetime.now(UTC)
         results = ctx["results"].with_columns(
             pl.lit(ctx["run_id"]).alias("profile_run_id"),
+            pl.lit(ctx["run_id"]).alias("result_run_id"),
             pl.lit(now).dt.cast_time_unit("us").alias("profiled_at"),
         )
         store.write_user_properties(results)

@@ -3,7 +3,7 @@
 from graphsona.loaders.contract import FORMATS, TABLES
 from graphsona.loaders.dataset import Dataset, LoadReport
 from graphsona.loaders.synthetic import SyntheticConfig, SyntheticNetwork, generate, write_dataset
-from graphsona.loaders.validate import LoadOptions, load_dataset, load_frames
+from graphsona.loaders.validate import LoadOptions, load_dataset, load_delta, load_frames
 
 __all__ = [
     "FORMATS",
@@ -15,6 +15,7 @@ __all__ = [
     "SyntheticNetwork",
     "generate",
     "load_dataset",
+    "load_delta",
     "load_frames",
     "write_dataset",
 ]

@@ -62,6 +62,7 @@ RESULT_COLUMNS = (
     "top_topics",
     "topic_shares",
     "profile_run_id",
+    "result_run_id",
     "profiled_at",
 )
 OUTPUT_USER_COLUMNS = frozenset({"profile", *RESULT_COLUMNS})

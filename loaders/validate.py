@@ -28,7 +28,7 @@ from graphsona.loaders.contract import (
 )
 from graphsona.loaders.dataset import SCHEMAS, TIME, Dataset, LoadReport
 
-__all__ = ["LoadOptions", "load_dataset", "load_frames"]
+__all__ = ["LoadOptions", "load_dataset", "load_delta", "load_frames"]
 
 _ISO_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f%#z",
@@ -404,12 +404,21 @@ def _users(root: _Root, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     return df.drop(ROW)
 
 
-def _posts(root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
+def _posts(
+    root: _Root, users: pl.Series, opts: LoadOptions, report: LoadReport, *, delta: bool = False
+) -> pl.DataFrame:
     empty = pl.DataFrame(schema=SCHEMAS["posts"])
     read = _read(root, TABLES["posts"], opts, report)
     if read is None:
         return empty
     df, path = read
+    if delta and "post_id" not in df.columns:
+        raise DataValidationError(
+            "posts of an update need a post_id column (ids derived from row order would "
+            "collide with the posts already stored)",
+            file=str(path),
+            column="post_id",
+        )
     if df.schema["text"] == pl.Null:
         df = df.with_columns(pl.col("text").cast(pl.String))
     if df.schema["text"] != pl.String:
@@ -609,20 +618,64 @@ def load_dataset(
     return _validate(root, options or LoadOptions(), no_edges=no_edges)
 
 
+def load_delta(
+    path: str | Path | dict[str, pl.DataFrame],
+    known_users: pl.Series,
+    options: LoadOptions | None = None,
+) -> tuple[Dataset, LoadReport]:
+    """Read and validate a dataset of *changes* (``graphsona update``, a stream's micro-batch).
+
+    Like :func:`load_dataset`, with two differences: every table is optional (a delta may hold
+    only new posts, or only new follows), and rows may name users already in the store
+    (``known_users``) as well as the delta's own users. ``path`` is a folder or in-memory
+    tables by name (``users``, ``posts``, ``follows``, ``interactions``).
+    """
+    opts = options or LoadOptions()
+    if isinstance(path, dict):
+        root: _Root = path
+        has_users = "users" in path
+    else:
+        root = Path(path)
+        if not root.is_dir():
+            raise DataValidationError("dataset directory not found", file=str(root))
+        has_users = _find_file(root, "users") is not None
+        if not any(_find_file(root, t) is not None for t in TABLES):
+            raise DataValidationError(
+                "no dataset file found (users, posts, follows or interactions as .csv, .parquet "
+                "or .jsonl)",
+                file=str(root),
+            )
+    return _validate(root, opts, known=known_users, has_users=has_users)
+
+
 def _validate(
-    root: _Root, opts: LoadOptions, *, no_edges: bool = False
+    root: _Root,
+    opts: LoadOptions,
+    *,
+    no_edges: bool = False,
+    known: pl.Series | None = None,
+    has_users: bool = True,
 ) -> tuple[Dataset, LoadReport]:
     if opts.max_post_chars < 1:
         raise DataValidationError(f"max_post_chars must be >= 1, got {opts.max_post_chars}")
     report = LoadReport()
-    users = _users(root, opts, report)
-    known = users["user_id"]
+    if has_users:
+        users = _users(root, opts, report)
+    else:
+        users = pl.DataFrame(schema={"user_id": pl.String})
+    known_given = known is not None
+    if known is not None:  # a delta: rows may also name users the store already holds
+        known = pl.concat([known.cast(pl.String), users["user_id"]]).unique()
+    else:
+        known = users["user_id"]
     if no_edges:
         raise DataValidationError(
             "a dataset needs follows or interactions (follows.csv|parquet|jsonl, interactions.*)",
             file=str(root),
         )
-    posts = _posts(root, known, opts, report)
+    posts = _posts(root, known, opts, report, delta=known_given)
     follows = _follows(root, known, opts, report)
     interactions = _interactions(root, known, opts, report)
+    if not has_users:
+        report.rows_kept["users"] = 0
     return Dataset(users, posts, follows, interactions, dict(report.files)), report

@@ -42,6 +42,7 @@ __all__ = [
     "OUTLIER",
     "SAME_TOPIC",
     "TopicResult",
+    "assign_topics",
     "fit_topics",
     "min_topic_size",
     "tokenize",
@@ -141,6 +142,7 @@ def _empty(n: int, dim: int) -> TopicResult:
                 "terms": pl.List(pl.String),
                 "size": pl.Int64,
                 "centroid": pl.List(pl.Float32),
+                "floor": pl.Float32,
             }
         ),
         np.full(n, OUTLIER, dtype=np.int64),
@@ -246,12 +248,38 @@ def fit_topics(
             "terms": [terms[k] for k in order],
             "size": [int(sizes[k]) for k in order],
             "centroid": [centroids[k].tolist() for k in order],
+            "floor": [float(floor[k]) for k in order],
         },
-        schema_overrides={"centroid": pl.List(pl.Float32), "terms": pl.List(pl.String)},
+        schema_overrides={
+            "centroid": pl.List(pl.Float32),
+            "terms": pl.List(pl.String),
+            "floor": pl.Float32,
+        },
     )
     return TopicResult(
         topics, post_topic.astype(np.int64), np.where(inside, sim_all, 0.0).astype(np.float32)
     )
+
+
+def assign_topics(vectors: np.ndarray, topics: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Topic ids and similarities of new posts under fitted ``topics`` (``centroid`` and the
+    ``floor`` each topic's posts reached when fitted): the nearest centroid when the post is at
+    least as close as the floor, else the outlier id :data:`OUTLIER` (similarity 0). The
+    incremental update labels new posts this way; topics are refitted by the full run."""
+    n = len(vectors)
+    if n == 0 or topics.is_empty():
+        return np.full(n, OUTLIER, dtype=np.int64), np.zeros(n, dtype=np.float32)
+    centroids = _unit(np.array(topics["centroid"].to_list(), dtype=np.float32))
+    floor = (
+        topics["floor"].to_numpy().astype(np.float32)
+        if "floor" in topics.columns
+        else np.zeros(topics.height, dtype=np.float32)
+    )
+    ids = topics["topic_id"].to_numpy().astype(np.int64)
+    s = _unit(np.asarray(vectors, dtype=np.float32)) @ centroids.T
+    best, sim = s.argmax(1), s.max(1)
+    inside = sim >= floor[best]
+    return np.where(inside, ids[best], OUTLIER), np.where(inside, sim, 0.0).astype(np.float32)
 
 
 def _stable_ids(centroids: list[np.ndarray], previous: pl.DataFrame | None) -> list[int]:

@@ -1,0 +1,223 @@
+"""The state an incremental update starts from: what the last run (full or update) computed,
+kept in the work dir so that ``graphsona update`` recomputes only what new data touches.
+
+Layout: ``<work_dir>/state/CURRENT`` names the current version folder ``state/v-<run id>``,
+which holds
+
+* ``users.parquet``: per user (sorted by ``user_id``) the encoder's input row ``x``, the FastRP
+  basis row ``basis`` (signs), ``profile``, ``bias``, ``community_id``, ``pagerank``, the
+  profile neighbours ``knn``/``knn_sim`` (row numbers in this file) and ``run_id`` (the run
+  that last computed the user's profile);
+* ``results.parquet``: the per-user results as written back (profile, community, influence,
+  mood, topics, label predictions);
+* ``posts.parquet``: per post its user, time, text, language, sentiment and topic;
+* ``names.parquet`` (communities), ``topics.parquet``, ``alerts.parquet``;
+* ``model.pt``: the trained encoder (:meth:`~graphsona.gnn.ProfileModel.export`) or nothing
+  when the full run trained none;
+* ``meta.json``: the run id, the kind of run, feature standardisation, settings, counts.
+
+A new version is written completely in its own folder before ``CURRENT`` is replaced
+atomically (``os.replace``); older versions are deleted afterwards. A crash at any point leaves
+``CURRENT`` naming a complete version, so a rerun starts from the same state and, with the same
+input, computes the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from graphsona.errors import ConfigError
+from graphsona.jobs.runner import Context, Progress, Stage
+from graphsona.jobs.settings import ProfileJobConfig
+
+__all__ = ["JobState", "StateStage", "full_run_state", "load_state", "save_state", "state_dir"]
+
+STATE = "state"
+FILES = ("users", "results", "posts", "names", "topics", "alerts")
+
+
+@dataclass
+class JobState:
+    users: pl.DataFrame
+    results: pl.DataFrame
+    posts: pl.DataFrame
+    names: pl.DataFrame
+    topics: pl.DataFrame
+    alerts: pl.DataFrame
+    model: dict[str, Any] | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def state_dir(work_dir: Path) -> Path:
+    return work_dir / STATE
+
+
+def save_state(work_dir: Path, state: JobState) -> Path:
+    """Write ``state`` as a new version and make it current (see the module docstring)."""
+    root = state_dir(work_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    version = root / f"v-{state.meta['run_id']}"
+    tmp = root / f".tmp-{version.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for name in FILES:
+        getattr(state, name).write_parquet(tmp / f"{name}.parquet")
+    torch.save(state.model, tmp / "model.pt")
+    (tmp / "meta.json").write_text(json.dumps(state.meta, indent=2, default=str))
+    if version.exists():  # the same run id again (a rerun after a crash): same content
+        shutil.rmtree(version)
+    tmp.replace(version)
+    pointer = root / "CURRENT.tmp"
+    pointer.write_text(version.name)
+    pointer.replace(root / "CURRENT")
+    for other in root.iterdir():
+        if other.is_dir() and other != version:
+            shutil.rmtree(other, ignore_errors=True)
+    return version
+
+
+def load_state(work_dir: Path) -> JobState:
+    """The current state, or a :class:`ConfigError` saying to run the full job first."""
+    root = state_dir(work_dir)
+    pointer = root / "CURRENT"
+    if not pointer.exists():
+        raise ConfigError(
+            f"no saved state of a full run in {work_dir}: run `graphsona profile` once (with this "
+            "work dir) before `graphsona update`"
+        )
+    version = root / pointer.read_text().strip()
+    frames = {name: pl.read_parquet(version / f"{name}.parquet") for name in FILES}
+    model = torch.load(version / "model.pt", weights_only=False)
+    meta = json.loads((version / "meta.json").read_text())
+    return JobState(**frames, model=model, meta=meta)
+
+
+class StateStage(Stage):
+    """The last step of the full job: the state ``graphsona update`` starts from (see the
+    module docstring). Always runs (cheap); needs a work dir."""
+
+    name = "state"
+    cached = False
+
+    def __init__(self, cfg: ProfileJobConfig, work_dir: Path) -> None:
+        self.cfg, self.work_dir = cfg, work_dir
+
+    def fingerprint(self, ctx: Context) -> str:
+        return ""
+
+    def run(self, ctx: Context, say: Progress) -> Context:
+        say("state", "keeping the state for incremental updates")
+        state = full_run_state(self.cfg, ctx)
+        save_state(self.work_dir, state)
+        return {}
+
+
+def settings_of(cfg: ProfileJobConfig) -> dict[str, Any]:
+    """The settings an update must share with the full run it continues."""
+    return {
+        "embedder": cfg.embedder,
+        "embedder_kind": cfg.embedder_kind,
+        "embedder_precision": cfg.embedder_precision,
+        "model": cfg.model_kwargs(),
+        "resolution": cfg.resolution,
+        "min_community_size": cfg.min_community_size,
+        "profile_property": cfg.profile_property,
+        "topics": cfg.topics,
+        "bucket": cfg.bucket,
+        "seed": cfg.seed,
+    }
+
+
+def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
+    """The state of a finished full run, from its context."""
+    from graphsona.gnn.baselines import fastrp_basis
+    from graphsona.jobs.stages import FASTRP_INPUT_DIM, _with_post_ids, node_features
+
+    ids = ctx["ids"]["user_id"]
+    n = ids.len()
+    x = node_features(ctx, "full").numpy().astype(np.float32)
+    basis = fastrp_basis(n, FASTRP_INPUT_DIM, seed=0).toarray()  # type: ignore[attr-defined]
+    signs = np.sign(basis).astype(np.int8)
+    z = ctx["profiles"].numpy().astype(np.float32)
+    knn = ctx.get("knn")
+    users = pl.DataFrame(
+        {
+            "user_id": ids,
+            "x": pl.Series(x).cast(pl.Array(pl.Float32, x.shape[1])),
+            "basis": pl.Series(signs).cast(pl.Array(pl.Int8, signs.shape[1])),
+            "profile": pl.Series(z).cast(pl.Array(pl.Float32, z.shape[1])),
+            "bias": ctx["bias"].numpy().astype(np.float32),
+            "community_id": ctx["membership"].astype(np.int64),
+            "pagerank": ctx["influence"]["pagerank"].to_numpy(),
+            "n_posts": np.asarray(ctx["n_posts"], dtype=np.int64),
+            "run_id": [ctx["run_id"]] * n,
+        }
+    )
+    if "bio" in ctx["users"].columns:
+        users = users.with_columns(ctx["users"]["bio"].cast(pl.String))
+    if knn is not None:
+        users = users.with_columns(
+            pl.Series("knn", knn[0].astype(np.int32)),
+            pl.Series("knn_sim", knn[1].astype(np.float32)),
+        )
+    posts = _with_post_ids(ctx["posts"])
+    keep = [c for c in ("post_id", "text") if c in posts.columns]
+    scored = ctx.get("post_sentiment")
+    post_state = posts.select(keep).unique("post_id", keep="first")
+    if scored is not None:
+        post_state = scored.join(post_state, on="post_id", how="left")
+    else:
+        post_state = posts.select(
+            [c for c in ("post_id", "user_id", "created_at", "text") if c in posts.columns]
+        )
+    post_topics = ctx.get("post_topics")
+    if post_topics is not None:
+        post_state = post_state.join(
+            post_topics.select("post_id", "topic_id", "similarity"), on="post_id", how="left"
+        )
+    topics = ctx.get("topics")
+    alerts = ctx.get("alerts")
+    results = ctx["results"].with_columns(
+        pl.lit(ctx["run_id"]).alias("profile_run_id"), pl.lit(ctx["run_id"]).alias("result_run_id")
+    )
+    meta = {
+        "run_id": ctx["run_id"],
+        "kind": "full",
+        "full_run_id": ctx["run_id"],
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "users_at_full_run": n,
+        "new_users_since_full_run": 0,
+        "updates_since_full_run": 0,
+        "best_val_auc": ctx["train_info"].get("best_val_auc"),
+        "text_dim": int(ctx["tx"].shape[1]),
+        "feature_scaling": ctx["feature_scaling"],
+        "modularity": ctx["modularity"],
+        "topic_outlier_share": (ctx.get("topics_report") or {}).get("outlier_share"),
+        "settings": settings_of(cfg),
+    }
+    return JobState(
+        users=users,
+        results=results,
+        posts=post_state,
+        names=ctx["names"],
+        topics=topics if topics is not None else pl.DataFrame(schema={"topic_id": pl.Int64}),
+        alerts=alerts if alerts is not None else _no_alerts(),
+        model=ctx.get("encoder"),
+        meta=meta,
+    )
+
+
+def _no_alerts() -> pl.DataFrame:
+    from graphsona.monitor.alerts import ALERT_SCHEMA
+
+    return pl.DataFrame(schema=ALERT_SCHEMA)

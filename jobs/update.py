@@ -1,0 +1,876 @@
+"""The incremental update: new and changed users, posts, follows and interactions applied
+without a full recompute (``graphsona update DATASET_DIR``; the stream consumers call the same).
+
+It starts from the state the last run kept in the work dir (:mod:`graphsona.jobs.state`) and a
+*delta* (a dataset of changes, :func:`~graphsona.loaders.load_delta`), which it upserts into the
+store first. Then only what the delta touches is recomputed:
+
+* **touched users**: new users, users named in the delta's users table (bio or properties
+  changed), authors of new posts and both ends of new follows and interactions;
+* **text**: new posts are embedded (through the vector cache, so a touched user's earlier posts
+  cost nothing) and touched users' vectors re-pooled;
+* **profiles**: touched users' encoder inputs are rebuilt (text, degrees, FastRP with each
+  user's basis row of the full run, standardised as the full run did), and the profiles of
+  touched users and of their neighbours within the encoder's reach (``layers`` hops) are
+  inferred with the full run's trained encoder, no retraining. Every other user keeps its
+  profile bit for bit;
+* **communities**: Leiden warm-started from the previous membership (igraph's
+  ``initial_membership``), on the same text-aware graph as the full run, with the profile
+  neighbours of refreshed users searched again; ids matched to the previous ones; a new user
+  starts in the community it is most linked to;
+* **influence**: PageRank by power iteration warm-started from the previous scores, then the
+  engagement model as in the full run;
+* **posts**: new posts get language, sentiment and the nearest fitted topic (topics are refitted
+  by the full run); alerts are recomputed over all posts (cheap);
+* **write-back**: result rows of users whose results changed (``result_run_id`` records the run
+  that produced each row), the whole-graph influence scores where they moved, memberships that
+  changed, the new posts' properties and topic links, the alerts. The updated state is saved last.
+
+A crash at any point is repaired by running the same update again: the delta's load is an
+upsert, the state is replaced atomically only at the end, and the computation is deterministic,
+so the rerun ends where an uninterrupted run would have.
+
+The **drift report** says when a full retrain is due: when users added since the full run pass
+:data:`MAX_NEW_SHARE` of the users it trained on, or when the model ranks the delta's new follows
+(links it never saw) worse than the full run's validation AUC by more than :data:`MAX_AUC_DROP`;
+and when new posts fall outside every fitted topic far more often than the full run's posts did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from graphsona.errors import ConfigError
+from graphsona.graph import GraphStore, to_pyg
+from graphsona.graph.lock import hold
+from graphsona.jobs.runner import Context, fingerprint
+from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.jobs.state import JobState, load_state, save_state
+from graphsona.loaders.dataset import Dataset
+
+__all__ = ["MAX_AUC_DROP", "MAX_NEW_SHARE", "UpdateResult", "run_update"]
+
+Say = Callable[[str, str], None]
+
+#: users added since the full run, as a share of the users it trained on, before a retrain is due
+MAX_NEW_SHARE = 0.10
+#: how far the model's AUC on new follows may fall below the full run's validation AUC
+MAX_AUC_DROP = 0.05
+#: new follows needed to measure that AUC at all
+MIN_NEW_FOLLOWS = 20
+#: extra share of new posts outside every topic (over the full run's) before a refit is due
+MAX_OUTLIER_RISE = 0.15
+
+
+@dataclass
+class UpdateResult:
+    run_id: str
+    users: int
+    new_users: int
+    touched_users: int
+    refreshed_profiles: int
+    written_users: int
+    new_posts: int
+    communities_kept: float  # share of earlier users whose community id did not change
+    moved_users: int
+    pagerank_iterations: int
+    alerts: int
+    drift: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["communities_kept"] = round(self.communities_kept, 4)
+        out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
+        return out
+
+
+def run_update(
+    store: GraphStore,
+    delta: Dataset | Path | str,
+    config: ProfileJobConfig | None = None,
+    *,
+    progress: Say | None = None,
+    source: str | None = None,
+) -> UpdateResult:
+    """Apply ``delta`` (a folder of changes, or a validated :class:`Dataset` from
+    :func:`~graphsona.loaders.load_delta`) to ``store`` and update every result it touches.
+
+    Needs the work dir of an earlier full run (``config.work_dir``); the update continues that
+    run's model and settings (:func:`_continue`). Holds the store's and the work dir's locks
+    like ``graphsona profile``.
+    """
+    cfg = config or ProfileJobConfig()
+    cfg.check()
+    if cfg.work_dir is None:
+        raise ConfigError("an update needs the work dir of the full run it continues")
+    say = progress or (lambda stage, message: None)
+    with contextlib.ExitStack() as locks:
+        locks.enter_context(hold(store.lock_path(), f"the store {store.locator()}"))
+        locks.enter_context(hold(cfg.work_dir / ".graphsona.lock", f"the work dir {cfg.work_dir}"))
+        state = load_state(cfg.work_dir)
+        cfg = _continue(state, cfg)
+        store.check_complete()
+        if not isinstance(delta, Dataset):
+            from graphsona.loaders import load_delta
+
+            source = source or str(delta)
+            delta, _ = load_delta(delta, store.read_user_ids())
+        return _Update(store, cfg, state, delta, say).run(source)
+
+
+def _continue(state: JobState, cfg: ProfileJobConfig) -> ProfileJobConfig:
+    """``cfg`` with the settings of the full run the update continues (its text model, profile
+    property, community and topic settings, seed): an update never mixes two models' vectors.
+    The monitor's bucket and the cache stay as configured."""
+    if state.model is None:
+        raise ConfigError(
+            "the full run trained no model (fewer edges than training needs): run "
+            "`graphsona profile` again once the graph has links"
+        )
+    s = state.meta.get("settings", {})
+    keep = (
+        "embedder",
+        "embedder_kind",
+        "embedder_precision",
+        "resolution",
+        "min_community_size",
+        "profile_property",
+        "topics",
+        "seed",
+    )
+    return replace(cfg, **{k: s[k] for k in keep if k in s})
+
+
+class _Update:
+    """One update's working data; :meth:`run` is the whole procedure."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        cfg: ProfileJobConfig,
+        state: JobState,
+        delta: Dataset,
+        say: Say,
+    ) -> None:
+        self.store, self.cfg, self.state, self.delta, self.say = store, cfg, state, delta, say
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def _lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._t
+        self._t = now
+
+    # ------------------------------------------------------------------ the procedure
+    def run(self, source: str | None) -> UpdateResult:
+        d = self.delta
+        self.say(
+            "load",
+            f"loading the changes ({d.posts.height:,} posts, "
+            f"{d.follows.height + d.interactions.height:,} links, {d.users.height:,} users)",
+        )
+        if d.users.height or d.posts.height or d.follows.height or d.interactions.height:
+            self.store.load(d, source=source)
+        self.graph = to_pyg(self.store)
+        self._lap("load")
+        self._align()
+        self._touched()
+        self._lap("read")
+        self._text()
+        self._lap("embed")
+        self._profiles()
+        self._lap("profiles")
+        self._communities()
+        self._lap("communities")
+        self._influence()
+        self._lap("influence")
+        self._posts()
+        self._lap("posts")
+        self._results()
+        self._lap("results")
+        self._write()
+        self._lap("write_back")
+        drift = self._drift()
+        save_state(self.cfg.work_dir, self._new_state(drift))  # type: ignore[arg-type]
+        self._lap("state")
+        old_ids = ~self.is_new
+        kept = (
+            float((self.membership[old_ids] == self.prev_membership[old_ids]).mean())
+            if old_ids.any()
+            else 1.0
+        )
+        return UpdateResult(
+            run_id=self.run_id,
+            users=self.n,
+            new_users=int(self.is_new.sum()),
+            touched_users=int(self.touched.sum()),
+            refreshed_profiles=int(self.refreshed.sum()),
+            written_users=self.written,
+            new_posts=self.new_posts.height,
+            communities_kept=kept,
+            moved_users=int((self.membership[old_ids] != self.prev_membership[old_ids]).sum()),
+            pagerank_iterations=self.pr_iterations,
+            alerts=self.alerts.height,
+            drift=drift,
+            seconds=self.seconds,
+        )
+
+    # ------------------------------------------------------------------ steps
+    def _align(self) -> None:
+        """The store's users (sorted ids) against the state's rows."""
+        ids = self.graph.ids.select("user_id")
+        self.ids = ids["user_id"]
+        self.n = ids.height
+        old = self.state.users.with_row_index("old_row")
+        self.rows = ids.join(old, on="user_id", how="left", maintain_order="left")
+        self.is_new = self.rows["old_row"].is_null().to_numpy()
+        self.old_row = self.rows["old_row"].fill_null(-1).to_numpy().astype(np.int64)
+        d = self.graph.data
+        self.ei, self.ew = d.edge_index, d.edge_weight
+
+    def _touched(self) -> None:
+        d, index = self.delta, self.graph.ids
+        named = [d.users["user_id"], d.posts["user_id"]]
+        for edges in (d.follows, d.interactions):
+            named += [edges["src"], edges["dst"]]
+        who = pl.concat([s.cast(pl.String) for s in named]).unique().to_frame("user_id")
+        hit = who.join(index, on="user_id", how="inner")["index"].to_numpy()
+        touched = self.is_new.copy()
+        touched[hit] = True
+        self.touched = touched
+
+    def _text(self) -> None:
+        """Re-pool the touched users' text vectors (new posts embedded, old ones from the cache)."""
+        st, cfg = self.state, self.cfg
+        text_dim = int(st.meta["text_dim"])
+        x_old = np.array(st.users["x"].to_numpy(), dtype=np.float32)
+        f = x_old.shape[1]
+        x = np.zeros((self.n, f), dtype=np.float32)
+        have = ~self.is_new
+        x[have] = x_old[self.old_row[have]]
+        self.x = x
+        n_posts = np.zeros(self.n, dtype=np.int64)
+        n_posts[have] = st.users["n_posts"].to_numpy()[self.old_row[have]]
+        self.n_posts = n_posts
+        # posts: the state's, with the delta's replacing any of the same id
+        new = self.delta.posts
+        keep = st.posts.filter(~pl.col("post_id").is_in(new["post_id"].implode()))
+        self.new_posts = new
+        self.kept_posts = keep
+        touched_ids = self.ids.filter(pl.Series(self.touched))
+        if touched_ids.len() == 0:
+            return
+        bios = st.users.select("user_id", "bio") if "bio" in st.users.columns else None
+        users = touched_ids.to_frame()
+        if bios is not None:
+            users = users.join(bios, on="user_id", how="left")
+        if "bio" in self.delta.users.columns:
+            fresh = self.delta.users.select("user_id", pl.col("bio").alias("new_bio"))
+            users = users.join(fresh, on="user_id", how="left")
+            if "bio" in users.columns:
+                users = users.with_columns(pl.coalesce("new_bio", "bio").alias("bio"))
+                users = users.drop("new_bio")
+            else:
+                users = users.rename({"new_bio": "bio"})
+        self.bios = users
+        cols = ["user_id", "text", "created_at"]
+        old_text = keep.filter(pl.col("user_id").is_in(touched_ids.implode()))
+        old_text = old_text.select([c for c in cols if c in old_text.columns])
+        new_text = new.select([c for c in cols if c in new.columns])
+        posts = pl.concat([old_text, new_text], how="diagonal_relaxed")
+        if posts.height or ("bio" in users.columns and users["bio"].drop_nulls().len()):
+            from graphsona.jobs.stages import embed_aligned
+
+            self.say("embed", f"re-pooling {users.height:,} users ({new.height:,} new posts)")
+            text, _ = embed_aligned(cfg, users, posts, users.select("user_id"))
+            t_idx = np.flatnonzero(self.touched)
+            vec = np.array(text["embedding"].to_numpy(), dtype=np.float32)
+            if vec.ndim == 2 and vec.shape[1] == text_dim:
+                x[t_idx, :text_dim] = vec
+            x[t_idx, -1] = text["has_text"].fill_null(False).to_numpy().astype(np.float32)
+            n_posts[t_idx] = text["n_posts"].fill_null(0).to_numpy()
+        else:
+            t_idx = np.flatnonzero(self.touched)
+            x[t_idx, :text_dim] = 0.0
+            x[t_idx, -1] = 0.0
+
+    def _profiles(self) -> None:
+        """Touched users' structural inputs rebuilt; profiles of everyone within the encoder's
+        reach of them inferred with the full run's encoder."""
+        from graphsona.gnn import ProfileModel
+        from graphsona.gnn.baselines import fastrp, fastrp_rows
+        from graphsona.jobs.stages import FASTRP_INPUT_DIM, isolated_text_profiles, structural_raw
+
+        st, n = self.state, self.n
+        text_dim = int(st.meta["text_dim"])
+        scale = st.meta["feature_scaling"]
+        t_idx = np.flatnonzero(self.touched)
+        # FastRP basis: the full run's row per user; new users a row seeded by their id
+        signs = np.zeros((n, FASTRP_INPUT_DIM), dtype=np.float32)
+        have = ~self.is_new
+        old_basis = np.array(st.users["basis"].to_numpy(), dtype=np.float32)
+        signs[have] = old_basis[self.old_row[have]] * np.sqrt(3.0)
+        new_ids = self.ids.filter(pl.Series(self.is_new)).to_list()
+        if new_ids:
+            signs[self.is_new] = fastrp_rows(new_ids, FASTRP_INPUT_DIM)
+        self.basis = signs
+        if len(t_idx):
+            raw = structural_raw(self.ei, n, self.n_posts).numpy()
+            s_mean, s_std = np.array(scale["struct_mean"]), np.array(scale["struct_std"])
+            struct = (raw[t_idx] - s_mean) / s_std
+            fr = fastrp(self.ei, n, basis=signs)[t_idx]
+            f_mean, f_std = np.array(scale["fastrp_mean"]), np.array(scale["fastrp_std"])
+            fr = (fr - f_mean) / f_std
+            deg = np.bincount(self.ei.reshape(-1).numpy(), minlength=n)
+            fr[deg[t_idx] == 0] = 0.0
+            a = text_dim
+            self.x[t_idx, a : a + 3] = struct
+            self.x[t_idx, a + 3 : a + 3 + FASTRP_INPUT_DIM] = fr
+        z_old = np.array(st.users["profile"].to_numpy(), dtype=np.float32)
+        z = np.zeros((n, z_old.shape[1]), dtype=np.float32)
+        z[have] = z_old[self.old_row[have]]
+        bias = np.zeros(n, dtype=np.float32)
+        bias[have] = st.users["bias"].to_numpy()[self.old_row[have]]
+        refreshed = np.zeros(n, dtype=bool)
+        if len(t_idx):
+            model = ProfileModel.restore(st.model)  # type: ignore[arg-type]
+            from torch_geometric.utils import k_hop_subgraph, to_undirected
+
+            und = to_undirected(self.ei, num_nodes=n)
+            reach, _, _, _ = k_hop_subgraph(torch.from_numpy(t_idx), model.layers, und, num_nodes=n)
+            reach = reach.numpy()
+            # only users inside the reach can change; isolated users beyond it cannot
+            self.say("profiles", f"inferring {len(reach):,} profiles ({len(t_idx):,} touched)")
+            zr, br = model.embed_nodes(
+                torch.from_numpy(self.x), self.ei, self.ew, torch.from_numpy(reach)
+            )
+            z[reach], bias[reach] = zr.numpy(), br.numpy()
+            refreshed[reach] = True
+            lone = refreshed & (deg == 0) & (self.x[:, -1] > 0)
+            if lone.any():
+                zt = isolated_text_profiles(
+                    torch.from_numpy(z),
+                    torch.from_numpy(self.x[:, :text_dim]),
+                    torch.from_numpy(self.x[:, -1] > 0),
+                    self.ei,
+                    seed=self.cfg.seed,
+                )
+                z[lone] = zt.numpy()[lone]
+        self.z, self.bias, self.refreshed = z, bias, refreshed
+
+    def _communities(self) -> None:
+        from graphsona.gnn import leiden, match_ids, text_aware_communities
+        from graphsona.gnn.communities import knn_rows
+
+        st, n, c = self.state, self.n, self.cfg
+        have = ~self.is_new
+        prev = np.full(n, -1, dtype=np.int64)
+        prev[have] = st.users["community_id"].to_numpy()[self.old_row[have]]
+        self.prev_membership = prev
+        initial = _warm_start(prev, self.ei, self.ew, n)
+        ew = self.ew
+        if "knn" in st.users.columns:
+            zc = torch.from_numpy(self.z - self.z.mean(0, keepdims=True))
+            zc = torch.nn.functional.normalize(zc, dim=1)
+            k = len(st.users["knn"][0]) if st.users.height else 10
+            nbr = np.zeros((n, k), dtype=np.int64)
+            sim = np.zeros((n, k), dtype=np.float32)
+            # the state's neighbour lists, renumbered to today's rows
+            old_to_new = np.full(st.users.height, -1, dtype=np.int64)
+            old_to_new[self.old_row[have]] = np.flatnonzero(have)
+            old_nbr = np.array(st.users["knn"].to_list(), dtype=np.int64).reshape(-1, k)
+            old_sim = np.array(st.users["knn_sim"].to_list(), dtype=np.float32).reshape(-1, k)
+            nbr[have] = old_to_new[old_nbr[self.old_row[have]]]
+            sim[have] = old_sim[self.old_row[have]]
+            redo = np.flatnonzero(self.refreshed | self.is_new)
+            if len(redo):
+                r_nbr, r_sim = knn_rows(zc, redo, k)
+                nbr[redo], sim[redo] = r_nbr, r_sim
+            self.knn = (nbr, sim)
+            part = text_aware_communities(
+                self.ei,
+                zc,
+                weight=ew,
+                resolution=c.resolution,
+                min_size=c.min_community_size,
+                seed=c.seed,
+                initial=initial,
+                knn=(nbr, sim),
+            )
+        else:
+            self.knn = None
+            part = leiden(
+                self.ei,
+                n,
+                weight=ew,
+                resolution=c.resolution,
+                min_size=c.min_community_size,
+                seed=c.seed,
+                initial=initial,
+            )
+        previous = dict(
+            zip(
+                st.users["user_id"].to_list(),
+                st.users["community_id"].cast(pl.Int64).to_list(),
+                strict=True,
+            )
+        )
+        self.membership = match_ids(previous, self.ids.to_list(), part.membership)
+        self.modularity = part.modularity
+
+    def _influence(self) -> None:
+        from graphsona.gnn import influence_scores
+        from graphsona.gnn.influence import pagerank_warm
+        from graphsona.jobs.stages import InfluenceStage
+
+        st, n = self.state, self.n
+        start = np.full(n, 1.0 / n)
+        have = ~self.is_new
+        start[have] = st.users["pagerank"].to_numpy()[self.old_row[have]]
+        pr, self.pr_iterations = pagerank_warm(self.ei, n, self.ew, start)
+        d = self.graph.data
+        ctx: Context = {
+            "edge_index": self.ei,
+            "edge_weight": self.ew,
+            "edge_type": d.edge_type,
+            "edge_time": d.edge_time,
+            "relations": self.graph.relations,
+            "tx": torch.from_numpy(self.x[:, : int(st.meta["text_dim"])]),
+            "n_posts": self.n_posts,
+        }
+        stage = InfluenceStage(self.cfg)
+        ei, ew, is_inter, times, extra = stage._inputs(ctx)
+        res = influence_scores(
+            ei,
+            n,
+            weight=ew,
+            is_interaction=is_inter,
+            edge_time=times,
+            extra_features=extra,
+            later_fraction=self.cfg.later_fraction,
+            seed=self.cfg.seed,
+            pagerank_scores=pr,
+        )
+        self.influence = pl.DataFrame(
+            {"influence": res.score, "influence_rank": res.rank, "pagerank": res.pagerank}
+        )
+
+    def _posts(self) -> None:
+        """New posts: language and sentiment, nearest topic; all posts' alerts."""
+        from graphsona.monitor.alerts import ALERT_SCHEMA, detect_alerts, no_topics
+        from graphsona.text.sentiment import score_posts
+        from graphsona.text.topics import assign_topics
+
+        st, new = self.state, self.new_posts
+        scored = score_posts(new.select("post_id", "user_id", "created_at", "text", "lang"))
+        scored = scored.drop("sentiment_method", strict=False)
+        topics = st.topics
+        if "topic_id" in st.posts.columns:
+            if new.height and topics.height:
+                from graphsona.jobs.classify import post_vectors
+
+                c = self.cfg
+                vectors = post_vectors(
+                    new["text"].to_list(),
+                    c.embedder,
+                    c.embedder_kind,
+                    c.cache,
+                    c.embedder_precision,
+                )
+                tid, sim = assign_topics(vectors, topics)
+            else:
+                tid = np.full(new.height, -1, dtype=np.int64)
+                sim = np.zeros(new.height, dtype=np.float32)
+            scored = scored.with_columns(
+                pl.Series("topic_id", tid, dtype=pl.Int64),
+                pl.Series("similarity", sim, dtype=pl.Float32),
+            )
+        self.new_scored = scored
+        posts = pl.concat(
+            [
+                self.kept_posts,
+                scored.select([c for c in self.kept_posts.columns if c in scored.columns]),
+            ],
+            how="diagonal_relaxed",
+        )
+        self.posts = posts
+        if "topic_id" in posts.columns and topics.height:
+            sizes = posts.filter(pl.col("topic_id") >= 0).group_by("topic_id").len("size")
+            topics = (
+                topics.drop("size")
+                .join(sizes, on="topic_id", how="left")
+                .with_columns(pl.col("size").fill_null(0).cast(pl.Int64))
+                .select(st.topics.columns)
+            )
+        self.topics = topics
+        timed = "created_at" in posts.columns and posts["created_at"].drop_nulls().len() > 0
+        if timed:
+            from graphsona.jobs.stages import monitored_posts
+
+            ctx: Context = {
+                "ids": self.graph.ids,
+                "membership": self.membership,
+                "post_sentiment": posts.drop("topic_id", "similarity", "text", strict=False),
+                "post_topics": posts.select("post_id", "user_id", "topic_id", "similarity")
+                if "topic_id" in posts.columns
+                else None,
+                "posts": posts.select("post_id", "user_id", "text"),
+            }
+            influence = pl.DataFrame(
+                {"user_id": self.ids, "influence": self.influence["influence"]}
+            )
+            self.alerts = detect_alerts(
+                monitored_posts(ctx),
+                topics if topics.height else no_topics(),
+                influence,
+                bucket=self.cfg.bucket,
+            )
+        else:
+            self.alerts = pl.DataFrame(schema=ALERT_SCHEMA)
+
+    def _results(self) -> None:
+        """The per-user results frame for everyone, and the rows that changed."""
+        from graphsona.gnn import name_communities
+        from graphsona.jobs.stages import _rounded
+        from graphsona.text.sentiment import community_mood, user_mood
+        from graphsona.text.topics import topic_mix
+
+        st = self.state
+        members = pl.DataFrame({"user_id": self.ids, "community_id": self.membership})
+        # names: kept for communities that existed; new ones named from their members' posts
+        old_names = st.names
+        known = set(old_names["community_id"].to_list())
+        fresh = sorted(set(np.unique(self.membership).tolist()) - known)
+        base_cols = [
+            c
+            for c in old_names.columns
+            if c not in ("mood", "negative_share", "scored_posts", "top_topics", "topic_shares")
+        ]
+        names = old_names.select(base_cols)
+        sizes = members.group_by("community_id").len("size")
+        names = names.filter(pl.col("community_id").is_in(sizes["community_id"].implode()))
+        if fresh:
+            mask = np.isin(self.membership, fresh)
+            sub_ids = self.ids.filter(pl.Series(mask)).to_list()
+            sub_posts = self.posts.filter(pl.col("user_id").is_in(sub_ids)).select(
+                "user_id", "text"
+            )
+            named = name_communities(
+                self.membership[mask],
+                sub_ids,
+                sub_posts,
+                influence=self.influence["influence"].to_numpy()[mask],
+            )
+            names = pl.concat([names, named.select(base_cols)], how="diagonal_relaxed")
+        names = names.drop("size").join(sizes, on="community_id", how="left").select(base_cols)
+        scored = (
+            self.posts.filter(pl.col("sentiment").is_not_null())
+            if ("sentiment" in self.posts.columns)
+            else None
+        )
+        if scored is not None:
+            names = names.join(community_mood(self.posts, members), on="community_id", how="left")
+        if "topic_id" in self.posts.columns:
+            tagged = self.posts.select("user_id", "topic_id").join(members, on="user_id")
+            names = names.join(
+                topic_mix(tagged, "community_id", top=5), on="community_id", how="left"
+            )
+        names = names.sort("community_id")
+        self.names = names
+        name_of = dict(zip(names["community_id"].to_list(), names["name"].to_list(), strict=True))
+        prop = self.cfg.profile_property
+        results = pl.DataFrame(
+            {
+                "user_id": self.ids,
+                prop: pl.Series(self.z).cast(pl.Array(pl.Float32, self.z.shape[1])),
+                "community_id": self.membership.astype(np.int64),
+                "community_name": [name_of[int(c)] for c in self.membership],
+                "follow_bias": self.bias.astype(np.float64),
+            }
+        )
+        if "sentiment" in self.posts.columns:
+            moods = (
+                members.select("user_id")
+                .join(user_mood(self.posts), on="user_id", how="left", maintain_order="left")
+                .with_columns(pl.col("scored_posts").fill_null(0))
+            )
+            results = results.join(moods, on="user_id", how="left", maintain_order="left")
+        if "topic_id" in self.posts.columns:
+            mix = topic_mix(self.posts.select("user_id", "topic_id"), "user_id")
+            results = results.join(mix, on="user_id", how="left", maintain_order="left")
+        # label predictions and columns this update does not recompute: kept as they were
+        old = st.results
+        carried = [
+            c
+            for c in old.columns
+            if c not in results.columns
+            and c
+            not in (
+                "influence",
+                "influence_rank",
+                "pagerank",
+                "profile_run_id",
+                "result_run_id",
+                "profiled_at",
+            )
+        ]
+        if carried:
+            results = results.join(
+                old.select("user_id", *carried), on="user_id", how="left", maintain_order="left"
+            )
+        # rows that changed: new users, refreshed profiles, and any other difference
+        compare = [c for c in results.columns if c in old.columns]
+        changed = np.asarray(self.is_new | self.refreshed | self.touched)
+        cur_h = _row_hash(_rounded(results.select(compare)))
+        old_h = self.rows.select("user_id").join(
+            old.select(compare).pipe(_rounded).with_columns(_row_hash_expr(compare)),
+            on="user_id",
+            how="left",
+            maintain_order="left",
+        )["h"]
+        differs = (cur_h != old_h).fill_null(True).to_numpy()
+        changed |= differs
+        self.changed = changed
+        self.results = results
+        self.run_id = fingerprint(
+            "update",
+            st.meta["run_id"],
+            _rounded(results),
+            _rounded(names.drop("top_members", strict=False)),
+            _rounded(self.influence),
+        )
+
+    def _write(self) -> None:
+        store = self.store
+        now = datetime.now(UTC)
+        rows = self.results.filter(pl.Series(self.changed)).with_columns(
+            pl.lit(self.state.meta["full_run_id"]).alias("profile_run_id"),
+            pl.lit(self.run_id).alias("result_run_id"),
+            pl.lit(now).dt.cast_time_unit("us").alias("profiled_at"),
+        )
+        self.say("write_back", f"writing {rows.height:,} changed users")
+        store.write_user_properties(rows)
+        # whole-graph scores: written where they moved
+        infl = pl.concat([self.ids.to_frame(), self.influence], how="horizontal")
+        old = self.state.results.select("user_id", "influence", "influence_rank", "pagerank")
+        joined = infl.join(old, on="user_id", how="left", suffix="_old", maintain_order="left")
+        moved = joined.filter(
+            pl.col("influence_old").is_null()
+            | (pl.col("influence_rank") != pl.col("influence_rank_old"))
+            | ((pl.col("influence") - pl.col("influence_old")).abs() > 1e-9)
+            | ((pl.col("pagerank") - pl.col("pagerank_old")).abs() > 1e-12)
+        ).select("user_id", "influence", "influence_rank", "pagerank")
+        if moved.height:
+            store.write_user_properties(moved)
+        self.written = rows.height
+        store.write_communities(
+            self.names.with_columns(pl.col("community_id").cast(pl.Int64)),
+            pl.DataFrame(
+                {"user_id": self.ids, "community_id": self.membership.astype(np.int64)}
+            ).filter(pl.Series(self.changed | (self.membership != self.prev_membership))),
+        )
+        if self.store.mapping.post_label is not None and self.new_scored.height:
+            props = self.new_scored.select(
+                "post_id",
+                "sentiment",
+                "sentiment_label",
+                *(["topic_id"] if "topic_id" in self.new_scored.columns else []),
+            )
+            store.write_post_properties(props)
+            if "topic_id" in self.new_scored.columns and self.topics.height:
+                topics = self.topics.with_columns(pl.col("centroid").cast(pl.List(pl.Float64)))
+                store.write_post_topics(topics, self.new_scored.select("post_id", "topic_id"))
+        store.write_alerts(self.alerts)
+
+    def _drift(self) -> dict[str, Any]:
+        """When a full retrain (or topic refit) is due; see the module docstring."""
+        meta = self.state.meta
+        base = int(meta["users_at_full_run"])
+        added = int(meta.get("new_users_since_full_run", 0)) + int(self.is_new.sum())
+        report: dict[str, Any] = {
+            "new_users_since_full_run": added,
+            "new_user_share": round(added / max(base, 1), 4),
+            "refreshed_share": round(float(self.refreshed.mean()), 4) if self.n else 0.0,
+            "updates_since_full_run": int(meta.get("updates_since_full_run", 0)) + 1,
+        }
+        reasons = []
+        if added / max(base, 1) > MAX_NEW_SHARE:
+            reasons.append(
+                f"{added:,} users added since the full run ({added / max(base, 1):.0%} of "
+                f"{base:,}; above {MAX_NEW_SHARE:.0%})"
+            )
+        auc = self._new_follow_auc()
+        full_auc = meta.get("best_val_auc")
+        report["new_follows_auc"] = auc
+        report["full_run_val_auc"] = full_auc
+        if auc is None:
+            report["new_follows_note"] = f"fewer than {MIN_NEW_FOLLOWS} new follows: not measured"
+        elif full_auc is not None and np.isfinite(full_auc) and auc < full_auc - MAX_AUC_DROP:
+            reasons.append(
+                f"the model ranks new follows at AUC {auc:.3f}, below the full run's "
+                f"validation AUC {full_auc:.3f} by more than {MAX_AUC_DROP}"
+            )
+        if "topic_id" in self.new_scored.columns and self.new_scored.height >= 50:
+            share = float((self.new_scored["topic_id"] == -1).mean())
+            before = meta.get("topic_outlier_share")
+            report["new_posts_outlier_share"] = round(share, 4)
+            if before is not None and share > before + MAX_OUTLIER_RISE:
+                reasons.append(
+                    f"{share:.0%} of new posts fit no topic (the full run: {before:.0%}): topics "
+                    "are due a refit"
+                )
+        report["retrain_due"] = bool(reasons)
+        report["reasons"] = reasons
+        return report
+
+    def _new_follow_auc(self) -> float | None:
+        """AUC of the decoder (with the updated profiles) on the delta's follows between users
+        the full run knew, against each follow's source paired with a random user."""
+        from graphsona.gnn.decoder import link_logit
+
+        f = self.delta.follows
+        if f.height < MIN_NEW_FOLLOWS:
+            return None
+        index = self.graph.ids
+        pairs = (
+            f.select("src", "dst")
+            .join(index.rename({"user_id": "src", "index": "a"}), on="src")
+            .join(index.rename({"user_id": "dst", "index": "b"}), on="dst")
+        )
+        a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+        keep = ~self.is_new[a] & ~self.is_new[b]
+        a, b = a[keep], b[keep]
+        if len(a) < MIN_NEW_FOLLOWS:
+            return None
+        rng = np.random.default_rng(self.cfg.seed)
+        c = rng.integers(0, self.n, len(a))
+        z, bias = torch.from_numpy(self.z), torch.from_numpy(self.bias)
+        temp = float(self.state.model["config"]["temperature"])  # type: ignore[index]
+
+        def score(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+            cos = (z[u] * z[v]).sum(1)
+            return link_logit(cos, bias[v], temp).numpy()  # type: ignore[no-any-return]
+
+        from sklearn.metrics import roc_auc_score
+
+        pos, neg = score(a, b), score(a, c)
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        return round(float(roc_auc_score(y, np.r_[pos, neg])), 4)
+
+    def _new_state(self, drift: dict[str, Any]) -> JobState:
+        st = self.state
+        users = pl.DataFrame(
+            {
+                "user_id": self.ids,
+                "x": pl.Series(self.x).cast(pl.Array(pl.Float32, self.x.shape[1])),
+                "basis": pl.Series(np.sign(self.basis).astype(np.int8)).cast(
+                    pl.Array(pl.Int8, self.basis.shape[1])
+                ),
+                "profile": pl.Series(self.z).cast(pl.Array(pl.Float32, self.z.shape[1])),
+                "bias": self.bias.astype(np.float32),
+                "community_id": self.membership.astype(np.int64),
+                "pagerank": self.influence["pagerank"].to_numpy(),
+                "n_posts": self.n_posts,
+            }
+        )
+        old_run = self.rows["run_id"].to_numpy() if "run_id" in self.rows.columns else None
+        run = np.where(self.changed, self.run_id, old_run if old_run is not None else self.run_id)
+        users = users.with_columns(pl.Series("run_id", run.astype(str)))
+        if self.knn is not None:
+            users = users.with_columns(
+                pl.Series("knn", self.knn[0].astype(np.int32)),
+                pl.Series("knn_sim", self.knn[1].astype(np.float32)),
+            )
+        if (hasattr(self, "bios") and "bio" in self.bios.columns) or "bio" in st.users.columns:
+            bio = self.rows.select("user_id", *(["bio"] if "bio" in self.rows.columns else []))
+            if hasattr(self, "bios") and "bio" in self.bios.columns:
+                bio = bio.join(
+                    self.bios.select("user_id", pl.col("bio").alias("nb")),
+                    on="user_id",
+                    how="left",
+                    maintain_order="left",
+                )
+                bio = bio.with_columns(
+                    (pl.coalesce("nb", "bio") if "bio" in bio.columns else pl.col("nb")).alias(
+                        "bio"
+                    )
+                ).drop("nb")
+            if "bio" in bio.columns:
+                users = users.with_columns(bio["bio"])
+        results = pl.concat([self.results, self.influence], how="horizontal").with_columns(
+            pl.lit(st.meta["full_run_id"]).alias("profile_run_id"),
+            pl.Series("result_run_id", run.astype(str)),
+        )
+        meta = {
+            **st.meta,
+            "run_id": self.run_id,
+            "kind": "update",
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "new_users_since_full_run": drift["new_users_since_full_run"],
+            "updates_since_full_run": drift["updates_since_full_run"],
+            "modularity": self.modularity,
+            "last_drift": drift,
+        }
+        return JobState(
+            users=users,
+            results=results,
+            posts=self.posts,
+            names=self.names,
+            topics=self.topics,
+            alerts=self.alerts,
+            model=st.model,
+            meta=meta,
+        )
+
+
+def _row_hash_expr(columns: list[str]) -> pl.Expr:
+    return pl.struct([c for c in columns if c != "user_id"]).hash(seed=0).alias("h")
+
+
+def _row_hash(frame: pl.DataFrame) -> pl.Series:
+    return frame.select(_row_hash_expr(frame.columns))["h"]
+
+
+def _warm_start(prev: np.ndarray, ei: torch.Tensor, ew: torch.Tensor, n: int) -> np.ndarray:
+    """Leiden's starting membership: each earlier user in its community, each new user in the
+    community it is most linked to (by edge weight, either direction), else on its own."""
+    start = prev.copy()
+    new = np.flatnonzero(prev < 0)
+    if len(new):
+        src, dst = ei.numpy()
+        w = ew.numpy().astype(np.float64)
+        a, b = np.r_[src, dst], np.r_[dst, src]
+        ww = np.r_[w, w]
+        is_new = prev < 0
+        sel = is_new[a] & ~is_new[b]
+        if sel.any():
+            frame = pl.DataFrame({"u": a[sel], "c": prev[b[sel]], "w": ww[sel]})
+            best = (
+                frame.group_by("u", "c")
+                .agg(pl.col("w").sum())
+                .sort(["u", "w", "c"], descending=[False, True, False])
+                .group_by("u", maintain_order=True)
+                .first()
+            )
+            start[best["u"].to_numpy()] = best["c"].to_numpy()
+        lone = np.flatnonzero(start < 0)
+        top = int(start.max()) + 1 if (start >= 0).any() else 0
+        start[lone] = top + np.arange(len(lone))
+    # igraph wants labels 0..k-1
+    _, dense = np.unique(start, return_inverse=True)
+    return dense.astype(np.int64)
+
+
+def update_record(result: UpdateResult) -> dict[str, Any]:
+    """What ``graphsona update --json`` prints."""
+    return result.summary()
