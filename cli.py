@@ -455,56 +455,106 @@ def _print_update(s: dict[str, Any]) -> None:
     "--watch",
     "watch_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
+    default=None,
     help="Folder to watch for new data files (users*, posts*, follows*, interactions*).",
 )
+@click.option("--kafka", "bootstrap", default=None, help="Kafka brokers, host:port[,host:port].")
 @_store_option
 @_config_option
 @_work_dir_option
 @_cache_option
 @click.option(
+    "--topic-prefix",
+    default="graphsona",
+    show_default=True,
+    help="Kafka topics <prefix>.users, .posts, .follows, .interactions.",
+)
+@click.option("--group", default="graphsona", show_default=True, help="Kafka consumer group.")
+@click.option(
+    "--dead-letter-topic",
+    default=None,
+    show_default="<prefix>.dead-letter",
+    help="Where bad messages go, with the reason.",
+)
+@click.option("--alerts-topic", default=None, help="Publish each new alert here (JSON).")
+@click.option(
+    "--batch-messages",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Kafka: messages per micro-batch at most.",
+)
+@click.option(
+    "--batch-seconds",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Kafka: seconds a micro-batch collects messages at most.",
+)
+@click.option(
     "--interval",
     type=float,
     default=5.0,
     show_default=True,
-    help="Seconds between looks at the folder.",
+    help="Folder: seconds between looks at the folder.",
 )
-@click.option("--once", is_flag=True, help="Apply what is there now, then stop.")
+@click.option("--once", is_flag=True, help="Folder: apply what is there now, then stop.")
+@click.option(
+    "--idle-stop",
+    type=float,
+    default=None,
+    help="Kafka: stop when no message came for this many seconds.",
+)
 @click.option("--max-batches", type=int, default=None, help="Stop after this many updates.")
 @_json_option
 @_friendly
 def stream(
-    watch_dir: Path,
+    watch_dir: Path | None,
+    bootstrap: str | None,
     store_uri: str | None,
     config_path: Path | None,
     sets: tuple[str, ...],
     work_dir: Path | None,
     cache_path: Path | None,
+    topic_prefix: str,
+    group: str,
+    dead_letter_topic: str | None,
+    alerts_topic: str | None,
+    batch_messages: int,
+    batch_seconds: float,
     interval: float,
     once: bool,
+    idle_stop: float | None,
     max_batches: int | None,
     as_json: bool,
 ) -> None:
-    """Apply new files dropped into a folder as incremental updates, as they arrive.
+    """Apply streamed changes as incremental updates: from Kafka topics or a watched folder.
 
-    Each look at the folder takes the files not applied yet (names starting with users,
-    posts, follows or interactions; .csv, .parquet or .jsonl; write them under another name
-    and rename, or wait: files changed in the last second are left for the next look) and
-    applies them together through `graphsona update`. A file that fails validation is moved
-    to .rejected/ with the reason and never stops the stream. Applied files are recorded in
-    .graphsona-stream.json only after the store and state are written, so after a crash the
-    next start re-applies them (updates are idempotent: nothing lost, nothing doubled).
+    Kafka (--kafka): one JSON message per row on <prefix>.users, .posts, .follows and
+    .interactions, in the data contract's fields; micro-batches by count or seconds go
+    through `graphsona update`; offsets are committed only after the store is written (a
+    crash re-reads the batch; upserts make the replay harmless); a bad message goes to the
+    dead-letter topic with the reason and never stops the stream; --alerts-topic publishes
+    new alerts.
+
+    Folder (--watch): each look takes the files not applied yet (names starting with users,
+    posts, follows or interactions; .csv, .parquet or .jsonl; files changed in the last second
+    wait for the next look) and applies them together. A file failing validation moves to
+    .rejected/ with the reason. Applied files are recorded in .graphsona-stream.json after the
+    store and state are written.
 
     \b
     Example:
-      graphsona stream --watch incoming/ --store graphsona-demo/graph.lbdb
-      graphsona stream --watch incoming/ --once --json
+      graphsona stream --kafka localhost:9092 --store graphsona-demo/graph.lbdb
+      graphsona stream --kafka localhost:9092 --alerts-topic graphsona.alerts --json
+      graphsona stream --watch incoming/ --store graphsona-demo/graph.lbdb --once
     """
     from graphsona.graph.lock import hold, store_lock_path
     from graphsona.graph.registry import require_store
     from graphsona.jobs.overrides import profile_settings
-    from graphsona.stream.watch import FolderWatch
 
+    if (watch_dir is None) == (bootstrap is None):
+        raise click.UsageError("give exactly one of --watch DIR and --kafka HOST:PORT")
     cfg = _job_config(config_path, sets)
     uri = _uri(store_uri, cfg)
     require_store(uri)
@@ -513,16 +563,45 @@ def stream(
     def report(batch: dict[str, Any]) -> None:
         if as_json:
             click.echo(json.dumps(batch, default=str))
-        elif batch.get("rejected"):
-            for name, why in batch["rejected"].items():
-                console.print(f"[red]rejected[/] {name}: {why}")
-        if not as_json and batch.get("update"):
-            console.print(f"applied {', '.join(batch['files'])}")
+            return
+        for name, why in (batch.get("rejected") or {}).items():
+            console.print(f"[red]rejected[/] {name}: {why}")
+        if batch.get("dead_letters"):
+            console.print(f"[red]{batch['dead_letters']} bad messages[/] sent to the dead letters")
+        if batch.get("error"):
+            console.print(f"[red]not applied[/] {', '.join(batch['files'])}: {batch['error']}")
+        if batch.get("update"):
+            what = (
+                ", ".join(batch["files"])
+                if "files" in batch
+                else (f"{batch['messages']:,} messages")
+            )
+            console.print(f"applied {what}")
             _print_update(batch["update"])
 
     with hold(store_lock_path(uri, cfg.database), "the store"), _open(uri, cfg) as store:
-        watch = FolderWatch(watch_dir, store, job)
-        watch.run(report, interval=interval, once=once, max_batches=max_batches)
+        if watch_dir is not None:
+            from graphsona.stream.watch import FolderWatch
+
+            FolderWatch(watch_dir, store, job).run(
+                report, interval=interval, once=once, max_batches=max_batches
+            )
+            return
+        from graphsona.stream.kafka import KafkaStream, StreamTopics
+
+        assert bootstrap is not None
+        topics = StreamTopics(
+            prefix=topic_prefix, dead_letter=dead_letter_topic or "", alerts=alerts_topic
+        )
+        KafkaStream(
+            store,
+            job,
+            bootstrap,
+            topics=topics,
+            group=group,
+            batch_messages=batch_messages,
+            batch_seconds=batch_seconds,
+        ).run(report, max_batches=max_batches, idle_stop=idle_stop)
 
 
 def _parse_params(params: tuple[str, ...]) -> dict[str, str]:

@@ -460,7 +460,7 @@ class ProfileModel:
         enc = self._encoder
         return {
             "config": self.config(),
-            "in_dim": int(enc.convs[0].lin_rel.in_channels),
+            "in_dim": int(enc.state_dict()["convs.0.lin_rel.weight"].shape[1]),
             "encoder": {k: v.detach().cpu() for k, v in enc.state_dict().items()},
         }
 

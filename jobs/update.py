@@ -86,9 +86,12 @@ class UpdateResult:
     alerts: int
     drift: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: alerts raised by this update that the previous state did not hold (one dict each)
+    new_alerts: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         out = asdict(self)
+        out["new_alerts"] = len(self.new_alerts)
         out["communities_kept"] = round(self.communities_kept, 4)
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
         return out
@@ -223,6 +226,7 @@ class _Update:
             alerts=self.alerts.height,
             drift=drift,
             seconds=self.seconds,
+            new_alerts=self._new_alerts(),
         )
 
     # ------------------------------------------------------------------ steps
@@ -396,7 +400,7 @@ class _Update:
             if len(redo):
                 r_nbr, r_sim = knn_rows(zc, redo, k)
                 nbr[redo], sim[redo] = r_nbr, r_sim
-            self.knn = (nbr, sim)
+            self.knn: tuple[np.ndarray, np.ndarray] | None = (nbr, sim)
             part = text_aware_communities(
                 self.ei,
                 zc,
@@ -692,6 +696,12 @@ class _Update:
                 store.write_post_topics(topics, self.new_scored.select("post_id", "topic_id"))
         store.write_alerts(self.alerts)
 
+    def _new_alerts(self) -> list[dict[str, Any]]:
+        before = self.state.alerts
+        seen = set(before["alert_id"].to_list()) if "alert_id" in before.columns else set()
+        fresh = self.alerts.filter(~pl.col("alert_id").is_in(list(seen)))
+        return fresh.to_dicts()
+
     def _drift(self) -> dict[str, Any]:
         """When a full retrain (or topic refit) is due; see the module docstring."""
         meta = self.state.meta
@@ -721,7 +731,7 @@ class _Update:
                 f"validation AUC {full_auc:.3f} by more than {MAX_AUC_DROP}"
             )
         if "topic_id" in self.new_scored.columns and self.new_scored.height >= 50:
-            share = float((self.new_scored["topic_id"] == -1).mean())
+            share = float(np.mean(self.new_scored["topic_id"].to_numpy() == -1))
             before = meta.get("topic_outlier_share")
             report["new_posts_outlier_share"] = round(share, 4)
             if before is not None and share > before + MAX_OUTLIER_RISE:
@@ -759,7 +769,8 @@ class _Update:
 
         def score(u: np.ndarray, v: np.ndarray) -> np.ndarray:
             cos = (z[u] * z[v]).sum(1)
-            return link_logit(cos, bias[v], temp).numpy()  # type: ignore[no-any-return]
+            out: np.ndarray = link_logit(cos, bias[v], temp).numpy()
+            return out
 
         from sklearn.metrics import roc_auc_score
 

@@ -659,10 +659,7 @@ def _validate(
     if opts.max_post_chars < 1:
         raise DataValidationError(f"max_post_chars must be >= 1, got {opts.max_post_chars}")
     report = LoadReport()
-    if has_users:
-        users = _users(root, opts, report)
-    else:
-        users = pl.DataFrame(schema={"user_id": pl.String})
+    users = _users(root, opts, report) if has_users else pl.DataFrame(schema={"user_id": pl.String})
     known_given = known is not None
     if known is not None:  # a delta: rows may also name users the store already holds
         known = pl.concat([known.cast(pl.String), users["user_id"]]).unique()
