@@ -26,6 +26,7 @@ later window, measured on users whose later engagement the model did not see (cr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,9 +34,11 @@ from graphsona.gnn.communities import _igraph
 
 __all__ = [
     "InfluenceResult",
+    "combine_scores",
     "influence_scores",
     "pagerank",
     "pagerank_warm",
+    "rescore",
     "scale_scores",
     "spearman",
 ]
@@ -130,6 +133,63 @@ class InfluenceResult:
     pagerank: np.ndarray
     predicted_engagement: np.ndarray  # predicted log1p(weighted engagement received)
     report: dict[str, float | int | str] = field(default_factory=dict)
+    #: the engagement model as plain numbers, for :func:`rescore` (the incremental update):
+    #: ``features`` ("all": every edge, "follows": follows only, "none": PageRank only),
+    #: ``coef`` and ``intercept`` on the raw feature columns
+    engagement_model: dict[str, Any] = field(default_factory=dict)
+
+
+def _as_linear(model: Any, features: str) -> dict[str, Any]:
+    """A fitted StandardScaler + Ridge pipeline as one linear map on the raw features."""
+    scaler, ridge = model[0], model[-1]
+    coef = ridge.coef_ / scaler.scale_
+    return {
+        "features": features,
+        "coef": coef.tolist(),
+        "intercept": float(ridge.intercept_ - scaler.mean_ @ coef),
+    }
+
+
+def rescore(
+    edge_index: torch.Tensor,
+    num_nodes: int,
+    *,
+    weight: torch.Tensor | None,
+    is_interaction: torch.Tensor | None,
+    extra_features: np.ndarray | None,
+    pagerank_scores: np.ndarray,
+    model: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores and ranks of a changed graph with an earlier run's engagement model (no refit):
+    the incremental update's influence. Returns ``(score, rank, predicted engagement)``."""
+    n, pr = num_nodes, pagerank_scores
+    ei = edge_index.numpy().astype(np.int64)
+    w = np.ones(ei.shape[1]) if weight is None else weight.numpy().astype(np.float64)
+    inter = (
+        np.zeros(ei.shape[1], bool)
+        if is_interaction is None
+        else is_interaction.numpy().astype(bool)
+    )
+    kind = model.get("features", "none")
+    if kind == "all":
+        x = _features(ei, w, inter, n, extra_features, pr)
+    elif kind == "follows":
+        x = _features(ei[:, ~inter], w[~inter], inter[~inter], n, extra_features)
+    else:
+        x = None
+    pred = (
+        x @ np.asarray(model["coef"]) + float(model["intercept"])
+        if x is not None
+        else np.log(pr * n)
+    )
+    score, rank = scale_scores(_combine(pr, pred), log=False)
+    return score, rank, pred
+
+
+def combine_scores(pr: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score in [0, 1] and rank from PageRank and predicted engagement, as the job combines
+    them."""
+    return scale_scores(_combine(pr, pred), log=False)
 
 
 def _received(dst: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
@@ -253,11 +313,15 @@ def influence_scores(
         model = _ridge(x_early, y, alpha)
         x_all = _features(ei, w, inter, n, extra_features, pr)
         pred = np.asarray(model.predict(x_all))  # type: ignore[attr-defined]
+        linear = _as_linear(model, "all")
     elif inter.any() and n >= 2 * folds:
         # No times: explain engagement received from everything except engagement itself.
         y = np.log1p(_received(ei[1][inter], w[inter], n))
         x_all = _features(ei[:, ~inter], w[~inter], inter[~inter], n, extra_features)
         pred = _ridge_oof(x_all, y, folds, seed, alpha)
+        # one model on everyone, for later incremental updates (the scores here stay
+        # cross-fitted)
+        linear = _as_linear(_ridge(x_all, y, alpha), "follows")
         report.update(
             {
                 "target": "engagement received (cross-fitted, no timestamps)",
@@ -268,8 +332,9 @@ def influence_scores(
     else:
         pred = np.log(pr * n)  # no engagement data: the learned part has nothing to learn
         report["target"] = "none (no interactions): PageRank only"
+        linear = {"features": "none"}
     combined = _combine(pr, pred)
     score, rank = scale_scores(combined, log=False)
     report["spearman_indegree"] = spearman(score, indeg.astype(np.float64))
     report["spearman_pagerank"] = spearman(score, pr)
-    return InfluenceResult(score, rank, pr, pred, report)
+    return InfluenceResult(score, rank, pr, pred, report, linear)

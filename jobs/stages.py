@@ -829,18 +829,28 @@ class InfluenceStage(Stage):
             seed=self.seed,
         )
         frame = pl.DataFrame(
-            {"influence": res.score, "influence_rank": res.rank, "pagerank": res.pagerank}
+            {
+                "influence": res.score,
+                "influence_rank": res.rank,
+                "pagerank": res.pagerank,
+                "engagement": res.predicted_engagement,
+            }
         )
-        return {"influence": frame, "influence_report": res.report}
+        return {
+            "influence": frame,
+            "influence_report": res.report,
+            "influence_model": res.engagement_model,
+        }
 
     def save(self, out: Context, folder: Path) -> dict[str, Any]:
         save_frame(out["influence"], folder / "influence.parquet")
-        return {"report": out["influence_report"]}
+        return {"report": out["influence_report"], "model": out["influence_model"]}
 
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
         return {
             "influence": pl.read_parquet(folder / "influence.parquet"),
             "influence_report": info["report"],
+            "influence_model": info.get("model", {}),
         }
 
 

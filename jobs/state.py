@@ -159,6 +159,11 @@ def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
             "bias": ctx["bias"].numpy().astype(np.float32),
             "community_id": ctx["membership"].astype(np.int64),
             "pagerank": ctx["influence"]["pagerank"].to_numpy(),
+            "engagement": (
+                ctx["influence"]["engagement"].to_numpy()
+                if "engagement" in ctx["influence"].columns
+                else np.full(n, np.nan)
+            ),
             "n_posts": np.asarray(ctx["n_posts"], dtype=np.int64),
             "run_id": [ctx["run_id"]] * n,
         }
@@ -202,6 +207,7 @@ def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
         "text_dim": int(ctx["tx"].shape[1]),
         "feature_scaling": ctx["feature_scaling"],
         "modularity": ctx["modularity"],
+        "influence_model": ctx.get("influence_model") or {},
         "topic_outlier_share": (ctx.get("topics_report") or {}).get("outlier_share"),
         "settings": settings_of(cfg),
     }

@@ -157,7 +157,13 @@ class KafkaStream:
             }
         )
         self.producer = ck.Producer({**common, "enable.idempotence": True})
-        self.consumer.subscribe(self.topics.inputs)
+        self.assigned = False
+        self._early: list[Any] = []  # messages read while waiting for the assignment
+
+        def on_assign(consumer: Any, partitions: Any) -> None:
+            self.assigned = True
+
+        self.consumer.subscribe(self.topics.inputs, on_assign=on_assign)
         self._table_of = {self.topics.table(t): t for t in TABLES}
 
     def close(self) -> None:
@@ -168,8 +174,8 @@ class KafkaStream:
     def poll_batch(self, wait: float) -> list[Any]:
         """Messages of one micro-batch: up to ``batch_messages``, within ``batch_seconds`` of
         the first; ``wait`` seconds for a first message (an empty list when none came)."""
-        out: list[Any] = []
-        deadline: float | None = None
+        out, self._early = self._early, []
+        deadline: float | None = time.monotonic() + self.batch_seconds if out else None
         start = time.monotonic()
         while len(out) < self.batch_messages:
             now = time.monotonic()
@@ -190,6 +196,19 @@ class KafkaStream:
             if out and deadline is None:
                 deadline = time.monotonic() + self.batch_seconds
         return out
+
+    def _await_assignment(self, timeout: float = 180.0) -> None:
+        """Wait until the group gives this consumer its partitions. A restart after a crash
+        waits here until the broker drops the dead member (its session times out), so that an
+        idle timeout never counts the rebalance as silence."""
+        deadline = time.monotonic() + timeout
+        while not self.assigned:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"Kafka: no partitions assigned within {timeout:.0f} s")
+            got = [m for m in self.consumer.consume(num_messages=1, timeout=1.0) if not m.error()]
+            if got:  # assigned and already reading: keep the message for the first batch
+                self._early = got
+                return
 
     def _dead(self, topic: str, partition: int, offset: int, raw: str, reason: str) -> None:
         body = {
@@ -301,6 +320,7 @@ class KafkaStream:
         no message came for ``idle_stop`` seconds; returns the number of batches."""
         batches = 0
         try:
+            self._await_assignment()
             while max_batches is None or batches < max_batches:
                 wait = idle_stop if idle_stop is not None else 3600.0
                 messages = self.poll_batch(wait)

@@ -21,86 +21,13 @@ import torch
 from graphsona.errors import DataValidationError
 from graphsona.graph import EmbeddedStore, GraphStore, open_store
 from graphsona.jobs.profile import run_profile
-from graphsona.jobs.settings import ProfileJobConfig
 from graphsona.jobs.state import load_state
 from graphsona.jobs.update import run_update
-from graphsona.loaders import SyntheticConfig, generate, load_dataset, load_delta
+from graphsona.loaders import load_dataset, load_delta
 from graphsona.stream.watch import LEDGER, FolderWatch
-
-TABLES = ("users", "posts", "follows", "interactions")
-
-
-N_USERS = 600
-
-
-def _split(
-    root: Path, n_new: int = 4, seed: int = 5, *, n_users: int = N_USERS, dense: bool = False
-) -> dict[str, Any]:
-    """A sparse synthetic network cut in two: ``base/`` (loaded and profiled first) and
-    ``delta/`` (``n_new`` new users with their posts and links, 3 new follows between earlier
-    users, one new post by an earlier user). Sparse, so that the encoder's reach of the
-    changes (two hops) leaves most users untouched; ``dense``: clear communities instead."""
-    net = generate(
-        SyntheticConfig(
-            n_users=n_users,
-            n_communities=3 if not dense else 4,
-            avg_follows=2 if not dense else 8,
-            posts_per_user=3,
-            interactions_per_user=0.5 if not dense else 5.0,
-            seed=seed,
-        )
-    )
-    users = net.users.sort("user_id")
-    new_ids = users["user_id"].sample(n_new, seed=1).to_list()
-    is_new = lambda c: pl.col(c).is_in(new_ids)  # noqa: E731
-    old_follows = net.follows.filter(~is_new("src") & ~is_new("dst"))
-    moved = old_follows.sample(3, seed=2)
-    old_posts = net.posts.filter(~is_new("user_id"))
-    author = old_posts["user_id"][0]
-    extra_post = pl.DataFrame(
-        {
-            "post_id": ["late-1"],
-            "user_id": [author],
-            "text": ["a late post about the recallgate affair and its fallout"],
-            "created_at": [old_posts["created_at"].max()],
-            "lang": ["en"],
-        },
-        schema=net.posts.schema,
-    )
-    parts = {
-        "base": {
-            "users": users.filter(~is_new("user_id")),
-            "posts": old_posts,
-            "follows": old_follows.join(moved, on=["src", "dst"], how="anti"),
-            "interactions": net.interactions.filter(~is_new("src") & ~is_new("dst")),
-        },
-        "delta": {
-            "users": users.filter(is_new("user_id")),
-            "posts": pl.concat([net.posts.filter(is_new("user_id")), extra_post]),
-            "follows": pl.concat([net.follows.filter(is_new("src") | is_new("dst")), moved]),
-            "interactions": net.interactions.filter(is_new("src") | is_new("dst")),
-        },
-    }
-    for name, tables in parts.items():
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for table, frame in tables.items():
-            frame.write_parquet(root / name / f"{table}.parquet")
-    (root / "full").mkdir(exist_ok=True)
-    for table in TABLES:
-        pl.concat(
-            [parts["base"][table], parts["delta"][table]], how="diagonal_relaxed"
-        ).write_parquet(root / "full" / f"{table}.parquet")
-    return {"new": new_ids, "author": author, "net": net}
-
-
-def _cfg(root: Path, work: str = "work") -> ProfileJobConfig:
-    return ProfileJobConfig(
-        embedder_kind="static",
-        cache=root / "vectors.sqlite",
-        dim=16,
-        epochs=15,
-        work_dir=root / work,
-    )
+from helpers import N_USERS, TABLES
+from helpers import split_network as _split
+from helpers import update_config as _cfg
 
 
 def _users(store: GraphStore) -> pl.DataFrame:
@@ -331,3 +258,31 @@ def test_folder_stream_applies_new_files_once_and_rejects_bad_ones(tmp_path: Pat
         ids = store.run("MATCH (p:Post) RETURN p.post_id AS id")["id"]
         assert ids.n_unique() == ids.len() == counts1["posts"]
         assert set(split["new"]) <= set(store.read_user_ids().to_list())
+
+
+def test_rescore_with_the_kept_model_reproduces_the_full_scores() -> None:
+    timed = True
+    from graphsona.gnn.influence import influence_scores, rescore
+
+    rng = np.random.default_rng(1)
+    n, m = 400, 3000
+    ei = torch.from_numpy(rng.integers(0, n, (2, m)))
+    w = torch.ones(m)
+    inter = torch.from_numpy(rng.random(m) < 0.4)
+    times = torch.from_numpy(rng.integers(0, 10_000, m)) if timed else torch.full((m,), -1)
+    extra = rng.normal(size=(n, 5))
+    full = influence_scores(
+        ei, n, weight=w, is_interaction=inter, edge_time=times, extra_features=extra
+    )
+    score, rank, _ = rescore(
+        ei,
+        n,
+        weight=w,
+        is_interaction=inter,
+        extra_features=extra,
+        pagerank_scores=full.pagerank,
+        model=full.engagement_model,
+    )
+    # with times the production scores are the kept model's: the same numbers
+    assert np.allclose(score, full.score, atol=1e-9)
+    assert (rank == full.rank).all()
