@@ -522,6 +522,7 @@ def stream(
     alerts_topic: str | None,
     batch_messages: int,
     batch_seconds: float,
+    full_every: float,
     interval: float,
     once: bool,
     idle_stop: float | None,
@@ -601,6 +602,7 @@ def stream(
             group=group,
             batch_messages=batch_messages,
             batch_seconds=batch_seconds,
+            full_every=full_every,
         ).run(report, max_batches=max_batches, idle_stop=idle_stop)
 
 

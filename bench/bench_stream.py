@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--batch-seconds", type=float, default=2.0)
     ap.add_argument("--batch-messages", type=int, default=5000)
+    ap.add_argument("--full-every", type=float, default=600.0)
     ap.add_argument("--epochs", type=int, default=20)
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
@@ -136,6 +137,7 @@ def main() -> None:
                 group="bench",
                 batch_messages=args.batch_messages,
                 batch_seconds=args.batch_seconds,
+                full_every=args.full_every,
             )
             stream._await_assignment()
             sent: list[float] = []
@@ -177,6 +179,7 @@ def main() -> None:
                         "latency_max": round(lat[-1], 2) if lat else None,
                         "latency_median": round(lat[len(lat) // 2], 2) if lat else None,
                         "dead_letters": rep.dead_letters,
+                        "full_update": rep.full,
                         "rss_gib": round(_rss_gib(), 2),
                         "at": round(done, 1),
                     }

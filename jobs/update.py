@@ -112,6 +112,7 @@ def run_update(
     *,
     progress: Say | None = None,
     source: str | None = None,
+    light: bool = False,
 ) -> UpdateResult:
     """Apply ``delta`` (a folder of changes, or a validated :class:`Dataset` from
     :func:`~graphsona.loaders.load_delta`) to ``store`` and update every result it touches.
@@ -119,6 +120,10 @@ def run_update(
     Needs the work dir of an earlier full run (``config.work_dir``); the update continues that
     run's model and settings (:func:`_continue`). Holds the store's and the work dir's locks
     like ``graphsona profile``.
+
+    ``light`` (what a stream's micro-batches use between full updates): no Leiden (earlier
+    users keep their community, a new user joins the community it is most linked to, or one of
+    its own) and no alert detection (the last alerts stand); everything else as above.
     """
     cfg = config or ProfileJobConfig()
     cfg.check()
@@ -136,7 +141,7 @@ def run_update(
 
             source = source or str(delta)
             delta, _ = load_delta(delta, store.read_user_ids())
-        return _Update(store, cfg, state, delta, say).run(source)
+        return _Update(store, cfg, state, delta, say, light=light).run(source)
 
 
 def _continue(state: JobState, cfg: ProfileJobConfig) -> ProfileJobConfig:
@@ -172,8 +177,12 @@ class _Update:
         state: JobState,
         delta: Dataset,
         say: Say,
+        *,
+        light: bool = False,
     ) -> None:
         self.store, self.cfg, self.state, self.delta, self.say = store, cfg, state, delta, say
+        self.light = light
+        self.knn: tuple[np.ndarray, np.ndarray] | None = None
         self.seconds: dict[str, float] = {}
         self._t = time.perf_counter()
 
@@ -391,9 +400,37 @@ class _Update:
                 z[lone] = zt.numpy()[lone]
         self.z, self.bias, self.refreshed = z, bias, refreshed
 
+    def _centred(self) -> torch.Tensor:
+        zc = torch.from_numpy(self.z - self.z.mean(0, keepdims=True))
+        return torch.nn.functional.normalize(zc, dim=1)
+
+    def _knn(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's profile neighbours: the state's lists renumbered to today's rows, those
+        of new users and users whose text changed searched again (exactly, against everyone);
+        users whose profile moved only through new links keep theirs until the next full run
+        (searching every refreshed user would be the full run's k-NN again: 46 s of a 86 s
+        update at 100k users)."""
+        from graphsona.gnn.communities import knn_rows
+
+        st, n = self.state, self.n
+        have = ~self.is_new
+        zc = self._centred()
+        k = len(st.users["knn"][0]) if st.users.height else 10
+        nbr = np.zeros((n, k), dtype=np.int64)
+        sim = np.zeros((n, k), dtype=np.float32)
+        old_to_new = np.full(st.users.height, -1, dtype=np.int64)
+        old_to_new[self.old_row[have]] = np.flatnonzero(have)
+        old_nbr = np.array(st.users["knn"].to_list(), dtype=np.int64).reshape(-1, k)
+        old_sim = np.array(st.users["knn_sim"].to_list(), dtype=np.float32).reshape(-1, k)
+        nbr[have] = old_to_new[old_nbr[self.old_row[have]]]
+        sim[have] = old_sim[self.old_row[have]]
+        redo = np.flatnonzero(self.text_touched)
+        if len(redo):
+            nbr[redo], sim[redo] = knn_rows(zc, redo, k)
+        return nbr, sim
+
     def _communities(self) -> None:
         from graphsona.gnn import leiden, match_ids, text_aware_communities
-        from graphsona.gnn.communities import knn_rows
 
         st, n, c = self.state, self.n, self.cfg
         have = ~self.is_new
@@ -402,28 +439,14 @@ class _Update:
         self.prev_membership = prev
         initial = _warm_start(prev, self.ei, self.ew, n)
         ew = self.ew
+        if self.light:  # no Leiden: earlier users stay, new users join (see run_update)
+            self.knn = self._knn() if "knn" in st.users.columns else None
+            self.membership = _joined(prev, self.ei, self.ew, n)
+            self.modularity = float(st.meta.get("modularity", float("nan")))
+            return
         if "knn" in st.users.columns:
-            zc = torch.from_numpy(self.z - self.z.mean(0, keepdims=True))
-            zc = torch.nn.functional.normalize(zc, dim=1)
-            k = len(st.users["knn"][0]) if st.users.height else 10
-            nbr = np.zeros((n, k), dtype=np.int64)
-            sim = np.zeros((n, k), dtype=np.float32)
-            # the state's neighbour lists, renumbered to today's rows
-            old_to_new = np.full(st.users.height, -1, dtype=np.int64)
-            old_to_new[self.old_row[have]] = np.flatnonzero(have)
-            old_nbr = np.array(st.users["knn"].to_list(), dtype=np.int64).reshape(-1, k)
-            old_sim = np.array(st.users["knn_sim"].to_list(), dtype=np.float32).reshape(-1, k)
-            nbr[have] = old_to_new[old_nbr[self.old_row[have]]]
-            sim[have] = old_sim[self.old_row[have]]
-            # the neighbour lists of new users and users whose text changed are searched again
-            # (exactly, against everyone); users whose profile moved only through new links
-            # keep theirs until the next full run (searching every refreshed user would be the
-            # full run's k-NN again: 46 s of a 86 s update at 100k users)
-            redo = np.flatnonzero(self.text_touched)
-            if len(redo):
-                r_nbr, r_sim = knn_rows(zc, redo, k)
-                nbr[redo], sim[redo] = r_nbr, r_sim
-            self.knn: tuple[np.ndarray, np.ndarray] | None = (nbr, sim)
+            self.knn = self._knn()
+            zc = self._centred()
             part = text_aware_communities(
                 self.ei,
                 zc,
@@ -432,7 +455,7 @@ class _Update:
                 min_size=c.min_community_size,
                 seed=c.seed,
                 initial=initial,
-                knn=(nbr, sim),
+                knn=self.knn,
             )
         else:
             self.knn = None
@@ -561,7 +584,9 @@ class _Update:
             )
         self.topics = topics
         timed = "created_at" in posts.columns and posts["created_at"].drop_nulls().len() > 0
-        if timed:
+        if self.light:  # alerts as the last full update left them
+            self.alerts = st.alerts
+        elif timed:
             from graphsona.jobs.stages import monitored_posts
 
             ctx: Context = {
@@ -897,8 +922,15 @@ def _row_hash(frame: pl.DataFrame) -> pl.Series:
 
 
 def _warm_start(prev: np.ndarray, ei: torch.Tensor, ew: torch.Tensor, n: int) -> np.ndarray:
-    """Leiden's starting membership: each earlier user in its community, each new user in the
-    community it is most linked to (by edge weight, either direction), else on its own."""
+    """Leiden's starting membership (:func:`_joined`, labels 0..k-1 as igraph wants them)."""
+    _, dense = np.unique(_joined(prev, ei, ew, n), return_inverse=True)
+    return dense.astype(np.int64)
+
+
+def _joined(prev: np.ndarray, ei: torch.Tensor, ew: torch.Tensor, n: int) -> np.ndarray:
+    """Each earlier user in its community, each new user in the community it is most linked
+    to (by edge weight, either direction), else in a new community of its own (ids above every
+    earlier one)."""
     start = prev.copy()
     new = np.flatnonzero(prev < 0)
     if len(new):
@@ -921,9 +953,7 @@ def _warm_start(prev: np.ndarray, ei: torch.Tensor, ew: torch.Tensor, n: int) ->
         lone = np.flatnonzero(start < 0)
         top = int(start.max()) + 1 if (start >= 0).any() else 0
         start[lone] = top + np.arange(len(lone))
-    # igraph wants labels 0..k-1
-    _, dense = np.unique(start, return_inverse=True)
-    return dense.astype(np.int64)
+    return start
 
 
 def update_record(result: UpdateResult) -> dict[str, Any]:

@@ -24,6 +24,10 @@ user, a bad time) go to the dead-letter topic (default ``graphsona.dead-letter``
 object with the reason, the source topic, partition and offset and the original value, and the
 stream goes on; they are committed with their batch.
 
+**Full and light updates.** A micro-batch is a light update (profiles, sentiment, topics,
+influence; new users join the community they are most linked to) except every ``full_every``
+seconds (default 600), when it is a full update (warm-started Leiden, alerts).
+
 **Alerts.** With ``alerts_topic``, every alert an update raises that the previous state did not
 hold is published there as JSON (key: the alert id).
 """
@@ -85,6 +89,7 @@ class BatchReport:
     update: dict[str, Any] | None = None
     alerts_published: int = 0
     seconds: float = 0.0
+    full: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +97,7 @@ class BatchReport:
             "applied": self.applied,
             "dead_letters": self.dead_letters,
             "alerts_published": self.alerts_published,
+            "full_update": self.full,
             "seconds": round(self.seconds, 3),
             "update": self.update,
         }
@@ -100,6 +106,7 @@ class BatchReport:
 def _kafka() -> Any:
     try:
         import confluent_kafka
+        import confluent_kafka.admin  # the topic check uses it
     except ImportError as e:  # pragma: no cover - a core dependency
         raise MissingDependencyError(
             "pip install confluent-kafka (graphsona stream --kafka)"
@@ -125,6 +132,10 @@ class KafkaStream:
         bootstrap: ``host:port[,host:port]`` of the brokers.
         group: the consumer group (one group per store: its committed offsets say what the
             store has applied).
+        full_every: seconds between full updates; the micro-batches in between are light
+            (:func:`~graphsona.jobs.update.run_update`: no Leiden, no alert detection), so that
+            a batch becomes queryable in seconds. The first batch is always a full update; 0
+            makes every batch a full one.
         extra: further librdkafka settings for consumer and producer (e.g. security).
     """
 
@@ -138,6 +149,7 @@ class KafkaStream:
         group: str = "graphsona",
         batch_messages: int = 1000,
         batch_seconds: float = 5.0,
+        full_every: float = 600.0,
         extra: dict[str, Any] | None = None,
     ) -> None:
         if batch_messages < 1 or batch_seconds <= 0:
@@ -145,6 +157,8 @@ class KafkaStream:
         self.store, self.cfg = store, cfg
         self.topics = topics or StreamTopics()
         self.batch_messages, self.batch_seconds = batch_messages, batch_seconds
+        self.full_every = full_every
+        self._last_full = float("-inf")
         ck = _kafka()
         common = {"bootstrap.servers": bootstrap, **(extra or {})}
         self.consumer = ck.Consumer(
@@ -157,6 +171,7 @@ class KafkaStream:
             }
         )
         self.producer = ck.Producer({**common, "enable.idempotence": True})
+        self._ensure_topics(ck, common)
         self.assigned = False
         self._early: list[Any] = []  # messages read while waiting for the assignment
 
@@ -165,6 +180,28 @@ class KafkaStream:
 
         self.consumer.subscribe(self.topics.inputs, on_assign=on_assign)
         self._table_of = {self.topics.table(t): t for t in TABLES}
+
+    def _ensure_topics(self, ck: Any, common: dict[str, Any]) -> None:
+        """Create the input and dead-letter topics that do not exist yet (one partition; a
+        consumer subscribed only to missing topics would never be given partitions). Topics
+        that exist are left as they are."""
+        admin = ck.admin.AdminClient(common)
+        wanted = [*self.topics.inputs, self.topics.dead_letters]
+        if self.topics.alerts:
+            wanted.append(self.topics.alerts)
+        have = set(admin.list_topics(timeout=30).topics)
+        missing = [t for t in wanted if t not in have]
+        if not missing:
+            return
+        futures = admin.create_topics(
+            [ck.admin.NewTopic(t, num_partitions=1, replication_factor=-1) for t in missing]
+        )
+        for topic, future in futures.items():
+            try:
+                future.result(30)
+            except ck.KafkaException as e:
+                if e.args[0].code() != ck.KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise ConfigError(f"Kafka: cannot create topic {topic}: {e}") from e
 
     def close(self) -> None:
         self.consumer.close()
@@ -290,7 +327,11 @@ class KafkaStream:
         report.dead_letters = dead + dead_v
         if delta is not None:
             report.applied = {t: getattr(delta, t).height for t in TABLES}
-            result = run_update(self.store, delta, self.cfg, source="kafka")
+            full = time.monotonic() - self._last_full >= self.full_every
+            result = run_update(self.store, delta, self.cfg, source="kafka", light=not full)
+            if full:
+                self._last_full = time.monotonic()
+            report.full = full
             report.update = result.summary()
             crash_point("stream:applied")
             if self.topics.alerts:

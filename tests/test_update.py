@@ -286,3 +286,25 @@ def test_rescore_with_the_kept_model_reproduces_the_full_scores() -> None:
     # with times the production scores are the kept model's: the same numbers
     assert np.allclose(score, full.score, atol=1e-9)
     assert (rank == full.rank).all()
+
+
+def test_light_update_keeps_communities_and_alerts(tmp_path: Path) -> None:
+    """What a stream's micro-batches run between full updates: new users join the community
+    they are most linked to, nobody else moves, the alerts stand; profiles as in a full one."""
+    split = _split(tmp_path)
+    cfg = _cfg(tmp_path)
+    with open_store(str(tmp_path / "g.lbdb"), create=True) as store:
+        store.load(load_dataset(tmp_path / "base")[0])
+        run_profile(store, cfg)
+        before = load_state(tmp_path / "work")
+        result = run_update(store, tmp_path / "delta", cfg, light=True)
+        after = load_state(tmp_path / "work")
+        users = _users(store)
+    assert result.moved_users == 0 and result.communities_kept == 1.0
+    assert after.alerts.equals(before.alerts)
+    new = users.filter(pl.col("user_id").is_in(split["new"]))
+    assert new["community_id"].null_count() == 0 and new["profile"].null_count() == 0
+    old_ids = set(before.users["community_id"].to_list())
+    linked = after.users.filter(pl.col("user_id").is_in(split["new"]))
+    # a new user with links joins an earlier community; one without any gets its own
+    assert any(c in old_ids for c in linked["community_id"].to_list())
