@@ -13,18 +13,21 @@ ten most similar users in the same planted community as often as in the full run
 Settings: the fast static text model with a vector cache (the update's premise: earlier posts'
 vectors are cached), the job's defaults otherwise, ``--epochs`` (default 20, as bench_e2e).
 
-Run: ``python bench/bench_update.py [--users 100000] [--epochs 20] [--no-reference]``; writes
+Run: ``python bench/bench_update.py [--users 100000] [--epochs 20] [--no-reference]
+[--store embedded|neo4j]``; writes
 ``bench/results/update-<UTC time>.json`` with the run's provenance.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +93,28 @@ def _top10_same(users: Any, planted: Any) -> float:
     return float((p[top] == p[rows][:, None]).float().mean())
 
 
+@contextlib.contextmanager
+def _store(kind: str, path: Path) -> Iterator[Any]:
+    """The embedded store at ``path``, or a fresh Neo4j test server's (stopped afterwards)."""
+    from graphsona.graph import Neo4jStore, open_store
+
+    if kind == "embedded":
+        with open_store(str(path), create=True) as store:
+            yield store
+        return
+    import neo4j
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from neo4j_test_server import Neo4jTestServer
+
+    server = Neo4jTestServer.start()
+    try:
+        with neo4j.GraphDatabase.driver(server.uri, auth=None) as driver:
+            yield Neo4jStore(driver)
+    finally:
+        server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--users", type=int, default=100_000)
@@ -97,6 +122,12 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument(
+        "--store",
+        choices=["embedded", "neo4j"],
+        default="embedded",
+        help="where the base and the update live (neo4j: scripts/neo4j_test_server.py)",
+    )
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     run = _provenance.start("update", args.results_dir)
@@ -108,7 +139,12 @@ def main() -> None:
     from graphsona.loaders import load_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_update_"))
-    out: dict[str, Any] = {"users": args.users, "new_share": args.share, "epochs": args.epochs}
+    out: dict[str, Any] = {
+        "users": args.users,
+        "new_share": args.share,
+        "epochs": args.epochs,
+        "store": args.store,
+    }
     try:
         _say("generating")
         split = _split(tmp, args.users, args.share, args.seed)
@@ -122,7 +158,7 @@ def main() -> None:
                 work_dir=tmp / work,
             )
 
-        with open_store(str(tmp / "a.lbdb"), create=True) as store:
+        with _store(args.store, tmp / "a.lbdb") as store:
             _say("loading the base")
             t = time.perf_counter()
             store.load(load_dataset(tmp / "base")[0])

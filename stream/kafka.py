@@ -329,6 +329,9 @@ class KafkaStream:
             report.applied = {t: getattr(delta, t).height for t in TABLES}
             full = time.monotonic() - self._last_full >= self.full_every
             result = run_update(self.store, delta, self.cfg, source="kafka", light=not full)
+            # the embedded store's page cache (up to a quarter of RAM) is given back after each
+            # batch: a stream runs for days, and the next batch reads the graph afresh anyway
+            self.store.release_memory()
             if full:
                 self._last_full = time.monotonic()
             report.full = full

@@ -145,6 +145,7 @@ class FolderWatch:
             {},
         )
         result = run_update(self.store, delta, self.cfg, source=str(self.folder))
+        self.store.release_memory()  # the embedded store's page cache, between batches
         self._record(good, result.run_id)
         out["update"] = result.summary()
         return out

@@ -308,3 +308,29 @@ def test_light_update_keeps_communities_and_alerts(tmp_path: Path) -> None:
     linked = after.users.filter(pl.col("user_id").is_in(split["new"]))
     # a new user with links joins an earlier community; one without any gets its own
     assert any(c in old_ids for c in linked["community_id"].to_list())
+
+
+def test_stream_watch_and_update_from_the_command_line(tmp_path: Path) -> None:
+    _split(tmp_path)
+    store = tmp_path / "one" / "graph.lbdb"
+    store.parent.mkdir()
+    cache = ["--cache", str(tmp_path / "vectors.sqlite")]
+    assert _cli("load", str(tmp_path / "base"), "--store", str(store)).returncode == 0
+    prof = _cli("profile", "--store", str(store), "--fast", "--epochs", "5", "--dim", "16", *cache)
+    assert prof.returncode == 0, prof.stderr
+    usage = _cli("stream", "--store", str(store))
+    assert usage.returncode != 0 and "exactly one of --watch" in usage.stderr
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    posts = pl.read_parquet(tmp_path / "delta" / "posts.parquet")
+    late = posts.filter(pl.col("post_id") == "late-1")  # by an earlier user: no new user needed
+    late.write_ndjson(inbox / "posts-late.jsonl")
+    old = time.time() - 10
+    os.utime(inbox / "posts-late.jsonl", (old, old))
+    out = _cli("stream", "--watch", str(inbox), "--store", str(store), "--once", "--json", *cache)
+    assert out.returncode == 0, out.stderr
+    batch = json.loads(out.stdout.strip().splitlines()[-1])
+    assert batch["files"] == ["posts-late.jsonl"] and batch["update"]["new_posts"] == 1
+    text = _cli("update", str(tmp_path / "delta"), "--store", str(store), *cache)
+    assert text.returncode == 0, text.stderr
+    assert "users written" in text.stdout and "drift:" in text.stdout
