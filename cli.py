@@ -492,6 +492,13 @@ def _print_update(s: dict[str, Any]) -> None:
     help="Kafka: seconds a micro-batch collects messages at most.",
 )
 @click.option(
+    "--full-every",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Kafka: seconds between full updates (Leiden, alerts); light ones in between.",
+)
+@click.option(
     "--interval",
     type=float,
     default=5.0,
