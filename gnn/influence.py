@@ -150,6 +150,20 @@ def _as_linear(model: Any, features: str) -> dict[str, Any]:
     }
 
 
+def _edge_arrays(
+    edge_index: torch.Tensor, weight: torch.Tensor | None, is_interaction: torch.Tensor | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges, weights (1 when none) and the interaction flags (none: all follows) as numpy."""
+    ei = edge_index.numpy().astype(np.int64)
+    w = np.ones(ei.shape[1]) if weight is None else weight.numpy().astype(np.float64)
+    inter = (
+        np.zeros(ei.shape[1], bool)
+        if is_interaction is None
+        else is_interaction.numpy().astype(bool)
+    )
+    return ei, w, inter
+
+
 def rescore(
     edge_index: torch.Tensor,
     num_nodes: int,
@@ -163,13 +177,7 @@ def rescore(
     """Scores and ranks of a changed graph with an earlier run's engagement model (no refit):
     the incremental update's influence. Returns ``(score, rank, predicted engagement)``."""
     n, pr = num_nodes, pagerank_scores
-    ei = edge_index.numpy().astype(np.int64)
-    w = np.ones(ei.shape[1]) if weight is None else weight.numpy().astype(np.float64)
-    inter = (
-        np.zeros(ei.shape[1], bool)
-        if is_interaction is None
-        else is_interaction.numpy().astype(bool)
-    )
+    ei, w, inter = _edge_arrays(edge_index, weight, is_interaction)
     kind = model.get("features", "none")
     if kind == "all":
         x = _features(ei, w, inter, n, extra_features, pr)
@@ -272,13 +280,7 @@ def influence_scores(
             update's warm-started one).
     """
     n = num_nodes
-    ei = edge_index.numpy().astype(np.int64)
-    w = np.ones(ei.shape[1]) if weight is None else weight.numpy().astype(np.float64)
-    inter = (
-        np.zeros(ei.shape[1], bool)
-        if is_interaction is None
-        else is_interaction.numpy().astype(bool)
-    )
+    ei, w, inter = _edge_arrays(edge_index, weight, is_interaction)
     times = np.full(ei.shape[1], -1) if edge_time is None else edge_time.numpy()
     pr = (
         pagerank(edge_index, n, torch.from_numpy(w.astype(np.float32)))

@@ -36,12 +36,9 @@ the POM adds ``log4j-slf4j-impl``, log4j's binding for slf4j 1.x. With a static 
 
 from __future__ import annotations
 
-import argparse
 import base64
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -51,8 +48,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from jvm_test_server import (  # scripts/: the plumbing both test servers share
+    StartAborted,
+    command_line,
+    free_port,
+    mvn_copy,
+    stop_jvm,
+)
+from jvm_test_server import java_binary as jvm_java_binary
+
 KAFKA_VERSION = os.environ.get("GRAPHSONA_KAFKA_VERSION", "4.1.1")
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 HERE = Path(__file__).resolve().parent / "kafka"
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -95,33 +100,7 @@ def runtime_dir() -> Path:
 
 
 def java_binary() -> str:
-    home = os.environ.get("GRAPHSONA_KAFKA_JAVA_HOME")
-    candidates = [Path(home)] if home else []
-    candidates += [Path("/usr/lib/jvm/java-17-openjdk-amd64"), Path("/usr/lib/jvm/java-17-openjdk")]
-    for c in candidates:
-        if (c / "bin" / "java").exists():
-            return str(c / "bin" / "java")
-    found = shutil.which("java")
-    if not found:
-        raise RuntimeError("no Java found: install OpenJDK 17 or set GRAPHSONA_KAFKA_JAVA_HOME")
-    return found
-
-
-def _mvn_copy(pom: Path, out: Path, props: dict[str, str]) -> None:
-    cmd = ["mvn", "-q", "-B", "-f", str(pom)]
-    cmd += [f"-D{k}={v}" for k, v in props.items()]
-    cmd += [
-        f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-        "-DincludeScope=runtime",
-        "-Dmdep.prependGroupId=true",
-        f"-DoutputDirectory={out}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"Maven could not resolve {pom.name} (exit {proc.returncode}):\n"
-            f"{' '.join(cmd)}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        )
+    return jvm_java_binary("GRAPHSONA_KAFKA_JAVA_HOME")
 
 
 def assemble(force: bool = False) -> Path:
@@ -134,7 +113,7 @@ def assemble(force: bool = False) -> Path:
         raise RuntimeError("Maven ('mvn') is needed to assemble the Kafka test server")
     tmp = Path(tempfile.mkdtemp(prefix="kafka-rt-", dir=rt.parent if rt.parent.exists() else None))
     try:
-        _mvn_copy(HERE / "server-pom.xml", tmp / "lib", {"kafka.version": KAFKA_VERSION})
+        mvn_copy(HERE / "server-pom.xml", tmp / "lib", {"kafka.version": KAFKA_VERSION})
     except BaseException:  # a failed or interrupted resolution leaves no half-filled folder
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -144,12 +123,6 @@ def assemble(force: bool = False) -> Path:
     rt.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(rt)
     return rt
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def random_cluster_id() -> str:
@@ -217,10 +190,6 @@ def _format_storage(rt: Path, home: Path, conf: Path) -> None:
             f"formatting the Kafka storage failed (exit {proc.returncode}):\n"
             f"{' '.join(cmd)}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         )
-
-
-class StartAborted(RuntimeError):
-    """``should_stop`` asked ``KafkaTestServer.start`` to give up; nothing is left running."""
 
 
 @dataclass
@@ -327,86 +296,20 @@ class KafkaTestServer:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=30)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if self.owns_home:
-            shutil.rmtree(self.home, ignore_errors=True)
+        stop_jvm(self.process, self.home, self.owns_home)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return command_line(
+        argv,
+        doc=__doc__,
+        name="Kafka",
+        assemble=lambda force: assemble(force=force),
+        start=lambda home, port, stop: KafkaTestServer.start(
+            home=home, port=port, should_stop=stop
+        ),
+        banner=lambda s: f"KAFKA_BOOTSTRAP={s.bootstrap}  (home {s.home}; JVM pid {s.process.pid})",
     )
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("assemble", help="resolve the jars from Maven Central (once)")
-    a.add_argument("--force", action="store_true", help="resolve again even if assembled")
-    r = sub.add_parser("run", help="start a broker, print its bootstrap address, stop on Ctrl-C")
-    r.add_argument("--port", type=int, default=None)
-    r.add_argument("--home", type=Path, default=None, help="keep data here (default: temp dir)")
-    args = ap.parse_args(argv)
-    if args.cmd == "assemble":
-        print(assemble(force=args.force))
-        return 0
-    return _run(args.home, args.port)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def _run(home: Path | None, port: int | None) -> int:
-    """Start a broker and keep it until SIGINT, SIGTERM or SIGHUP; then stop it and clean up.
-
-    The JVM runs in its own session (so a terminal's Ctrl-C reaches this process only), and a
-    signal's default action would end this process without stopping it: the handlers only record
-    the signal, and the code below stops the JVM and removes a temporary home at a safe point,
-    also while the broker is still starting.
-    """
-    received: list[int] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        received.append(signum)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, on_signal)
-    try:
-        server = KafkaTestServer.start(home=home, port=port, should_stop=lambda: bool(received))
-    except StartAborted:
-        print(f"stopped ({signal.Signals(received[0]).name}) while starting", file=sys.stderr)
-        return 0
-    except Exception as e:
-        if received:  # e.g. Ctrl-C also reached Maven or the storage tool while starting
-            print(f"stopped ({signal.Signals(received[0]).name}) while starting", file=sys.stderr)
-            return 0
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(
-        f"KAFKA_BOOTSTRAP={server.bootstrap}  (home {server.home}; JVM pid {server.process.pid})",
-        flush=True,
-    )
-    rc = 0
-    try:
-        while not received:
-            if server.process.poll() is not None:
-                print(
-                    f"error: Kafka exited with code {server.process.returncode}\n"
-                    + server.log_tail(),
-                    file=sys.stderr,
-                )
-                rc = 1
-                break
-            time.sleep(0.2)
-    finally:
-        server.stop()
-    if received:
-        kept = "" if server.owns_home else f"; data kept in {server.home}"
-        print(f"stopped ({signal.Signals(received[0]).name}){kept}", file=sys.stderr)
-    return rc
 
 
 if __name__ == "__main__":

@@ -32,13 +32,9 @@ and the plugins are deduplicated by ``group:artifact``, keeping the higher versi
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,10 +43,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from jvm_test_server import (  # scripts/: the plumbing both test servers share
+    StartAborted,
+    command_line,
+    free_port,
+    mvn_copy,
+    stop_jvm,
+)
+from jvm_test_server import java_binary as jvm_java_binary
+
 NEO4J_VERSION = os.environ.get("GRAPHSONA_NEO4J_VERSION", "5.26.19")
 APOC_VERSION = os.environ.get("GRAPHSONA_APOC_VERSION", "5.26.19")
 GDS_VERSION = os.environ.get("GRAPHSONA_GDS_VERSION", "2.13.9")
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 HERE = Path(__file__).resolve().parent / "neo4j"
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 JVM_FLAGS = [
@@ -78,16 +82,7 @@ def runtime_dir() -> Path:
 
 
 def java_binary() -> str:
-    home = os.environ.get("GRAPHSONA_NEO4J_JAVA_HOME")
-    candidates = [Path(home)] if home else []
-    candidates += [Path("/usr/lib/jvm/java-17-openjdk-amd64"), Path("/usr/lib/jvm/java-17-openjdk")]
-    for c in candidates:
-        if (c / "bin" / "java").exists():
-            return str(c / "bin" / "java")
-    found = shutil.which("java")
-    if not found:
-        raise RuntimeError("no Java found: install OpenJDK 17 or set GRAPHSONA_NEO4J_JAVA_HOME")
-    return found
+    return jvm_java_binary("GRAPHSONA_NEO4J_JAVA_HOME")
 
 
 def _version_key(v: str) -> tuple[tuple[int, str], ...]:
@@ -108,23 +103,6 @@ def _index_jars(folder: Path) -> dict[str, tuple[str, Path]]:
     return out
 
 
-def _mvn_copy(pom: Path, out: Path, props: dict[str, str]) -> None:
-    cmd = ["mvn", "-q", "-B", "-f", str(pom)]
-    cmd += [f"-D{k}={v}" for k, v in props.items()]
-    cmd += [
-        f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-        "-DincludeScope=runtime",
-        "-Dmdep.prependGroupId=true",
-        f"-DoutputDirectory={out}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"Maven could not resolve {pom.name} (exit {proc.returncode}):\n"
-            f"{' '.join(cmd)}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        )
-
-
 def assemble(force: bool = False) -> Path:
     """Resolve the jars into ``runtime_dir()`` once; later calls return at once."""
     rt = runtime_dir()
@@ -136,8 +114,8 @@ def assemble(force: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="neo4j-rt-", dir=rt.parent if rt.parent.exists() else None))
     lib, plugins = tmp / "lib", tmp / "plugins"
     try:
-        _mvn_copy(HERE / "server-pom.xml", lib, {"neo4j.version": NEO4J_VERSION})
-        _mvn_copy(
+        mvn_copy(HERE / "server-pom.xml", lib, {"neo4j.version": NEO4J_VERSION})
+        mvn_copy(
             HERE / "plugins-pom.xml",
             plugins,
             {"gds.version": GDS_VERSION, "apoc.version": APOC_VERSION},
@@ -162,12 +140,6 @@ def assemble(force: bool = False) -> Path:
     rt.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(rt)
     return rt
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _write_conf(home: Path, rt: Path, port: int) -> None:
@@ -197,10 +169,6 @@ def _write_conf(home: Path, rt: Path, port: int) -> None:
         "db.tx_log.rotation.retention_policy": "1 files",
     }
     (conf / "neo4j.conf").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-
-
-class StartAborted(RuntimeError):
-    """``should_stop`` asked ``Neo4jTestServer.start`` to give up; nothing is left running."""
 
 
 @dataclass
@@ -302,86 +270,20 @@ class Neo4jTestServer:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=30)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if self.owns_home:
-            shutil.rmtree(self.home, ignore_errors=True)
+        stop_jvm(self.process, self.home, self.owns_home)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    return command_line(
+        argv,
+        doc=__doc__,
+        name="Neo4j",
+        assemble=lambda force: assemble(force=force),
+        start=lambda home, port, stop: Neo4jTestServer.start(
+            home=home, port=port, should_stop=stop
+        ),
+        banner=lambda s: f"NEO4J_URI={s.uri}  (no auth; home {s.home}; JVM pid {s.process.pid})",
     )
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("assemble", help="resolve the jars from Maven Central (once)")
-    a.add_argument("--force", action="store_true", help="resolve again even if assembled")
-    r = sub.add_parser("run", help="start a server, print its URI, stop on Ctrl-C")
-    r.add_argument("--port", type=int, default=None)
-    r.add_argument("--home", type=Path, default=None, help="keep data here (default: temp dir)")
-    args = ap.parse_args(argv)
-    if args.cmd == "assemble":
-        print(assemble(force=args.force))
-        return 0
-    return _run(args.home, args.port)
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def _run(home: Path | None, port: int | None) -> int:
-    """Start a server and keep it until SIGINT, SIGTERM or SIGHUP; then stop it and clean up.
-
-    The JVM runs in its own session (so a terminal's Ctrl-C reaches this process only), and a
-    signal's default action would end this process without stopping it: the handlers only record
-    the signal, and the code below stops the JVM and removes a temporary home at a safe point,
-    also while the server is still starting.
-    """
-    received: list[int] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        received.append(signum)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, on_signal)
-    try:
-        server = Neo4jTestServer.start(home=home, port=port, should_stop=lambda: bool(received))
-    except StartAborted:
-        print(f"stopped ({signal.Signals(received[0]).name}) while starting", file=sys.stderr)
-        return 0
-    except Exception as e:
-        if received:  # e.g. Ctrl-C also reached Maven while it was assembling the server
-            print(f"stopped ({signal.Signals(received[0]).name}) while starting", file=sys.stderr)
-            return 0
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(
-        f"NEO4J_URI={server.uri}  (no auth; home {server.home}; JVM pid {server.process.pid})",
-        flush=True,
-    )
-    rc = 0
-    try:
-        while not received:
-            if server.process.poll() is not None:
-                print(
-                    f"error: Neo4j exited with code {server.process.returncode}\n"
-                    + server.log_tail(),
-                    file=sys.stderr,
-                )
-                rc = 1
-                break
-            time.sleep(0.2)
-    finally:
-        server.stop()
-    if received:
-        kept = "" if server.owns_home else f"; data kept in {server.home}"
-        print(f"stopped ({signal.Signals(received[0]).name}){kept}", file=sys.stderr)
-    return rc
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,4 +99,20 @@ def update_config(root: Path, work: str = "work") -> ProfileJobConfig:
         dim=16,
         epochs=15,
         work_dir=root / work,
+    )
+
+
+def run_cli(*args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``graphsona ARGS`` in a fresh process (offline); ``crash`` names a crash point of
+    :mod:`graphsona._faults` that kills it with SIGKILL."""
+    env = {k: v for k, v in os.environ.items() if k != "GRAPHSONA_CRASH_AT"}
+    env["HF_HUB_OFFLINE"] = "1"
+    if crash:
+        env["GRAPHSONA_CRASH_AT"] = crash
+    return subprocess.run(
+        [sys.executable, "-m", "graphsona.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from graphsona.graph import EmbeddedStore, open_store
 from graphsona.jobs.profile import run_profile
 from graphsona.loaders import load_dataset
 from graphsona.stream.kafka import KafkaStream, StreamTopics
-from helpers import TABLES
+from helpers import TABLES, run_cli
 from helpers import split_network as _split
 from helpers import update_config as _cfg
 from kafka_test_server import KafkaTestServer  # scripts/ is on pytest's pythonpath
@@ -158,14 +157,7 @@ def test_messages_become_an_update_and_bad_ones_dead_letters(
 def _stream_cli(
     tmp_path: Path, bootstrap: str, prefix: str, crash: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GRAPHSONA_CRASH_AT"}
-    env["HF_HUB_OFFLINE"] = "1"
-    if crash:
-        env["GRAPHSONA_CRASH_AT"] = crash
-    cmd = [
-        sys.executable,
-        "-m",
-        "graphsona.cli",
+    return run_cli(
         "stream",
         "--kafka",
         bootstrap,
@@ -186,8 +178,8 @@ def _stream_cli(
         "--idle-stop",
         "8",
         "--json",
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        crash=crash,
+    )
 
 
 def test_killed_consumer_restarts_with_nothing_lost_or_doubled(

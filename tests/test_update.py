@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from graphsona.jobs.state import load_state
 from graphsona.jobs.update import run_update
 from graphsona.loaders import load_dataset, load_delta
 from graphsona.stream.watch import LEDGER, FolderWatch
-from helpers import N_USERS, TABLES
+from helpers import N_USERS, TABLES, run_cli
 from helpers import split_network as _split
 from helpers import update_config as _cfg
 
@@ -122,17 +121,7 @@ def test_update_agrees_with_a_full_run_on_the_same_data(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GRAPHSONA_CRASH_AT"}
-    env["HF_HUB_OFFLINE"] = "1"
-    if crash:
-        env["GRAPHSONA_CRASH_AT"] = crash
-    return subprocess.run(
-        [sys.executable, "-m", "graphsona.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
+    return run_cli(*args, crash=crash)
 
 
 def _results(path: Path) -> pl.DataFrame:
