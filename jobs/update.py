@@ -32,6 +32,12 @@ A crash at any point is repaired by running the same update again: the delta's l
 upsert, the state is replaced atomically only at the end, and the computation is deterministic,
 so the rerun ends where an uninterrupted run would have.
 
+Why not a list of the profile job's stages (as ARCHITECTURE.md proposes for the update): a stage
+recomputes its whole output when its fingerprint changes, while every step here patches the
+previous output row by row (the state), so the update is its own procedure; it reuses the
+stages' parts (text pooling, the encoder's input scaling, the influence inputs, the monitor's
+posts) so that both paths compute the same things the same way.
+
 The **drift report** says when a full retrain is due: when users added since the full run pass
 :data:`MAX_NEW_SHARE` of the users it trained on, or when the model ranks the delta's new follows
 (links it never saw) worse than the full run's validation AUC by more than :data:`MAX_AUC_DROP`;
@@ -645,12 +651,7 @@ class _Update:
             )
             names = pl.concat([names, named.select(base_cols)], how="diagonal_relaxed")
         names = names.drop("size").join(sizes, on="community_id", how="left").select(base_cols)
-        scored = (
-            self.posts.filter(pl.col("sentiment").is_not_null())
-            if ("sentiment" in self.posts.columns)
-            else None
-        )
-        if scored is not None:
+        if "sentiment" in self.posts.columns:
             names = names.join(community_mood(self.posts, members), on="community_id", how="left")
         if "topic_id" in self.posts.columns:
             tagged = self.posts.select("user_id", "topic_id").join(members, on="user_id")
