@@ -128,6 +128,13 @@ def main() -> None:
         default="embedded",
         help="where the base and the update live (neo4j: scripts/neo4j_test_server.py)",
     )
+    ap.add_argument(
+        "--snapshot",
+        type=Path,
+        help="embedded store only: keep the base after its full job in this folder, and on later "
+        "runs start from it (the full job's figures are the recorded ones; for iterating on "
+        "the update, not for the figures in BENCHMARKS.md)",
+    )
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     run = _provenance.start("update", args.results_dir)
@@ -145,9 +152,25 @@ def main() -> None:
         "epochs": args.epochs,
         "store": args.store,
     }
+    snap = args.snapshot
+    reuse = snap is not None and (snap / "full_job.json").exists()
     try:
-        _say("generating")
-        split = _split(tmp, args.users, args.share, args.seed)
+        if reuse:
+            import json
+
+            import polars as pl
+
+            _say(f"starting from the snapshot {snap}")
+            shutil.rmtree(tmp)
+            shutil.copytree(snap, tmp)
+            recorded = json.loads((tmp / "full_job.json").read_text())
+            split = {
+                "sizes": recorded["sizes"],
+                "planted": pl.read_parquet(tmp / "planted.parquet"),
+            }
+        else:
+            _say("generating")
+            split = _split(tmp, args.users, args.share, args.seed)
         out["sizes"] = split["sizes"]
 
         def cfg(work: str) -> ProfileJobConfig:
@@ -158,7 +181,13 @@ def main() -> None:
                 work_dir=tmp / work,
             )
 
-        with _store(args.store, tmp / "a.lbdb") as store:
+        if reuse:
+            out["full_job"] = {**recorded["full_job"], "from_snapshot": str(snap)}
+            out["base_load_seconds"] = recorded["base_load_seconds"]
+            full_s = float(recorded["full_job"]["seconds"])
+        stack = contextlib.ExitStack()
+        store = stack.enter_context(_store(args.store, tmp / "a.lbdb"))
+        if not reuse:
             _say("loading the base")
             t = time.perf_counter()
             store.load(load_dataset(tmp / "base")[0])
@@ -173,6 +202,16 @@ def main() -> None:
                 "best_val_auc": full.best_val_auc,
             }
             run.write(out, complete=False)
+        if snap is not None and not reuse and args.store == "embedded":
+            import json
+
+            stack.close()
+            _say(f"keeping the base in {snap}")
+            shutil.copytree(tmp, snap, dirs_exist_ok=True)
+            split["planted"].write_parquet(snap / "planted.parquet")
+            (snap / "full_job.json").write_text(json.dumps(out))
+            store = stack.enter_context(_store(args.store, tmp / "a.lbdb"))
+        with stack:
             _say("update with the delta")
             t = time.perf_counter()
             upd = run_update(
