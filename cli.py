@@ -415,13 +415,90 @@ def update(
         _open(uri, cfg) as store,
     ):
         result = run_update(
-            store, dataset_dir, job, progress=None if as_json else _progress(status)
+            store,
+            dataset_dir,
+            job,
+            progress=None if as_json else _progress(status),
+            privacy=cfg.privacy,
         )
     summary = result.summary()
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
     _print_update(summary)
+
+
+@main.command()
+@click.argument("user_ids", nargs=-1)
+@click.option(
+    "--file",
+    "ids_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A file of user ids, one per line (with the ids given as arguments).",
+)
+@_store_option
+@_config_option
+@_work_dir_option
+@_cache_option
+@_json_option
+@_friendly
+def forget(
+    user_ids: tuple[str, ...],
+    ids_file: Path | None,
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
+    work_dir: Path | None,
+    cache_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Erase people from everything graphsona keeps (store, vector cache, work dir, exports).
+
+    Ids are the platform's own: in a pseudonymised store they are turned into pseudonyms with
+    the store's key. Aggregates that counted them are recounted or marked stale, and one line
+    without ids goes to the erasure log in the work dir. An interrupted erasure is completed
+    by the next `graphsona forget` (ids optional then). See the README's "Privacy" section.
+
+    \b
+    Example:
+      graphsona forget 12345 67890 --store graphsona-demo/graph.lbdb
+      graphsona forget --file requests.txt --config job.toml --json
+    """
+    from graphsona.graph.registry import require_store
+    from graphsona.jobs.forget import run_forget
+    from graphsona.jobs.overrides import profile_settings
+
+    ids = list(user_ids)
+    if ids_file is not None:
+        ids += [x.strip() for x in ids_file.read_text(encoding="utf-8").splitlines() if x.strip()]
+    cfg = _job_config(config_path, sets)
+    uri = _uri(store_uri, cfg)
+    require_store(uri)
+    job = profile_settings(cfg, uri, work_dir=work_dir, cache=cache_path)
+    assert job.work_dir is not None
+    with console.status("forgetting") as status, _open(uri, cfg) as store:
+        result = run_forget(
+            store,
+            ids,
+            work_dir=job.work_dir,
+            cache=job.cache,
+            privacy=cfg.privacy,
+            progress=None if as_json else _progress(status),
+        )
+    s = result.summary()
+    if as_json:
+        click.echo(json.dumps(s, indent=2, default=str))
+        return
+    console.print(
+        f"erased {s['found']} of {s['requested']} users"
+        + (" (and completed an interrupted erasure)" if s["resumed_earlier_erasure"] else "")
+    )
+    for k, v in s.items():
+        if k not in ("requested", "found", "resumed_earlier_erasure", "log", "users_requested"):
+            console.print(f"  {k}: {v}")
+    if s["log"]:
+        console.print(f"erasure log: {s['log']}")
 
 
 def _print_update(s: dict[str, Any]) -> None:
@@ -591,7 +668,7 @@ def stream(
         if watch_dir is not None:
             from graphsona.stream.watch import FolderWatch
 
-            FolderWatch(watch_dir, store, job).run(
+            FolderWatch(watch_dir, store, job, privacy=cfg.privacy).run(
                 report, interval=interval, once=once, max_batches=max_batches
             )
             return
@@ -610,6 +687,7 @@ def stream(
             batch_messages=batch_messages,
             batch_seconds=batch_seconds,
             full_every=full_every,
+            privacy=cfg.privacy,
         ).run(report, max_batches=max_batches, idle_stop=idle_stop)
 
 
@@ -1169,13 +1247,21 @@ def export(
     folder = out or cfg.export_dir
     if folder is None:
         raise ConfigError("give --out DIR (or [output] export_dir in the config)")
+    from graphsona.jobs.workdir import record_outputs, resolve_work_dir
+
+    uri = _uri(store_uri, cfg)
     with (
-        _open(_uri(store_uri, cfg), cfg, read_only=True) as store,
+        _open(uri, cfg, read_only=True) as store,
         console.status("exporting"),
     ):
         written = export_results(
             store, folder, k=k or cfg.recommendations, profile_property=cfg.job.profile_property
         )
+    # recorded, so that `graphsona forget` finds these copies too
+    record_outputs(
+        resolve_work_dir(uri, configured=cfg.work_dir, database=cfg.database),
+        list(written.values()),
+    )
     if as_json:
         click.echo(json.dumps({k: str(v) for k, v in written.items()}, indent=2))
     else:
@@ -1203,13 +1289,12 @@ def report(
     cfg = _job_config(config_path, sets)
     target = out or cfg.report or Path("graphsona-report.html")
     uri = _uri(store_uri, cfg)
+    from graphsona.jobs.workdir import record_outputs
+
+    work_dir = resolve_work_dir(uri, configured=cfg.work_dir, database=cfg.database)
     with _open(uri, cfg, read_only=True) as store, console.status("building the report"):
-        write_report(
-            store,
-            target,
-            work_dir=resolve_work_dir(uri, configured=cfg.work_dir, database=cfg.database),
-            profile_property=cfg.job.profile_property,
-        )
+        write_report(store, target, work_dir=work_dir, profile_property=cfg.job.profile_property)
+    record_outputs(work_dir, [target])  # for `graphsona forget`
     console.print(f"report: {target}")
 
 
@@ -1452,9 +1537,12 @@ def load(
 
     cfg = _job_config(config_path, sets)
     uri = _uri(store_uri, cfg)
+    policy = cfg.privacy.policy()
     dataset, report = load_dataset(
         dataset_dir,
-        LoadOptions(strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars),
+        LoadOptions(
+            strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars, privacy=policy
+        ),
     )
     with (
         hold(store_lock_path(uri, cfg.database), "the store"),
@@ -1462,6 +1550,8 @@ def load(
         _open(uri, cfg, create=True) as store,
     ):
         counts = store.load(dataset, batch_size=batch_size, source=str(dataset_dir))
+    if cfg.privacy.reid_table is not None:
+        policy.write_reid(cfg.privacy.reid_table)
     if as_json:
         click.echo(json.dumps({"load_report": report.to_dict(), "store_counts": counts}, indent=2))
         return

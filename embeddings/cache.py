@@ -48,6 +48,9 @@ class VectorCache:
             "CREATE TABLE IF NOT EXISTS vectors_v2 "
             "(id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, vec BLOB NOT NULL)"
         )
+        # the model settings that wrote vectors here: erasure recomputes a person's keys
+        # under each of them (graphsona forget)
+        self._db.execute("CREATE TABLE IF NOT EXISTS models (model_id TEXT PRIMARY KEY)")
 
     def get_many(self, keys: list[bytes], dimension: int) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
@@ -62,17 +65,42 @@ class VectorCache:
                     found[key] = vec
         return found
 
-    def put_many(self, keys: list[bytes], vectors: np.ndarray) -> None:
+    def put_many(self, keys: list[bytes], vectors: np.ndarray, model_id: str | None = None) -> None:
         rows = [
             (k, np.ascontiguousarray(v, dtype=np.float32).tobytes())
             for k, v in zip(keys, vectors, strict=True)
         ]
         with self._db:
+            if model_id is not None and rows:
+                self._db.execute("INSERT OR IGNORE INTO models VALUES (?)", (model_id,))
             self._db.executemany(
                 "INSERT INTO vectors_v2 (key, vec) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET vec = excluded.vec",
                 rows,
             )
+
+    def model_ids(self) -> list[str]:
+        """The model settings that wrote vectors here (since caches recorded them)."""
+        return [r[0] for r in self._db.execute("SELECT model_id FROM models ORDER BY model_id")]
+
+    def keys_of(self, texts: list[str]) -> list[bytes]:
+        """The keys ``texts`` have under every model recorded here (for erasure)."""
+        return [k for m in self.model_ids() for k in text_keys(m, texts)]
+
+    def delete_keys(self, keys: list[bytes]) -> int:
+        """Delete the vectors under ``keys``; returns rows deleted. The freed pages are
+        overwritten (``secure_delete``) and the write-ahead log truncated, so the vectors do
+        not linger in the file."""
+        n = 0
+        self._db.execute("PRAGMA secure_delete=ON")
+        with self._db:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cur = self._db.execute(f"DELETE FROM vectors_v2 WHERE key IN ({marks})", chunk)
+                n += cur.rowcount
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return n
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM vectors_v2").fetchone()[0])
@@ -87,7 +115,7 @@ class NullCache:
     def get_many(self, keys: list[bytes], dimension: int) -> dict[bytes, np.ndarray]:
         return {}
 
-    def put_many(self, keys: list[bytes], vectors: np.ndarray) -> None:
+    def put_many(self, keys: list[bytes], vectors: np.ndarray, model_id: str | None = None) -> None:
         return None
 
     def __len__(self) -> int:

@@ -128,7 +128,7 @@ def embed_texts(
         for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
             vecs[batch] = embedder.encode([todo[i] for i in batch])
     out[missing] = vecs
-    cache.put_many([keys[i] for i in missing], vecs)
+    cache.put_many([keys[i] for i in missing], vecs, model_id=embedder.model_id)
     report.embedded += len(todo)
     return out
 

@@ -10,6 +10,7 @@ import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -229,6 +230,7 @@ class GraphStore(ABC):
 
         with hold(self.lock_path(), f"the store {self.locator()}"):
             self.check_load(dataset)
+            privacy = self._check_privacy(dataset)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             self._write_meta(
                 {
@@ -236,6 +238,7 @@ class GraphStore(ABC):
                     "load_source": source or "",
                     "load_started_at": now,
                     "data_version": uuid.uuid4().hex,
+                    **privacy,
                 }
             )
             self._ensure_schema(dataset.users)
@@ -253,6 +256,134 @@ class GraphStore(ABC):
                 }
             )
             return self.counts()
+
+    def _check_privacy(self, dataset: Dataset) -> dict[str, str]:
+        """Refuse a load whose ids are of another kind than the store's (raw ids into a
+        pseudonymised store, pseudonyms into a store of raw ids, or another key's pseudonyms):
+        the same person would become two users. Returns the bookkeeping entry to write."""
+        meta = self.read_meta()
+        stored = json.loads(meta["privacy"]) if meta.get("privacy") else None
+        given = dataset.privacy
+        had_data = "load_state" in meta
+        stored_key = (stored or {}).get("key_check")
+        given_key = (given or {}).get("key_check")
+        if had_data and stored_key != given_key:
+            if stored_key and not given_key:
+                why = "this store holds pseudonyms and the data comes with raw ids"
+            elif given_key and not stored_key:
+                why = "this store holds raw ids and the data comes pseudonymised"
+            else:
+                why = "this store's pseudonyms were made with another key"
+            raise StoreError(
+                f"{why}: the same person would become two users. Load with the store's own "
+                "[privacy] settings and key (`graphsona update` and `graphsona stream` follow "
+                "them by themselves), or into a new store"
+            )
+        return {"privacy": json.dumps(given, sort_keys=True)} if given is not None else {}
+
+    # ------------------------------------------------------------------ erasure
+    def erasure_scope(self, user_ids: list[str]) -> ErasureScope:
+        """What the store holds about ``user_ids``, read before anything is deleted: which of
+        them exist, their posts (ids and texts: the texts give the vector cache's keys), the
+        communities they belong to and the topics their posts are about."""
+        ids = sorted(set(user_ids))
+        have = self.read_user_ids().cast(pl.String)
+        found = sorted(set(have.filter(have.is_in(ids)).to_list()))
+        posts = pl.DataFrame(schema={"post_id": pl.String, "text": pl.String})
+        communities: list[int] = []
+        topics: list[int] = []
+        handles: list[str] = []
+        if found:
+            if self.mapping.post_label is not None:
+                posts = self._optional("forget_posts", found, posts)
+                got = self._optional("forget_topics_of", found, None)
+                topics = [] if got is None else sorted(got["topic_id"].to_list())
+            got = self._optional("forget_communities_of", found, None)
+            communities = [] if got is None else sorted(got["community_id"].to_list())
+            got = self._optional("forget_handles", found, None)
+            # pseudonyms are matched as they are; raw handles as @mentions
+            handles = (
+                []
+                if got is None
+                else sorted(
+                    {
+                        h if h.startswith("h_") else "@" + h.lstrip("@")
+                        for h in got["handle"].cast(pl.String).to_list()
+                    }
+                )
+            )
+        return ErasureScope(found, posts, communities, topics, handles)
+
+    def _optional(self, name: str, ids: list[str], empty: Any) -> Any:
+        """A read that finds nothing when its tables do not exist yet (no run wrote them)."""
+        try:
+            return self.run(queries.render(name, self.dialect, **self._names()), {"ids": ids})
+        except StoreError:
+            return empty
+
+    def erase(self, scope: ErasureScope) -> dict[str, int]:
+        """Delete ``scope``'s users everywhere in the store: their posts (with their topic
+        links), their nodes with every link (follows and interactions both ways, membership,
+        recommendations to and from them), their vectors; then the aggregates that counted
+        them: community sizes recounted and the users taken out of ``top_members``, topic
+        sizes recounted, alert drivers and sample posts filtered; communities, topics and
+        alerts that included them get ``stale = true`` (their names and terms came partly
+        from the erased people's words) until the next full run writes them again.
+
+        Idempotent: a rerun after a crash at any point ends in the same state."""
+        ids = scope.user_ids
+        names = self._names()
+        counts = {"users": 0, "posts": 0, "vector_rows": 0}
+        if not ids:
+            return counts
+        before = self.counts()
+        if self.mapping.post_label is not None:
+            self.run(queries.render("forget_delete_posts", self.dialect, **names), {"ids": ids})
+        crash_point("forget:posts")
+        counts["vector_rows"] = self._forget_side_data(ids)
+        self.run(queries.render("forget_delete_users", self.dialect, **names), {"ids": ids})
+        crash_point("forget:users")
+        after = self.counts()
+        counts["users"] = before.get("users", 0) - after.get("users", 0)
+        counts["posts"] = before.get("posts", 0) - after.get("posts", 0)
+        counts.update(self._refresh_aggregates(scope))
+        return counts
+
+    def compact(self) -> None:
+        """Remove deleted data from the store's files where the store can do so itself (the
+        embedded store rewrites its file). Neo4j reuses the space of deleted records but does
+        not overwrite it on delete; `neo4j-admin database copy` (offline) rewrites the store
+        without them. Default: nothing."""
+        return None
+
+    def _refresh_aggregates(self, scope: ErasureScope) -> dict[str, int]:
+        m = self.mapping
+        needles = [*scope.user_ids, *scope.handles, *scope.posts["post_id"].to_list()]
+        out = {"communities_stale": 0, "topics_stale": 0, "alerts_changed": 0}
+        found = self._optional("community_sizes", [], None)
+        if found is not None and found.height:
+            hit = _scrubbed(found, "community_id", needles, scope.communities)
+            if hit.height:
+                cols = [c for c in hit.columns if c != "community_id"]
+                self._prepare_communities(hit)
+                self._write_community_batch(hit, cols)
+            out["communities_stale"] = hit.height
+        if m.post_label is not None:
+            found = self._optional("topic_sizes", [], None)
+            if found is not None and found.height:
+                hit = _scrubbed(found, "topic_id", needles, scope.topics)
+                if hit.height:
+                    cols = [c for c in hit.columns if c != "topic_id"]
+                    self._replace_nodes(m.topic_label, "topic_id", hit, cols, drop_missing=False)
+                out["topics_stale"] = hit.height
+        found = self._optional("forget_alerts", [], None)
+        if found is not None and found.height:
+            hit = _scrubbed(found, "alert_id", needles, [])
+            if hit.height:
+                cols = [c for c in hit.columns if c != "alert_id"]
+                self._replace_nodes(m.alert_label, "alert_id", hit, cols, drop_missing=False)
+            out["alerts_changed"] = hit.height
+        return out
 
     # ------------------------------------------------------------------ read
     def iter_users(self, batch_size: int = 100_000) -> Iterator[pl.DataFrame]:
@@ -332,6 +463,8 @@ class GraphStore(ABC):
         by id and their properties set; each user keeps exactly one membership link; communities
         no longer listed are removed at the end. Every step is idempotent.
         """
+        if "stale" not in communities.columns:  # written afresh: not stale (see erase)
+            communities = communities.with_columns(pl.lit(False).alias("stale"))
         cols = _check_writable(communities, "community_id")
         if not communities["community_id"].dtype.is_integer():
             raise ConfigError("community_id must be an integer column")
@@ -407,6 +540,8 @@ class GraphStore(ABC):
         """
         if self.mapping.post_label is None:
             raise ConfigError("this graph has no posts (schema mapping post_label = none)")
+        if "stale" not in topics.columns:  # fitted afresh: not stale (see erase)
+            topics = topics.with_columns(pl.lit(False).alias("stale"))
         cols = _check_writable(topics, "topic_id")
         if not topics["topic_id"].dtype.is_integer():
             raise ConfigError("topic_id must be an integer column")
@@ -461,6 +596,8 @@ class GraphStore(ABC):
         """Replace the alert nodes with the given ones (``alert_id`` unique, plus properties:
         kind, window, severity, evidence). Alert ids are stable hashes, so a rerun rewrites the
         same nodes; alerts no longer raised are removed."""
+        if "stale" not in alerts.columns:  # detected afresh: not stale (see erase)
+            alerts = alerts.with_columns(pl.lit(False).alias("stale"))
         cols = _check_writable(alerts, "alert_id")
         if alerts["alert_id"].dtype != pl.String:
             raise ConfigError("alert_id must be a string column")
@@ -482,9 +619,21 @@ class GraphStore(ABC):
     def _write_post_batch(self, batch: pl.DataFrame, columns: list[str]) -> None: ...
 
     @abstractmethod
-    def _replace_nodes(self, label: str, key: str, frame: pl.DataFrame, columns: list[str]) -> None:
-        """Merge ``frame``'s rows as ``label`` nodes by ``key``, set ``columns``, and delete the
-        ``label`` nodes not in ``frame``."""
+    def _replace_nodes(
+        self,
+        label: str,
+        key: str,
+        frame: pl.DataFrame,
+        columns: list[str],
+        *,
+        drop_missing: bool = True,
+    ) -> None:
+        """Merge ``frame``'s rows as ``label`` nodes by ``key``, set ``columns``, and (unless
+        not ``drop_missing``) delete the ``label`` nodes not in ``frame``."""
+
+    def _forget_side_data(self, user_ids: list[str]) -> int:
+        """Delete what the store keeps about users outside their nodes; returns rows removed."""
+        return 0
 
     @abstractmethod
     def _clear_links(self, rel: str, label: str) -> None:
@@ -598,6 +747,49 @@ class GraphStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class ErasureScope:
+    """What :meth:`GraphStore.erasure_scope` found about the users to erase."""
+
+    user_ids: list[str]
+    posts: pl.DataFrame  # post_id, text
+    communities: list[int]
+    topics: list[int]
+    handles: list[str] = field(default_factory=list)
+
+
+ERASED = "[erased]"
+MIN_NEEDLE = 6
+
+
+def _scrubbed(
+    frame: pl.DataFrame, key: str, needles: list[str], involved: list[int]
+) -> pl.DataFrame:
+    """The rows of ``frame`` (aggregate nodes) that involved erased people (``key`` in
+    ``involved``) or name them: texts with the needles replaced by ``[erased]``, list entries
+    naming them dropped, ``stale`` set. Only those rows are returned."""
+    if not needles:
+        return frame.head(0)
+    # inside texts only needles long enough not to hit ordinary words or numbers (pseudonyms,
+    # platform ids, @handles); list entries also by exact match
+    long = [n for n in needles if len(n) >= MIN_NEEDLE]
+    exprs, changed = [], pl.col(key).is_in(involved)
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String and long:
+            new = pl.col(name).str.replace_many(long, [ERASED] * len(long))
+            changed = changed | (new != pl.col(name)).fill_null(False)
+            exprs.append(new)
+        elif isinstance(dtype, pl.List) and dtype.inner == pl.String:
+            gone = pl.element().is_in(needles)
+            if long:
+                gone = gone | pl.element().str.contains_any(long)
+            new = pl.col(name).list.eval(pl.element().filter(~gone))
+            changed = changed | (new.list.len() != pl.col(name).list.len()).fill_null(False)
+            exprs.append(new)
+    out = frame.with_columns(exprs).filter(frame.select(changed.alias("c"))["c"])
+    return out.with_columns(pl.lit(True).alias("stale"))
 
 
 def _concat(frames: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:

@@ -59,7 +59,7 @@ def column_type(dtype: pl.DataType, values: pl.Series | None = None) -> str:
     if dtype == pl.String:
         return "STRING"
     if dtype == pl.Boolean:
-        return "BOOLEAN"
+        return "BOOL"  # LadybugDB reports BOOLEAN columns as BOOL
     if dtype.is_integer():
         return "INT64"
     if dtype.is_float():
@@ -221,6 +221,39 @@ class EmbeddedStore(GraphStore):
             self._conn.close()
             self._db.close()
             self._released = True
+
+    def compact(self) -> None:
+        """Rewrite the database file with only the live data (export, import into a new file,
+        atomic swap). LadybugDB marks deleted rows and their strings as free but leaves their
+        bytes in the file until reused; erasure (``graphsona forget``) compacts so that nothing
+        of an erased person stays on disk. A crash keeps the old file (the swap is the last
+        step) and leaves only temporary folders, removed by the next call."""
+        import shutil
+
+        if "'" in str(self.path):
+            raise StoreError(f"cannot compact a store whose path has a quote: {self.path}")
+        export = self.path.with_name(self.path.name + ".compact-export")
+        fresh = self.path.with_name(self.path.name + ".compact")
+        for leftover in (export, fresh, fresh.with_name(fresh.name + ".wal")):
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            elif leftover.exists():
+                leftover.unlink()
+        self._execute("CHECKPOINT")
+        self._execute(f"EXPORT DATABASE '{export}' (format='parquet')")
+        lb = _ladybug()
+        db = lb.Database(str(fresh), buffer_pool_size=self._pool)
+        try:
+            conn = lb.Connection(db)
+            conn.execute(f"IMPORT DATABASE '{export}'")
+            conn.execute("CHECKPOINT")
+            conn.close()
+        finally:
+            db.close()
+        self.release_memory()
+        os.replace(fresh, self.path)
+        shutil.rmtree(export)
+        self._open()
 
     def _q(self, name: str, **extra: str | list[str]) -> str:
         return queries.render(name, "embedded", **{**self._names(), **extra})
@@ -538,7 +571,15 @@ class EmbeddedStore(GraphStore):
         q = self._q("write_post_properties", columns=columns)
         self._transaction([(q, {"frame": _for_table(batch.select("post_id", *columns))})])
 
-    def _replace_nodes(self, label: str, key: str, frame: pl.DataFrame, columns: list[str]) -> None:
+    def _replace_nodes(
+        self,
+        label: str,
+        key: str,
+        frame: pl.DataFrame,
+        columns: list[str],
+        *,
+        drop_missing: bool = True,
+    ) -> None:
         frame = _for_table(frame)
         key_type = column_type(frame.schema[key])
         self._execute(self._q("create_node_table", table=label, key=key, type=key_type))
@@ -551,10 +592,21 @@ class EmbeddedStore(GraphStore):
         statements: list[tuple[str, dict[str, Any]]] = (
             [(q, {"frame": frame})] if frame.height else []
         )
-        statements.append(
-            (self._q("drop_stale_nodes", table=label, key=key), {"keep": frame[key].to_list()})
-        )
-        self._transaction(statements)
+        if drop_missing:
+            statements.append(
+                (self._q("drop_stale_nodes", table=label, key=key), {"keep": frame[key].to_list()})
+            )
+        if statements:
+            self._transaction(statements)
+
+    def _forget_side_data(self, user_ids: list[str]) -> int:
+        """The users' rows in the vector side tables (one per vector property)."""
+        n = 0
+        for table in self._vector_tables().values():
+            before = self.run(self._q("read_vector_table", table=table)).height
+            self._execute(self._q("forget_vectors", table=table), {"ids": user_ids})
+            n += before - self.run(self._q("read_vector_table", table=table)).height
+        return n
 
     def _clear_links(self, rel: str, label: str) -> None:
         self._execute(self._q("create_about"))

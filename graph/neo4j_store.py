@@ -495,7 +495,15 @@ class Neo4jStore(GraphStore):
         frame = batch.select(pl.col("post_id").alias("id"), pl.struct(columns).alias("props"))
         self._write(self._q("write_post_properties"), rows=frame.to_dicts())
 
-    def _replace_nodes(self, label: str, key: str, frame: pl.DataFrame, columns: list[str]) -> None:
+    def _replace_nodes(
+        self,
+        label: str,
+        key: str,
+        frame: pl.DataFrame,
+        columns: list[str],
+        *,
+        drop_missing: bool = True,
+    ) -> None:
         self._write(self._q("constraint_node", table=label, key=key))
         props = pl.struct(columns).alias("props") if columns else pl.lit({}).alias("props")
         rows = frame.select(pl.col(key).alias("id"), props)
@@ -504,7 +512,10 @@ class Neo4jStore(GraphStore):
                 self._q("write_nodes", table=label, key=key),
                 rows=rows.slice(start, 5_000).to_dicts(),
             )
-        self._write(self._q("drop_stale_nodes", table=label, key=key), keep=frame[key].to_list())
+        if drop_missing:
+            self._write(
+                self._q("drop_stale_nodes", table=label, key=key), keep=frame[key].to_list()
+            )
 
     def _clear_links(self, rel: str, label: str) -> None:
         while int(self.run(self._q("clear_links", rel=rel, label=label))["n"][0]):

@@ -34,6 +34,12 @@ Example ``job.toml``::
     topics = true                     # topics of the posts (BERTopic)
     bucket = "1d"                     # series and alerts: 15m, 1h, 6h, 1d, 1w
 
+    [privacy]                         # see README "Privacy"
+    pseudonymise = true               # keyed pseudonyms for ids, handles, post ids, mentions
+    key_file = "~/.config/graphsona/pseudonym.key"   # or $GRAPHSONA_PSEUDONYM_KEY
+    scrub = ["email", "phone", "url"] # PII removed from post text and bios ("handle" too)
+    reid_table = "/secure/reid.parquet"  # optional: raw id -> pseudonym, kept apart
+
     [output]
     work_dir = "runs/mynet"           # stage outputs, manifest, checkpoints (resume)
     recommendations = 10              # who-to-follow per user for export
@@ -51,6 +57,7 @@ from typing import Any
 from graphsona.errors import ConfigError, GraphsonaError
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.privacy.policy import PrivacySettings
 
 __all__ = ["JobConfig", "load_config"]
 
@@ -81,6 +88,13 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     },
     "influence": {"later_fraction": ((float,), "job.later_fraction")},
     "monitor": {"topics": ((bool,), "job.topics"), "bucket": ((str,), "job.bucket")},
+    "privacy": {
+        "pseudonymise": ((bool,), "privacy.pseudonymise"),
+        "key_file": ((str,), "privacy.key_file"),
+        "scrub": ((list,), "privacy.scrub"),
+        "reid_table": ((str,), "privacy.reid_table"),
+        "min_group_size": ((int,), "privacy.min_group_size"),
+    },
     "output": {
         "work_dir": ((str,), "work_dir"),
         "profile_property": ((str,), "job.profile_property"),
@@ -105,10 +119,13 @@ class JobConfig:
     export_dir: Path | None = None
     report: Path | None = None
     source: Path | None = None
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     keys: set[str] = field(default_factory=set)  # "section.key" given in the file or --set
 
     def summary(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("job", "keys")}
+        skip = ("job", "keys", "privacy")
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        out["privacy"] = {f.name: getattr(self.privacy, f.name) for f in fields(self.privacy)}
         out["mapping"] = None if self.mapping is None else "custom"
         out["job"] = {f.name: getattr(self.job, f.name) for f in fields(self.job)}
         return {k: str(v) if isinstance(v, Path) else v for k, v in out.items()}
@@ -151,6 +168,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             raw[section][key] = value
     errors: list[str] = []
     job: dict[str, Any] = {}
+    privacy: dict[str, Any] = {}
     cfg = JobConfig(source=p)
     for section, table in raw.items():
         if section == "mapping":
@@ -177,7 +195,14 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             if not ok:
                 errors.append(f"[{section}] {key} must be {_type_name(types)} (got {value!r})")
                 continue
-            if target.startswith("job."):
+            if target.startswith("privacy."):
+                name = target.split(".", 1)[1]
+                if name in ("key_file", "reid_table"):
+                    value = Path(value).expanduser()
+                elif name == "scrub":
+                    value = tuple(str(v) for v in value)
+                privacy[name] = value
+            elif target.startswith("job."):
                 as_float = types[0] is float and not isinstance(value, bool)
                 job[target[4:]] = float(value) if as_float else value
             elif target == "cache":
@@ -203,6 +228,8 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
                 cfg.mapping = SchemaMapping.from_dict(raw["mapping"])
             except (GraphsonaError, TypeError) as e:
                 errors.append(f"[mapping] {e}")
+    cfg.privacy = PrivacySettings(**privacy)
+    errors.extend(cfg.privacy.check())
     try:
         cfg.job = ProfileJobConfig(**job)
         cfg.job.check()

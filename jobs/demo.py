@@ -1,6 +1,6 @@
 """The demo: a synthetic network, validated, loaded into the embedded store, profiled, summarised.
 
-generate -> write the dataset -> validate -> load (``OUT/graph.lbdb``, replaced) -> the profiling
+generate -> write the dataset -> validate (with pseudonyms and PII scrubbing) -> load (``OUT/graph.lbdb``, replaced) -> the profiling
 job (work dir: the store's default, ``OUT/graph.lbdb.runs``, emptied first) -> store summary,
 one sample profile card and the HTML report (``OUT/report.html``). Afterwards ``graphsona
 profile`` / ``report`` on ``OUT/graph.lbdb`` find the demo's stage outputs by the same rule
@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -99,9 +100,16 @@ def _run(
     from graphsona.graph import EmbeddedStore
     from graphsona.jobs.profile import run_profile
     from graphsona.jobs.settings import ProfileJobConfig
-    from graphsona.loaders import SyntheticConfig, generate, load_dataset, write_dataset
+    from graphsona.loaders import (
+        LoadOptions,
+        SyntheticConfig,
+        generate,
+        load_dataset,
+        write_dataset,
+    )
     from graphsona.outputs.report import write_report
     from graphsona.outputs.summary import graph_summary, profile_card
+    from graphsona.privacy import KEY_ENV, PrivacySettings, create_key_file
 
     _remove(store_path)
     if work_dir.is_dir():  # emptied, not removed: it holds the lock file this run holds
@@ -112,7 +120,13 @@ def _run(
     net = generate(SyntheticConfig(n_users=n_users, n_communities=communities, seed=seed))
     write_dataset(net, data_dir)
     say("validate", "validating the dataset")
-    dataset, load_report = load_dataset(data_dir)
+    # privacy on, as a real deployment should have it: ids, handles and post ids become keyed
+    # pseudonyms (the key from $GRAPHSONA_PSEUDONYM_KEY, else the default key file, made on
+    # first use outside the demo folder) and e-mails, phones and URL paths are scrubbed
+    if not os.environ.get(KEY_ENV):
+        create_key_file()
+    policy = PrivacySettings(pseudonymise=True).policy()
+    dataset, load_report = load_dataset(data_dir, LoadOptions(privacy=policy))
     # exactly the settings `graphsona profile [--fast]` uses, so that a later `graphsona profile`
     # on the demo store reuses every stage (``seed`` seeds the network, not the job)
     job = ProfileJobConfig(
@@ -130,6 +144,9 @@ def _run(
         summary["sample_profile"] = profile_card(store, summary["top_followed"][0]["user_id"])
         say("report", "writing the report")
         report = write_report(store, out / "report.html", work_dir=work_dir)
+    from graphsona.jobs.workdir import record_outputs
+
+    record_outputs(work_dir, [Path(report)])  # for `graphsona forget`
     summary["report"] = str(report)
     summary["load_report"] = load_report.to_dict()
     summary["store"] = str(store_path)

@@ -227,3 +227,63 @@ def _no_alerts() -> pl.DataFrame:
     from graphsona.monitor.alerts import ALERT_SCHEMA
 
     return pl.DataFrame(schema=ALERT_SCHEMA)
+
+
+def erase_from_state(work_dir: Path, user_ids: list[str], post_ids: list[str]) -> int:
+    """Take erased users (and their posts) out of the saved state; returns user rows removed.
+
+    Every state table loses the rows that are theirs and their ids in lists (see
+    :mod:`graphsona.privacy.erasure`). Users whose profile neighbours included an erased user
+    get their neighbours searched again among the rest (as an update does). The encoder stays:
+    updates keep working, and ``erased_since_full_run`` in the state makes the drift report
+    call for a full run, which retrains without them. Written as a new state version.
+    """
+    from graphsona.privacy.erasure import frame_without
+
+    root = state_dir(work_dir)
+    if not (root / "CURRENT").exists():
+        return 0
+    st = load_state(work_dir)
+    gone = set(user_ids)
+    keep = ~st.users["user_id"].is_in(list(gone)).to_numpy()
+    removed = int((~keep).sum())
+    ids = [*user_ids, *post_ids]
+    frames = {}
+    for name in FILES:
+        if name == "users":
+            continue
+        frames[name], _ = frame_without(getattr(st, name), ids)
+    users = st.users.filter(pl.Series(keep))
+    if removed and "knn" in users.columns and users.height > 1:
+        from graphsona.gnn.communities import knn_rows
+
+        new_row = np.full(len(keep), -1, dtype=np.int64)
+        new_row[keep] = np.arange(int(keep.sum()))
+        k = len(st.users["knn"][0])
+        nbr = new_row[np.array(users["knn"].to_list(), dtype=np.int64).reshape(-1, k)]
+        sim = np.array(users["knn_sim"].to_list(), dtype=np.float32).reshape(-1, k)
+        redo = np.flatnonzero((nbr < 0).any(1))
+        if len(redo):
+            z = torch.tensor(np.array(users["profile"].to_list(), dtype=np.float32))
+            zc = torch.nn.functional.normalize(z - z.mean(0, keepdim=True), dim=1)
+            got_nbr, got_sim = knn_rows(zc, redo, k)
+            if got_nbr.shape[1] < k:  # fewer users left than neighbours: repeat the last
+                pad = k - got_nbr.shape[1]
+                got_nbr = np.concatenate([got_nbr, np.repeat(got_nbr[:, -1:], pad, 1)], 1)
+                got_sim = np.concatenate([got_sim, np.repeat(got_sim[:, -1:], pad, 1)], 1)
+            nbr[redo], sim[redo] = got_nbr, got_sim
+        users = users.with_columns(
+            pl.Series("knn", nbr.astype(np.int32)).cast(users.schema["knn"]),
+            pl.Series("knn_sim", sim).cast(users.schema["knn_sim"]),
+        )
+    if not removed and not any(
+        frames[n].height != getattr(st, n).height for n in frames
+    ):  # nothing of theirs here (a rerun after a crash)
+        return 0
+    meta = {
+        **st.meta,
+        "run_id": f"{st.meta['run_id'].split('~')[0]}~erased-{os.urandom(4).hex()}",
+        "erased_since_full_run": int(st.meta.get("erased_since_full_run", 0)) + removed,
+    }
+    save_state(work_dir, JobState(users=users, model=st.model, meta=meta, **frames))
+    return removed

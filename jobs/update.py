@@ -63,7 +63,9 @@ from graphsona.graph.lock import hold
 from graphsona.jobs.runner import Context, fingerprint
 from graphsona.jobs.settings import ProfileJobConfig
 from graphsona.jobs.state import JobState, load_state, save_state
+from graphsona.loaders import LoadOptions
 from graphsona.loaders.dataset import Dataset
+from graphsona.privacy import PrivacySettings
 
 __all__ = ["MAX_AUC_DROP", "MAX_NEW_SHARE", "PROFILE_TOLERANCE", "UpdateResult", "run_update"]
 
@@ -119,6 +121,7 @@ def run_update(
     progress: Say | None = None,
     source: str | None = None,
     light: bool = False,
+    privacy: PrivacySettings | None = None,
 ) -> UpdateResult:
     """Apply ``delta`` (a folder of changes, or a validated :class:`Dataset` from
     :func:`~graphsona.loaders.load_delta`) to ``store`` and update every result it touches.
@@ -130,6 +133,10 @@ def run_update(
     ``light`` (what a stream's micro-batches use between full updates): no Leiden (earlier
     users keep their community, a new user joins the community it is most linked to, or one of
     its own) and no alert detection (the last alerts stand); everything else as above.
+
+    The changes are read with the store's own privacy policy (:func:`delta_options`): a
+    pseudonymised store gets pseudonyms again, with the key found through ``privacy`` (its
+    ``key_file``) or the usual places; ``privacy.reid_table`` is extended with new users.
     """
     cfg = config or ProfileJobConfig()
     cfg.check()
@@ -146,8 +153,24 @@ def run_update(
             from graphsona.loaders import load_delta
 
             source = source or str(delta)
-            delta, _ = load_delta(delta, store.read_user_ids())
+            opts = delta_options(store, privacy)
+            delta, _ = load_delta(delta, store.read_user_ids(), opts)
+            result = _Update(store, cfg, state, delta, say, light=light).run(source)
+            if opts.privacy is not None and privacy is not None and privacy.reid_table:
+                opts.privacy.write_reid(privacy.reid_table)
+            return result
         return _Update(store, cfg, state, delta, say, light=light).run(source)
+
+
+def delta_options(
+    store: GraphStore, privacy: PrivacySettings | None = None, *, strict: bool = False
+) -> LoadOptions:
+    """How changes to ``store`` are read: with the privacy policy its first load recorded
+    (:func:`~graphsona.privacy.store_policy`), so the same person gets the same pseudonym."""
+    from graphsona.loaders import LoadOptions
+    from graphsona.privacy import store_policy
+
+    return LoadOptions(strict=strict, privacy=store_policy(store.read_meta(), privacy))
 
 
 def _continue(state: JobState, cfg: ProfileJobConfig) -> ProfileJobConfig:
@@ -808,6 +831,14 @@ class _Update:
                     f"{share:.0%} of new posts fit no topic (the full run: {before:.0%}): topics "
                     "are due a refit"
                 )
+        erased = int(meta.get("erased_since_full_run", 0))
+        if erased:
+            report["erased_since_full_run"] = erased
+            reasons.append(
+                f"{erased:,} users erased since the full run: the encoder, community names and "
+                "topic terms still carry what was learnt from them until a full run retrains "
+                "without them"
+            )
         report["retrain_due"] = bool(reasons)
         report["reasons"] = reasons
         return report

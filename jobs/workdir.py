@@ -23,10 +23,21 @@ from graphsona.graph._uri import split_userinfo
 from graphsona.graph.lock import hold
 from graphsona.graph.registry import embedded_path
 
-__all__ = ["LOCK_NAME", "clear_work_dir", "default_work_dir", "resolve_work_dir"]
+__all__ = [
+    "LOCK_NAME",
+    "OUTPUTS",
+    "clear_work_dir",
+    "default_work_dir",
+    "record_outputs",
+    "recorded_outputs",
+    "resolve_work_dir",
+]
 
 #: The work dir's job lock (kept when the work dir is cleared: see graphsona.graph.lock).
 LOCK_NAME = ".graphsona.lock"
+#: The ledger of files graphsona wrote outside the work dir (exports, reports), so that
+#: ``graphsona forget`` finds every copy of a person's results.
+OUTPUTS = "outputs.json"
 
 
 def default_work_dir(store_uri: str, database: str | None = None) -> Path:
@@ -73,3 +84,29 @@ def clear_work_dir(path: Path) -> None:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+
+
+def recorded_outputs(work_dir: Path) -> list[str]:
+    """The files recorded by :func:`record_outputs` (absolute paths, oldest first)."""
+    import json
+
+    path = work_dir / OUTPUTS
+    if not path.exists():
+        return []
+    files: list[str] = json.loads(path.read_text())
+    return files
+
+
+def record_outputs(work_dir: Path, paths: list[Path]) -> None:
+    """Add ``paths`` (an export's files, a report) to the work dir's ledger of outputs."""
+    import json
+
+    files = recorded_outputs(work_dir)
+    for p in paths:
+        name = str(Path(p).resolve())
+        if name not in files:
+            files.append(name)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = work_dir / (OUTPUTS + ".tmp")
+    tmp.write_text(json.dumps(files, indent=1))
+    os.replace(tmp, work_dir / OUTPUTS)

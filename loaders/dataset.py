@@ -48,6 +48,8 @@ class Dataset:
     follows: pl.DataFrame
     interactions: pl.DataFrame
     sources: dict[str, str] = field(default_factory=dict)  # table -> file it was read from
+    # how the loaders protected it (:meth:`graphsona.privacy.PrivacyPolicy.meta`), or None
+    privacy: dict[str, Any] | None = None
 
     @property
     def user_properties(self) -> list[str]:

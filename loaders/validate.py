@@ -27,6 +27,7 @@ from graphsona.loaders.contract import (
     ordinal_post_ids,
 )
 from graphsona.loaders.dataset import SCHEMAS, TIME, Dataset, LoadReport
+from graphsona.privacy.policy import PrivacyPolicy
 
 __all__ = ["LoadOptions", "load_dataset", "load_delta", "load_frames"]
 
@@ -54,11 +55,19 @@ class LoadOptions:
         strict: rows naming unknown users are an error instead of being dropped and counted.
         lossy_utf8: replace invalid UTF-8 bytes with U+FFFD instead of failing.
         max_post_chars: longer posts are truncated to this many characters (and counted).
+        privacy: pseudonyms and PII scrubbing applied while the tables are read
+            (:class:`~graphsona.privacy.PrivacyPolicy`); ``None``: ids and text as given.
     """
 
     strict: bool = False
     lossy_utf8: bool = False
     max_post_chars: int = 5000
+    privacy: PrivacyPolicy | None = None
+
+
+def _privacy_counts(report: LoadReport, counts: dict[str, int]) -> None:
+    for key, n in counts.items():
+        report.count(key, n)
 
 
 _Root = Path | dict[str, pl.DataFrame]  # a dataset folder, or in-memory tables by name
@@ -333,6 +342,8 @@ def _drop_unknown(
     opts: LoadOptions,
     report: LoadReport,
 ) -> pl.DataFrame:
+    if opts.privacy is not None:  # pseudonyms before the check: ``known`` holds pseudonyms
+        df = opts.privacy.ids(df, cols)
     unknown = pl.any_horizontal([~pl.col(c).is_in(known.implode()) for c in cols])
     if opts.strict:
         for c in cols:
@@ -401,7 +412,14 @@ def _users(root: _Root, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
                     str(e).split(": ", 1)[-1], file=str(path), row=e.row, column=e.column
                 ) from None
     report.rows_kept["users"] = df.height
-    return df.drop(ROW)
+    df = df.drop(ROW)
+    if opts.privacy is not None:
+        opts.privacy.reidentification(df)
+        df = opts.privacy.ids(df, ("user_id",))
+        counts: dict[str, int] = {}
+        df = opts.privacy.users(df, counts)
+        _privacy_counts(report, counts)
+    return df
 
 
 def _posts(
@@ -474,6 +492,10 @@ def _posts(
     too_long = pl.col("text").str.len_chars() > opts.max_post_chars
     report.count("posts.truncated", df.select(too_long.sum()).item())
     df = df.with_columns(pl.col("text").str.slice(0, opts.max_post_chars))
+    if opts.privacy is not None:
+        counts: dict[str, int] = {}
+        df = opts.privacy.posts(df, counts)
+        _privacy_counts(report, counts)
     report.rows_kept["posts"] = df.height
     return df.select("post_id", "user_id", "text", "created_at", "lang")
 
@@ -675,4 +697,5 @@ def _validate(
     interactions = _interactions(root, known, opts, report)
     if not has_users:
         report.rows_kept["users"] = 0
-    return Dataset(users, posts, follows, interactions, dict(report.files)), report
+    privacy = opts.privacy.meta() if opts.privacy is not None else None
+    return Dataset(users, posts, follows, interactions, dict(report.files), privacy=privacy), report

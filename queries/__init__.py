@@ -25,7 +25,7 @@ DIALECTS = ("neo4j", "embedded")
 _PLACEHOLDER = re.compile(r"\{\{(!?)([a-z_][a-z0-9_]*)\}\}")
 _LITERAL = re.compile(r"\{\{'([a-z_][a-z0-9_]*)'\}\}")
 _LIST = re.compile(r"\{\{(?:([a-z])\.)?([a-z_][a-z0-9_]*)(=?)\.\.\.\}\}")
-_TYPE = re.compile(r"^((STRING|INT64|DOUBLE|FLOAT|BOOLEAN|TIMESTAMP)(\[\d*\])?|\d{1,5})$")
+_TYPE = re.compile(r"^((STRING|INT64|DOUBLE|FLOAT|BOOLEAN|BOOL|TIMESTAMP)(\[\d*\])?|\d{1,5})$")
 
 
 @cache

@@ -45,6 +45,7 @@ from graphsona._faults import crash_point
 from graphsona.errors import ConfigError, DataValidationError, MissingDependencyError
 from graphsona.graph import GraphStore
 from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.privacy import PrivacySettings
 
 __all__ = ["KafkaStream", "StreamTopics"]
 
@@ -151,10 +152,16 @@ class KafkaStream:
         batch_seconds: float = 5.0,
         full_every: float = 600.0,
         extra: dict[str, Any] | None = None,
+        privacy: PrivacySettings | None = None,
     ) -> None:
+        from graphsona.jobs.update import delta_options
+
         if batch_messages < 1 or batch_seconds <= 0:
             raise ConfigError("batch_messages must be >= 1 and batch_seconds > 0")
         self.store, self.cfg = store, cfg
+        # strict: an unknown user is an error naming the row (the message goes to the dead
+        # letters), never a silent drop; and the store's privacy policy
+        self.options = delta_options(store, privacy, strict=True)
         self.topics = topics or StreamTopics()
         self.batch_messages, self.batch_seconds = batch_messages, batch_seconds
         self.full_every = full_every
@@ -299,8 +306,14 @@ class KafkaStream:
                 if "users" in tables and "user_id" in tables["users"].columns
                 else pl.Series([], dtype=pl.String)
             )
+            if self.options.privacy is not None:
+                batch_users = self.options.privacy.ids(
+                    batch_users.to_frame("user_id"), ("user_id",)
+                )["user_id"]
             try:
-                delta, _ = load_delta(tables, pl.concat([known, batch_users]).unique(), _strict())
+                delta, _ = load_delta(
+                    tables, pl.concat([known, batch_users]).unique(), self.options
+                )
                 return delta, msgs, dead
             except DataValidationError as e:
                 table = _table_from_error(e)
@@ -377,14 +390,6 @@ class KafkaStream:
         finally:
             self.close()
         return batches
-
-
-def _strict() -> Any:
-    from graphsona.loaders import LoadOptions
-
-    # an unknown user is an error naming the row (the message goes to the dead letters),
-    # never a silent drop
-    return LoadOptions(strict=True)
 
 
 def _table_from_error(e: DataValidationError) -> str | None:

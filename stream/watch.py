@@ -30,6 +30,7 @@ import polars as pl
 from graphsona.errors import DataValidationError, GraphsonaError
 from graphsona.graph import GraphStore
 from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.privacy import PrivacySettings
 
 __all__ = ["LEDGER", "SETTLE_SECONDS", "FolderWatch"]
 
@@ -50,8 +51,17 @@ def _table_of(path: Path) -> str | None:
 class FolderWatch:
     """Applies the new files of ``folder`` to ``store`` through the incremental update."""
 
-    def __init__(self, folder: Path, store: GraphStore, cfg: ProfileJobConfig) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        store: GraphStore,
+        cfg: ProfileJobConfig,
+        privacy: PrivacySettings | None = None,
+    ) -> None:
+        from graphsona.jobs.update import delta_options
+
         self.folder, self.store, self.cfg = Path(folder), store, cfg
+        self.options = delta_options(store, privacy)  # the store's privacy policy
         self.ledger_path = self.folder / LEDGER
 
     # ------------------------------------------------------------------ ledger
@@ -113,6 +123,11 @@ class FolderWatch:
             for f, frame in frames.items()
             if _table_of(f) == "users" and "user_id" in frame.columns
         ]
+        policy = self.options.privacy
+        if policy is not None:
+            batch_users = [
+                policy.ids(s.to_frame("user_id"), ("user_id",))["user_id"] for s in batch_users
+            ]
         known = pl.concat([self.store.read_user_ids().cast(pl.String), *batch_users]).unique()
         parts: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
         good: list[Path] = []
@@ -120,7 +135,7 @@ class FolderWatch:
             table = _table_of(f)
             assert table is not None
             try:
-                ds, _ = load_delta({table: frame.drop(ROW, strict=False)}, known)
+                ds, _ = load_delta({table: frame.drop(ROW, strict=False)}, known, self.options)
             except DataValidationError as e:
                 rejected[f.name] = f"{f.name}: {e}"
                 continue
@@ -143,6 +158,7 @@ class FolderWatch:
             _or_empty(tables["follows"], "follows"),
             _or_empty(tables["interactions"], "interactions"),
             {},
+            privacy=policy.meta() if policy is not None else None,
         )
         result = run_update(self.store, delta, self.cfg, source=str(self.folder))
         self.store.release_memory()  # the embedded store's page cache, between batches

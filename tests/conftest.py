@@ -15,6 +15,21 @@ from neo4j_test_server import Neo4jTestServer  # scripts/ is on pytest's pythonp
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' own config home: the demo's default pseudonym key file is made there, never
+    in the user's ~/.config, and no key from the environment leaks in."""
+    saved = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "GRAPHSONA_PSEUDONYM_KEY")}
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config-home"))
+    os.environ.pop("GRAPHSONA_PSEUDONYM_KEY", None)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def neo4j_server() -> Iterator[Neo4jTestServer]:
     """One Neo4j (Community + APOC + GDS) for the whole session, assembled from Maven Central.

@@ -1,0 +1,31 @@
+"""Privacy: keyed pseudonyms, PII scrubbing, erasure (``graphsona forget``).
+
+See the README's "Privacy" section for what is stored where. The loaders apply a
+:class:`PrivacyPolicy` while reading; :func:`forget` removes people from everything graphsona
+keeps. Nothing here imports model code.
+"""
+
+from graphsona.privacy.keys import (
+    KEY_ENV,
+    create_key_file,
+    default_key_file,
+    key_check,
+    resolve_key,
+)
+from graphsona.privacy.policy import PrivacyPolicy, PrivacySettings, store_policy
+from graphsona.privacy.pseudonyms import Pseudonymizer
+from graphsona.privacy.scrub import DEFAULT_SCRUB, SCRUB_KINDS
+
+__all__ = [
+    "DEFAULT_SCRUB",
+    "KEY_ENV",
+    "SCRUB_KINDS",
+    "PrivacyPolicy",
+    "PrivacySettings",
+    "Pseudonymizer",
+    "create_key_file",
+    "default_key_file",
+    "key_check",
+    "resolve_key",
+    "store_policy",
+]

@@ -1,0 +1,169 @@
+"""What a load does for privacy: the settings (``[privacy]`` in the job config) and the policy
+the loaders apply to every table before anything is embedded or stored.
+
+Order inside a load: ids are pseudonymised as soon as a table is read (so every later check,
+join and error works on pseudonyms); handles become pseudonyms; in post text (and bios)
+``@mentions`` become the mentioned handle's pseudonym, then the chosen PII kinds are
+scrubbed. The store records the key's check value and the scrub kinds
+(:meth:`PrivacyPolicy.meta`), and every later load, update or stream into it follows the same
+policy (:func:`store_policy`) or is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from graphsona.errors import StoreError
+from graphsona.privacy.keys import key_check, resolve_key
+from graphsona.privacy.pseudonyms import Pseudonymizer
+from graphsona.privacy.scrub import DEFAULT_SCRUB, SCRUB_KINDS, scrub_column
+
+__all__ = ["META_KEY", "PrivacyPolicy", "PrivacySettings", "store_policy"]
+
+META_KEY = "privacy"  # the store's bookkeeping entry: {"key_check": ..., "scrub": [...]}
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """``[privacy]`` in the job config.
+
+    Args:
+        pseudonymise: replace user ids, handles, post ids and mentions by keyed pseudonyms.
+        key_file: where the key is (else ``$GRAPHSONA_PSEUDONYM_KEY`` or the default key file;
+            see :mod:`graphsona.privacy.keys`).
+        scrub: PII kinds removed from post text and bios (``email``, ``phone``, ``url``,
+            ``handle``); ``[]`` for none.
+        reid_table: a Parquet file outside the store where the load keeps raw id, raw handle
+            and their pseudonyms (for whoever holds that file); none by default.
+        min_group_size: smallest group anything published is about (names, terms, members).
+    """
+
+    pseudonymise: bool = False
+    key_file: Path | None = None
+    scrub: tuple[str, ...] = DEFAULT_SCRUB
+    reid_table: Path | None = None
+    min_group_size: int = 5
+
+    def check(self) -> list[str]:
+        bad = [k for k in self.scrub if k not in SCRUB_KINDS]
+        errors = (
+            [f"[privacy] scrub: unknown kind(s) {bad}; valid: {list(SCRUB_KINDS)}"] if bad else []
+        )
+        if self.min_group_size < 1:
+            errors.append(f"[privacy] min_group_size must be >= 1 (got {self.min_group_size})")
+        if self.reid_table is not None and not self.pseudonymise:
+            errors.append("[privacy] reid_table needs pseudonymise = true")
+        return errors
+
+    def policy(self) -> PrivacyPolicy:
+        key = resolve_key(self.key_file) if self.pseudonymise else None
+        return PrivacyPolicy(key=key, scrub=tuple(self.scrub))
+
+
+@dataclass
+class PrivacyPolicy:
+    """What the loaders apply (see the module docstring). ``key`` None: no pseudonyms."""
+
+    key: bytes | None = None
+    scrub: tuple[str, ...] = DEFAULT_SCRUB
+    reid: list[pl.DataFrame] = field(default_factory=list)  # filled by the users table
+
+    @property
+    def pseudonyms(self) -> Pseudonymizer | None:
+        return Pseudonymizer(self.key) if self.key is not None else None
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "key_check": key_check(self.key) if self.key is not None else None,
+            "scrub": sorted(self.scrub),
+        }
+
+    # ------------------------------------------------------------------ tables
+    def ids(self, frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+        p = self.pseudonyms
+        if p is None:
+            return frame
+        return frame.with_columns(p.users(frame[c]) for c in columns if c in frame.columns)
+
+    def users(self, frame: pl.DataFrame, counts: dict[str, int]) -> pl.DataFrame:
+        """Handles pseudonymised (the raw ones kept for the re-identification table), bios
+        scrubbed. ``frame``'s ``user_id`` is already a pseudonym; ``raw_ids`` the raw ones."""
+        p = self.pseudonyms
+        if p is not None and "handle" in frame.columns:
+            frame = frame.with_columns(p.handles(frame["handle"]))
+        if "bio" in frame.columns:
+            frame = self._text(frame, "bio", counts, "users")
+        return frame
+
+    def posts(self, frame: pl.DataFrame, counts: dict[str, int]) -> pl.DataFrame:
+        p = self.pseudonyms
+        if p is not None:
+            frame = frame.with_columns(p.posts(frame["post_id"]))
+        return self._text(frame, "text", counts, "posts")
+
+    def _text(
+        self, frame: pl.DataFrame, col: str, counts: dict[str, int], table: str
+    ) -> pl.DataFrame:
+        p = self.pseudonyms
+        if p is not None:
+            texts, n = p.mentions(frame[col])
+            frame = frame.with_columns(texts.alias(col))
+            counts[f"{table}.mentions_pseudonymised"] = (
+                counts.get(f"{table}.mentions_pseudonymised", 0) + n
+            )
+        frame, found = scrub_column(frame, col, self.scrub)
+        for kind, n in found.items():
+            counts[f"{table}.scrubbed_{kind}"] = counts.get(f"{table}.scrubbed_{kind}", 0) + n
+        return frame
+
+    def reidentification(self, raw: pl.DataFrame) -> None:
+        """Keep raw ``user_id``/``handle`` with their pseudonyms for :meth:`write_reid`."""
+        p = self.pseudonyms
+        if p is None:
+            return
+        cols = [pl.col("user_id").alias("raw_user_id"), p.users(raw["user_id"]).alias("user_id")]
+        if "handle" in raw.columns:
+            cols += [pl.col("handle").alias("raw_handle"), p.handles(raw["handle"]).alias("handle")]
+        self.reid.append(raw.select(cols))
+
+    def write_reid(self, path: Path) -> int:
+        """Merge what this load saw into the re-identification table ``path`` (written to a
+        temporary name, then renamed); returns its rows."""
+        if not self.reid:
+            return 0
+        new = pl.concat(self.reid, how="diagonal_relaxed")
+        if path.exists():
+            new = pl.concat([pl.read_parquet(path), new], how="diagonal_relaxed")
+        new = new.unique("user_id", keep="last", maintain_order=True).sort("user_id")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        new.write_parquet(tmp)
+        tmp.replace(path)
+        return new.height
+
+
+def store_policy(
+    meta: dict[str, str], settings: PrivacySettings | None = None
+) -> PrivacyPolicy | None:
+    """The policy every load into a store with bookkeeping ``meta`` must follow: the one it was
+    first loaded with. A pseudonymised store needs the same key (from ``settings``' key file,
+    the environment or the default file); ConfigError when the key is missing or another.
+    ``None`` for a store loaded without a policy."""
+    raw = meta.get(META_KEY)
+    if not raw:
+        return None
+    stored = json.loads(raw)
+    key = None
+    if stored.get("key_check"):
+        key = resolve_key(settings.key_file if settings else None)
+        if key_check(key) != stored["key_check"]:
+            raise StoreError(
+                "this store was pseudonymised with another key than the one found now: loading "
+                "with it would give the same people other ids (set $GRAPHSONA_PSEUDONYM_KEY or "
+                "[privacy] key_file to the store's key)"
+            )
+    return PrivacyPolicy(key=key, scrub=tuple(stored.get("scrub", ())))
