@@ -45,6 +45,14 @@ def test_demo_runs_the_job_on_the_embedded_store(tmp_path: Path) -> None:
     assert summary["counts"]["follows"] > 1000
     assert len(summary["groups"]) == 8 and all(g["inside_share"] > 0.8 for g in summary["groups"])
     assert (tmp_path / "demo" / "graph.lbdb").exists()
+    # pseudonymised: no raw id or handle of the dataset in the output, the report or the store
+    raw = pl.read_parquet(tmp_path / "demo" / "data" / "users.parquet")
+    shown = out + (tmp_path / "demo" / "report.html").read_text()
+    assert summary["top_followed"][0]["user_id"].startswith("u_")
+    assert not [u for u in raw["user_id"].to_list() if u in shown]
+    assert not [h for h in raw["handle"].to_list() if f"@{h}" in shown]
+    stored = (tmp_path / "demo" / "graph.lbdb").read_bytes().decode("latin-1")
+    assert not [u for u in raw["user_id"].head(50).to_list() if u in stored]
     # rerunning replaces the store instead of doubling it
     code, out, _ = run(*demo)
     assert code == 0 and json.loads(out)["counts"]["users"] == 400

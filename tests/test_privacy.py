@@ -196,8 +196,8 @@ def _strings(value: Any) -> str:
 def _store_dump(store: GraphStore) -> str:
     """Every property of every node and link, as text."""
     if store.dialect == "neo4j":
-        nodes = store.run("MATCH (n) RETURN properties(n) AS p")
-        links = store.run("MATCH ()-[r]->() RETURN properties(r) AS p")
+        nodes = store.run("MATCH (n) RETURN apoc.convert.toJson(properties(n)) AS p")
+        links = store.run("MATCH ()-[r]->() RETURN apoc.convert.toJson(properties(r)) AS p")
         return _strings(nodes["p"].to_list()) + _strings(links["p"].to_list())
     tables = store.run("CALL show_tables() RETURN name, type")
     out = []
@@ -224,7 +224,7 @@ def _cached(cache: VectorCache, keys: list[bytes]) -> int:
     """Rows of the cache under ``keys`` (read from the file itself)."""
     marks = ",".join("?" * len(keys))
     q = f"SELECT count(*) FROM vectors_v2 WHERE key IN ({marks})"
-    return int(cache._db.execute(q, keys).fetchone()[0])  # noqa: SLF001
+    return int(cache._db.execute(q, keys).fetchone()[0])
 
 
 def _profiled(store: GraphStore, tmp_path: Path) -> dict[str, Any]:
