@@ -1271,17 +1271,30 @@ def export(
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="HTML file to write.")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="COLUMN",
+    help="Bias section: label heads' accuracy and calibration per group of this user column.",
+)
 @_store_option
 @_config_option
 @_friendly
 def report(
-    out: Path | None, store_uri: str | None, config_path: Path | None, sets: tuple[str, ...]
+    out: Path | None,
+    by: tuple[str, ...],
+    store_uri: str | None,
+    config_path: Path | None,
+    sets: tuple[str, ...],
 ) -> None:
-    """Write a self-contained HTML report: profile map, communities, influence, statistics.
+    """Write a self-contained HTML report: profile map, communities, influence, monitoring,
+    bias and coverage, statistics.
 
     \b
     Example:
       graphsona report --out report.html --store graphsona-demo/graph.lbdb
+      graphsona report --out report.html --by lang --by region
     """
     from graphsona.jobs.workdir import resolve_work_dir
     from graphsona.outputs.report import write_report
@@ -1293,7 +1306,14 @@ def report(
 
     work_dir = resolve_work_dir(uri, configured=cfg.work_dir, database=cfg.database)
     with _open(uri, cfg, read_only=True) as store, console.status("building the report"):
-        write_report(store, target, work_dir=work_dir, profile_property=cfg.job.profile_property)
+        write_report(
+            store,
+            target,
+            work_dir=work_dir,
+            profile_property=cfg.job.profile_property,
+            by=by,
+            min_group_size=cfg.job.min_group_size,
+        )
     record_outputs(work_dir, [target])  # for `graphsona forget`
     console.print(f"report: {target}")
 
@@ -1311,6 +1331,14 @@ def report(
 @click.option("--epochs", type=int, default=None, help="Maximum training epochs [100].")
 @click.option("--gds", is_flag=True, help="Also run Neo4j GDS Louvain/Leiden/PageRank/FastRP.")
 @click.option(
+    "--by",
+    "by",
+    multiple=True,
+    metavar="COLUMN",
+    help="Bias report: the stored label heads' accuracy and calibration per group of this "
+    "user column (repeatable), e.g. --by lang.",
+)
+@click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Write the JSON report here."
 )
 @_store_option
@@ -1326,6 +1354,7 @@ def evaluate(
     fast: bool,
     epochs: int | None,
     gds: bool,
+    by: tuple[str, ...],
     out: Path | None,
     store_uri: str | None,
     config_path: Path | None,
@@ -1345,6 +1374,7 @@ def evaluate(
     Example:
       graphsona evaluate --store graphsona-demo/graph.lbdb --truth planted_community --label label_topic
       NEO4J_PASSWORD=... graphsona evaluate --store bolt://localhost:7687 --gds --json
+      graphsona evaluate --store graphsona-demo/graph.lbdb --by planted_community --json
     """
     from graphsona.jobs.evaluate import EvalConfig
     from graphsona.jobs.evaluate import evaluate as run_evaluate
@@ -1352,7 +1382,7 @@ def evaluate(
 
     cfg = _job_config(config_path, sets)
     job = job_settings(cfg, fast=fast, epochs=epochs, cache=cache_path)
-    ecfg = EvalConfig(holdout=holdout, seed=seed, truth=truth, label=label, job=job, gds=gds)
+    ecfg = EvalConfig(holdout=holdout, seed=seed, truth=truth, label=label, job=job, gds=gds, by=by)
     uri = _uri(store_uri, cfg)
     with (
         _open(uri, cfg, read_only=not gds) as store,
@@ -1414,7 +1444,26 @@ def _print_evaluation(rep: dict[str, Any]) -> None:
             f"{k} {v['mean_cosine']:.3f} / {v['effective_rank']:.1f}" for k, v in spread.items()
         )
     )
-    for warning in rep["warnings"]:
+    for name, head in rep.get("bias", {}).get("heads", {}).items():
+        for col, rows in head["by"].items():
+            _print_frame(
+                pl.DataFrame(rows).with_columns(pl.col("group").cast(pl.String)),
+                f"label head {name} by {col} (overall {head['overall']})",
+            )
+    cov = rep.get("coverage", {})
+    if "communities" in cov:
+        c = cov["communities"]
+        console.print(
+            f"coverage: {c['count']} communities, {c['suppressed']} under the minimum group size "
+            f"{cov['min_group_size']} ({c['users_in_suppressed']} users)"
+            + (
+                f"; {cov['topics']['count']} topics, {cov['topics']['suppressed']} suppressed, "
+                f"{cov['topics']['posts_without_topic']} posts without a topic"
+                if "topics" in cov
+                else ""
+            )
+        )
+    for warning in [*rep["warnings"], *rep.get("bias", {}).get("warnings", [])]:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
 

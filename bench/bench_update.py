@@ -209,7 +209,10 @@ def main() -> None:
             _say(f"keeping the base in {snap}")
             shutil.copytree(tmp, snap, dirs_exist_ok=True)
             split["planted"].write_parquet(snap / "planted.parquet")
-            (snap / "full_job.json").write_text(json.dumps(out))
+            # the snapshot's own record of its full job (not a results file: those go through
+            # _provenance); later runs with --snapshot copy its figures into their results
+            with open(snap / "full_job.json", "w", encoding="utf-8") as f:
+                json.dump(out, f)
             store = stack.enter_context(_store(args.store, tmp / "a.lbdb"))
         with stack:
             _say("update with the delta")

@@ -378,6 +378,15 @@ class GraphStore(ABC):
                 out["topics_stale"] = hit.height
         found = self._optional("forget_alerts", [], None)
         if found is not None and found.height:
+            # a sample post's text goes with its id: dropped where the id is an erased post's
+            erased_posts = set(scope.posts["post_id"].to_list())
+            texts = [
+                [t for p, t in zip(ps or [], ts or [], strict=False) if p not in erased_posts]
+                for ps, ts in zip(
+                    found["sample_posts"].to_list(), found["sample_texts"].to_list(), strict=True
+                )
+            ]
+            found = found.with_columns(pl.Series("sample_texts", texts, dtype=pl.List(pl.String)))
             hit = _scrubbed(found, "alert_id", needles, [])
             if hit.height:
                 cols = [c for c in hit.columns if c != "alert_id"]

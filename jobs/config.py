@@ -93,7 +93,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "key_file": ((str,), "privacy.key_file"),
         "scrub": ((list,), "privacy.scrub"),
         "reid_table": ((str,), "privacy.reid_table"),
-        "min_group_size": ((int,), "privacy.min_group_size"),
+        "min_group_size": ((int,), "job.min_group_size"),
     },
     "output": {
         "work_dir": ((str,), "work_dir"),

@@ -77,6 +77,9 @@ class EvalConfig:
     ks: recall cut-offs. max_sources: sources sampled for ranking (speed).
     job: embedder and GNN settings (the same as the profiling job's).
     gds: also run Neo4j GDS algorithms (Neo4j store only).
+    by: user columns to measure the stored label heads per group of (the bias report,
+        :mod:`graphsona.outputs.bias`); coverage of communities and topics is always reported
+        when the store holds a profile run.
     """
 
     holdout: float = 0.1
@@ -87,6 +90,7 @@ class EvalConfig:
     max_sources: int = 2000
     job: ProfileJobConfig = field(default_factory=ProfileJobConfig)
     gds: bool = False
+    by: tuple[str, ...] = ()
 
 
 def probe(x: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 0) -> dict[str, float]:
@@ -312,6 +316,7 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
         "seconds": timings,
         "config": {k2: v for k2, v in asdict(cfg).items() if k2 != "job"},
     }
+    report.update(bias_and_coverage(store, cfg.by, cfg.job.min_group_size))
     if cfg.gds:
         from graphsona.jobs.gds import gds_side_by_side
 
@@ -329,3 +334,22 @@ def evaluate(store: GraphStore, config: EvalConfig | None = None) -> dict[str, A
             graphsona_seconds=timings["train_graphsona"] + timings["communities"],
         )
     return report
+
+
+def bias_and_coverage(
+    store: GraphStore, by: tuple[str, ...], min_group_size: int
+) -> dict[str, Any]:
+    """``bias`` (the stored label heads per group of each ``by`` column) and ``coverage``
+    (community sizes, topic authors) of the store's last profile run; empty without one."""
+    from graphsona.outputs.bias import bias_report, coverage
+    from graphsona.queries.library import run_named
+
+    users = store.read_users()
+    out: dict[str, Any] = {}
+    if by:
+        out["bias"] = bias_report(users, list(by))
+    if "community_id" in users.columns:
+        communities = run_named(store, "communities", {"limit": 10**9})
+        posts = store.read_posts() if store.mapping.post_label is not None else None
+        out["coverage"] = coverage(users, communities, posts, min_group_size)
+    return out

@@ -23,6 +23,8 @@ class ProfileJobConfig:
         dim, hidden, layers, epochs, patience, lr, weighted, batch_size: GNN (see
             :class:`~graphsona.gnn.ProfileModel`). seed: every random draw.
         resolution, min_community_size: community detection.
+        min_group_size: communities, topics and alerts about fewer users are published
+            suppressed (``[privacy] min_group_size``; :mod:`graphsona.privacy.groups`).
         later_fraction: share of timed interactions held out to evaluate influence.
         labels: train supervised heads for ``label_*`` user columns.
         topics: model the posts' topics (BERTopic over the post vectors).
@@ -46,6 +48,7 @@ class ProfileJobConfig:
     seed: int = 0
     resolution: float = 1.0
     min_community_size: int = 5
+    min_group_size: int = 5
     later_fraction: float = 0.3
     labels: bool = True
     topics: bool = True
@@ -62,7 +65,7 @@ class ProfileJobConfig:
         from graphsona.embeddings.models import PRECISIONS
 
         errors = []
-        for name in ("dim", "hidden", "layers", "epochs", "min_community_size"):
+        for name in ("dim", "hidden", "layers", "epochs", "min_community_size", "min_group_size"):
             if getattr(self, name) < 1:
                 errors.append(f"{name} must be >= 1 (got {getattr(self, name)})")
         if self.resolution <= 0:

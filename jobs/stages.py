@@ -46,6 +46,7 @@ from graphsona.errors import StoreError
 from graphsona.graph import GraphStore
 from graphsona.jobs.runner import Context, Progress, Stage, fingerprint, save_frame
 from graphsona.jobs.settings import ProfileJobConfig
+from graphsona.privacy.groups import publishable_alerts, publishable_communities
 
 __all__ = [
     "ClassifyStage",
@@ -942,7 +943,8 @@ class ResultsStage(Stage):
         names = name_communities(membership, ids, ctx["posts"], influence=score)
         mood_users, mood_communities = _moods(ctx, ids, membership)
         names = names.join(mood_communities, on="community_id", how="left")
-        name_of = dict(zip(names["community_id"].to_list(), names["name"].to_list(), strict=True))
+        shown = publishable_communities(names, self.cfg.min_group_size)  # what users see
+        name_of = dict(zip(shown["community_id"].to_list(), shown["name"].to_list(), strict=True))
         dim = ctx["profiles"].shape[1]
         results = pl.DataFrame(
             {
@@ -1021,14 +1023,17 @@ def _written(store: GraphStore, run_id: str) -> int:
         return 0
 
 
-def _write_posts_and_topics(store: GraphStore, ctx: Context) -> None:
-    """Per-post sentiment and topic, the topic nodes and the posts' ABOUT links."""
+def _write_posts_and_topics(store: GraphStore, ctx: Context, k: int) -> list[int]:
+    """Per-post sentiment and topic, the topic nodes (those written by fewer than ``k`` users
+    suppressed) and the posts' ABOUT links; returns the suppressed topics."""
+    from graphsona.privacy.groups import publishable_topics, topic_authors
+
     if store.mapping.post_label is None:
-        return
+        return []
     scored = ctx.get("post_sentiment")
     post_topics = ctx.get("post_topics")
     if scored is None or "post_id" not in scored.columns:
-        return
+        return []
     props = scored.select("post_id", "sentiment", "sentiment_label")
     if post_topics is not None:
         props = props.join(
@@ -1038,11 +1043,16 @@ def _write_posts_and_topics(store: GraphStore, ctx: Context) -> None:
     if labels is not None and labels.width > 1:
         props = props.join(labels, on="post_id", how="left")
     store.write_post_properties(props.unique("post_id", keep="first"))
-    if post_topics is not None:
-        topics = ctx["topics"].with_columns(pl.col("centroid").cast(pl.List(pl.Float64)))
-        store.write_topics(
-            topics, post_topics.filter(pl.col("topic_id") >= 0).select("post_id", "topic_id")
-        )
+    if post_topics is None:
+        return []
+    authors = topic_authors(post_topics)  # post_topics has each post's user_id
+    topics = publishable_topics(
+        ctx["topics"].with_columns(pl.col("centroid").cast(pl.List(pl.Float64))), authors, k
+    )
+    store.write_topics(
+        topics, post_topics.filter(pl.col("topic_id") >= 0).select("post_id", "topic_id")
+    )
+    return [int(t) for t in topics.filter(pl.col("suppressed"))["topic_id"].to_list()]
 
 
 class WriteBackStage(Stage):
@@ -1081,15 +1091,18 @@ class WriteBackStage(Stage):
         )
         store.write_user_properties(results)
         membership = ctx["membership"].astype(np.int64)
+        k = self.cfg.min_group_size
+        names = publishable_communities(ctx["names"], k)
         store.write_communities(
-            ctx["names"].with_columns(pl.col("community_id").cast(pl.Int64)),
+            names.with_columns(pl.col("community_id").cast(pl.Int64)),
             pl.DataFrame({"user_id": ctx["ids"]["user_id"], "community_id": membership}),
         )
         store.create_vector_index(self.cfg.profile_property, ctx["profiles"].shape[1])
-        _write_posts_and_topics(store, ctx)
+        small_topics = _write_posts_and_topics(store, ctx, k)
         alerts = ctx.get("alerts")
         if alerts is not None:
-            store.write_alerts(alerts)
+            small = names.filter(pl.col("suppressed"))["community_id"].to_list()
+            store.write_alerts(publishable_alerts(alerts, small, small_topics))
         ranker = ctx.get("ranker")  # last: a ranker always belongs to the profiles beside it
         store.write_ranker(ctx["run_id"], ranker.to_dict() if ranker else None)
         return {"profiled_at": now.isoformat(), "written_users": n}

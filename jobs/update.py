@@ -66,6 +66,12 @@ from graphsona.jobs.state import JobState, load_state, save_state
 from graphsona.loaders import LoadOptions
 from graphsona.loaders.dataset import Dataset
 from graphsona.privacy import PrivacySettings
+from graphsona.privacy.groups import (
+    publishable_alerts,
+    publishable_communities,
+    publishable_topics,
+    topic_authors,
+)
 
 __all__ = ["MAX_AUC_DROP", "MAX_NEW_SHARE", "PROFILE_TOLERANCE", "UpdateResult", "run_update"]
 
@@ -682,8 +688,10 @@ class _Update:
                 topic_mix(tagged, "community_id", top=5), on="community_id", how="left"
             )
         names = names.sort("community_id")
-        self.names = names
-        name_of = dict(zip(names["community_id"].to_list(), names["name"].to_list(), strict=True))
+        self.names = names  # kept whole in the state; published with small groups suppressed
+        self.shown_names = publishable_communities(names, self.cfg.min_group_size)
+        shown = self.shown_names
+        name_of = dict(zip(shown["community_id"].to_list(), shown["name"].to_list(), strict=True))
         prop = self.cfg.profile_property
         results = pl.DataFrame(
             {
@@ -770,7 +778,7 @@ class _Update:
             store.write_user_properties(moved)
         self.written = rows.height
         store.write_communities(
-            self.names.with_columns(pl.col("community_id").cast(pl.Int64)),
+            self.shown_names.with_columns(pl.col("community_id").cast(pl.Int64)),
             pl.DataFrame(
                 {"user_id": self.ids, "community_id": self.membership.astype(np.int64)}
             ).filter(pl.Series(self.changed | (self.membership != self.prev_membership))),
@@ -785,8 +793,21 @@ class _Update:
             store.write_post_properties(props)
             if "topic_id" in self.new_scored.columns and self.topics.height:
                 topics = self.topics.with_columns(pl.col("centroid").cast(pl.List(pl.Float64)))
-                store.write_post_topics(topics, self.new_scored.select("post_id", "topic_id"))
-        store.write_alerts(self.alerts)
+                store.write_post_topics(
+                    publishable_topics(topics, self._topic_authors(), self.cfg.min_group_size),
+                    self.new_scored.select("post_id", "topic_id"),
+                )
+        small = self.shown_names.filter(pl.col("suppressed"))["community_id"].to_list()
+        small_topics = []
+        if self.topics.height and "topic_id" in self.posts.columns:
+            shown = publishable_topics(self.topics, self._topic_authors(), self.cfg.min_group_size)
+            small_topics = shown.filter(pl.col("suppressed"))["topic_id"].to_list()
+        store.write_alerts(publishable_alerts(self.alerts, small, small_topics))
+
+    def _topic_authors(self) -> pl.DataFrame:
+        if "topic_id" not in self.posts.columns:
+            return pl.DataFrame(schema={"topic_id": pl.Int64, "authors": pl.UInt32})
+        return topic_authors(self.posts.select("user_id", "topic_id"))
 
     def _new_alerts(self) -> list[dict[str, Any]]:
         before = self.state.alerts

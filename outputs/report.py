@@ -267,6 +267,51 @@ th,td{border-bottom:1px solid #e5e5e5;padding:4px 10px;text-align:left;vertical-
 """
 
 
+def _bias_section(
+    store: GraphStore,
+    users: pl.DataFrame,
+    communities: pl.DataFrame,
+    by: tuple[str, ...],
+    min_group_size: int,
+) -> str:
+    """Coverage of communities and topics, and the label heads per group (outputs.bias)."""
+    from graphsona.outputs.bias import bias_report, coverage
+
+    posts = store.read_posts() if store.mapping.post_label is not None else None
+    cov = coverage(users, communities, posts, min_group_size)
+    parts = ["<h2>Bias and coverage</h2>"]
+    rows: list[tuple[str, Any]] = [("minimum group size", min_group_size)]
+    if "communities" in cov:
+        c = cov["communities"]
+        rows += [
+            ("communities", c["count"]),
+            ("communities under the minimum (published suppressed)", c["suppressed"]),
+            ("users in them", c["users_in_suppressed"]),
+        ]
+    if "topics" in cov:
+        t = cov["topics"]
+        rows += [
+            ("topics", t["count"]),
+            ("topics under the minimum (suppressed)", t["suppressed"]),
+            ("posts without a topic", t["posts_without_topic"]),
+        ]
+    parts.append(f'<table id="coverage">{_stats_rows(rows)}</table>')
+    rep = bias_report(users, list(by)) if by else None
+    if rep is not None:
+        for name, head in rep["heads"].items():
+            for col, group_rows in head["by"].items():
+                frame = pl.DataFrame(group_rows).with_columns(pl.col("group").cast(pl.String))
+                parts.append(f"<p class=\"sub\">label head {_e(name)} by {_e(col)}: overall "
+                             f"{_e(head['overall'])}</p>")  # fmt: skip
+                parts.append(_table(frame, f"bias-{name}-{col}"))
+        parts += [f'<p class="warn">{_e(w)}</p>' for w in rep["warnings"]]
+    else:
+        parts.append(
+            '<p class="sub">Label heads per group: <code>graphsona report --by COLUMN</code>.</p>'
+        )
+    return "\n".join(parts)
+
+
 def write_report(
     store: GraphStore,
     out: str | Path,
@@ -274,8 +319,11 @@ def write_report(
     work_dir: Path | None = None,
     profile_property: str = "profile",
     title: str = "graphsona report",
+    by: tuple[str, ...] = (),
+    min_group_size: int = 5,
 ) -> Path:
-    """Build the report from ``store`` (and ``work_dir/manifest.json`` if present)."""
+    """Build the report from ``store`` (and ``work_dir/manifest.json`` if present); ``by``:
+    user columns the bias section measures the label heads per group of."""
     users = store.read_users()
     require_profiles(users, profile_property, also=("community_id",))
     users = users.filter(pl.col(profile_property).is_not_null())
@@ -337,6 +385,7 @@ def write_report(
 <div class="grid"><div>{_histogram_svg(users["influence"].to_numpy())}</div>
 <div>{_table(top.select("rank", "user_id", "influence", "community"), "top-influencers")}</div></div>
 {_monitoring_section(store, colours)}
+{_bias_section(store, users, communities, by, min_group_size)}
 <h2>Run statistics</h2>
 <table id="run">{_stats_rows(run_pairs) or "<tr><td>no manifest found</td></tr>"}</table>
 <script>{_SCRIPT}</script>

@@ -39,22 +39,21 @@ class PrivacySettings:
             ``handle``); ``[]`` for none.
         reid_table: a Parquet file outside the store where the load keeps raw id, raw handle
             and their pseudonyms (for whoever holds that file); none by default.
-        min_group_size: smallest group anything published is about (names, terms, members).
+
+    ``[privacy] min_group_size`` is a setting of the job (it decides what the job publishes):
+    :attr:`~graphsona.jobs.settings.ProfileJobConfig.min_group_size`.
     """
 
     pseudonymise: bool = False
     key_file: Path | None = None
     scrub: tuple[str, ...] = DEFAULT_SCRUB
     reid_table: Path | None = None
-    min_group_size: int = 5
 
     def check(self) -> list[str]:
         bad = [k for k in self.scrub if k not in SCRUB_KINDS]
         errors = (
             [f"[privacy] scrub: unknown kind(s) {bad}; valid: {list(SCRUB_KINDS)}"] if bad else []
         )
-        if self.min_group_size < 1:
-            errors.append(f"[privacy] min_group_size must be >= 1 (got {self.min_group_size})")
         if self.reid_table is not None and not self.pseudonymise:
             errors.append("[privacy] reid_table needs pseudonymise = true")
         return errors

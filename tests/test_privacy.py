@@ -265,8 +265,17 @@ def test_forget_leaves_nothing_of_the_person_anywhere(
 ) -> None:
     got = _profiled(store, tmp_path)
     cfg, split = got["cfg"], got["split"]
+    # one who came with the update, and from the full run the author of a post an alert
+    # quotes as evidence (else any earlier user)
+    p = Pseudonymizer(key_env)
+    raw_of = {p.user(u): u for u in split["net"].users["user_id"].to_list()}
     old = split["net"].users.filter(~pl.col("user_id").is_in(split["new"]))["user_id"][5]
-    gone = [split["new"][0], old]  # one who came with the update, one from the full run
+    quoted = store.run("MATCH (a:Alert) RETURN a.sample_posts AS s")["s"].explode().drop_nulls()
+    if quoted.len():
+        posts = store.read_posts().filter(pl.col("post_id").is_in(quoted.to_list()))
+        authors = [raw_of[u] for u in posts["user_id"].to_list() if raw_of[u] not in split["new"]]
+        old = authors[0] if authors else old
+    gone = [split["new"][0], old]
     needles = _person(tmp_path, gone, key_env)
     cache = VectorCache(cfg.cache)
     texts = [n for n in needles if " " in n]
@@ -369,3 +378,81 @@ def test_killed_erasure_is_completed_by_a_rerun(tmp_path: Path, crash: str) -> N
         assert not [u for u in users if p.user(u) in raw]
     finally:
         os.environ.pop(KEY_ENV, None)
+
+
+# ------------------------------------------------------------------ minimum group size
+def test_small_groups_are_suppressed_in_frames() -> None:
+    from graphsona.privacy.groups import (
+        publishable_alerts,
+        publishable_communities,
+        publishable_topics,
+    )
+
+    names = pl.DataFrame(
+        {
+            "community_id": [0, 1],
+            "name": ["gardening / compost", "u_abc / vinyl"],
+            "description": ["influential: u_x", "influential: u_abc"],
+            "terms": [["compost", "soil"], ["vinyl"]],
+            "top_members": [["u_x", "u_y"], ["u_abc"]],
+            "size": [40, 3],
+            "mood": [0.2, -0.9],
+        }
+    )
+    shown = publishable_communities(names, 5)
+    small = shown.filter(pl.col("community_id") == 1).row(0, named=True)
+    assert small["name"] == "small group 1" and small["description"] == ""
+    assert small["terms"] == [] and small["top_members"] == [] and small["mood"] is None
+    assert small["size"] == 3 and small["suppressed"] is True
+    assert shown.filter(pl.col("community_id") == 0).row(0, named=True)["name"] == names["name"][0]
+    topics = pl.DataFrame(
+        {"topic_id": [0, 1], "name": ["a", "b"], "terms": [["x"], ["y"]], "size": [50, 9]}
+    )
+    authors = pl.DataFrame({"topic_id": [0, 1], "authors": [20, 2]})
+    t = publishable_topics(topics, authors, 5)
+    assert t["name"].to_list() == ["a", "small topic 1"] and t["terms"].to_list() == [["x"], []]
+    alerts = pl.DataFrame(
+        {
+            "alert_id": ["A1", "A2", "A3"],
+            "community_id": [1, None, 0],
+            "topic_id": [None, 1, None],
+            "communities": [[1], [0, 1], [0]],
+        }
+    )
+    a = publishable_alerts(alerts, [1], [1])
+    assert a["alert_id"].to_list() == ["A3"]
+
+
+@pytest.mark.parametrize("k", [1, 10**6])
+def test_min_group_size_holds_in_the_store_queries_and_exports(
+    store: GraphStore, small_dataset: Any, tmp_path: Path, k: int
+) -> None:
+    from dataclasses import replace
+
+    from graphsona.queries.library import run_named
+
+    store.load(small_dataset)
+    cfg = replace(update_config(tmp_path), min_group_size=k)
+    run_profile(store, cfg)
+    communities = run_named(store, "communities", {"limit": 1000})
+    users = store.read_users()
+    written = export_results(store, tmp_path / "export")
+    exported = pl.read_parquet(written["communities"])
+    if k == 1:  # nothing is too small
+        assert not communities["name"].str.starts_with("small group").any()
+        assert (communities["top_members"].list.len() > 0).all()
+        return
+    assert communities["name"].str.starts_with("small group").all()
+    assert (communities["top_members"].list.len() == 0).all()
+    assert (communities["terms"].list.len() == 0).all()
+    assert users["community_name"].str.starts_with("small group").all()
+    assert exported["name"].str.starts_with("small group").all()
+    assert (exported["top_members"].list.len() == 0).all()
+    topics = store.read_topics()
+    if topics.height:
+        assert topics["name"].str.starts_with("small topic").all()
+    try:
+        alerts = store.run("MATCH (a:Alert) RETURN count(a) AS n")["n"][0]
+    except StoreError:  # no alert table: none was ever written
+        alerts = 0
+    assert alerts == 0

@@ -1,0 +1,201 @@
+"""Privacy benchmark: the cost of pseudonyms and scrubbing at load, and of erasure.
+
+Part ``load`` (issue 17 target: pseudonymisation and scrubbing add < 10% to load time at 1M
+posts): a synthetic network of ``--load-users`` users (146,000 give about 1M posts) in which
+one post in ten carries personal data (an e-mail address, a phone number, a profile URL and an
+@mention of another user, one each in turn; the generator's own posts have none), written as
+Parquet; then, each in a fresh embedded store, ``load_dataset`` + ``store.load`` without a
+policy and with pseudonyms + the default scrubbing. Recorded: validation and store seconds of
+each, the overhead, and the load report's counts.
+
+Part ``erase`` (target: 1,000 users erased from a 100k-user store in < 30 s): a network of
+``--erase-users`` users, loaded pseudonymised, profiled by the full job (static embedder,
+``--epochs`` epochs: training length does not change what erasure touches), exported (so the
+exports are rewritten too); then ``run_forget`` of 1,000 random users, timed, with its counts.
+
+Run: ``python bench/bench_privacy.py [--part load|erase|all]``; writes
+``bench/results/privacy-<UTC time>.json`` with the run's provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRAPHSONA_PSEUDONYM_KEY", "bench-key-" + "0" * 24)
+
+import _provenance  # noqa: E402
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _with_pii(posts: Any, users: Any) -> Any:
+    """One post in ten gets one kind of personal data appended, the kinds in turn."""
+    import polars as pl
+
+    handles = users["handle"].to_list()
+    n = posts.height
+    idx = pl.int_range(n, eager=True)
+    kind = idx % 40  # 0, 10, 20, 30: the four kinds; other rows untouched
+    mention = pl.Series([f"@{handles[i % len(handles)]}" for i in range(n)])
+    extra = (
+        pl.when(kind == 0)
+        .then(pl.lit(" mail me at someone.") + idx.cast(pl.String) + "@example.org")
+        .when(kind == 10)
+        .then(pl.lit(" call +44 20 7946 ") + (idx % 10000).cast(pl.String).str.zfill(4))
+        .when(kind == 20)
+        .then(pl.lit(" see https://social.example/people/") + idx.cast(pl.String))
+        .when(kind == 30)
+        .then(pl.lit(" thanks ") + mention)
+        .otherwise(pl.lit(""))
+    )
+    return posts.with_columns((pl.col("text") + extra).alias("text"))
+
+
+def _load_part(tmp: Path, users: int, seed: int) -> dict[str, Any]:
+    from graphsona.graph import EmbeddedStore
+    from graphsona.loaders import LoadOptions, SyntheticConfig, generate, load_dataset
+    from graphsona.privacy import PrivacySettings
+
+    _say(f"generating {users:,} users")
+    net = generate(SyntheticConfig(n_users=users, seed=seed))
+    data = tmp / "data"
+    data.mkdir()
+    net.users.write_parquet(data / "users.parquet")
+    _with_pii(net.posts, net.users).write_parquet(data / "posts.parquet")
+    net.follows.write_parquet(data / "follows.parquet")
+    net.interactions.write_parquet(data / "interactions.parquet")
+    out: dict[str, Any] = {
+        "users": net.users.height,
+        "posts": net.posts.height,
+        "follows": net.follows.height,
+        "interactions": net.interactions.height,
+    }
+    modes = {
+        "plain": LoadOptions(),
+        "pseudonyms_and_scrubbing": LoadOptions(
+            privacy=PrivacySettings(pseudonymise=True).policy()
+        ),
+    }
+    for name, opts in modes.items():
+        _say(f"load: {name}")
+        t = time.perf_counter()
+        ds, report = load_dataset(data, opts)
+        validate = time.perf_counter() - t
+        t = time.perf_counter()
+        with EmbeddedStore(tmp / f"{name}.lbdb") as store:
+            store.load(ds)
+        stored = time.perf_counter() - t
+        out[name] = {
+            "validate_seconds": round(validate, 2),
+            "store_seconds": round(stored, 2),
+            "load_seconds": round(validate + stored, 2),
+            "issues": report.issues,
+        }
+        del ds
+        shutil.rmtree(tmp / f"{name}.lbdb", ignore_errors=True)
+    plain = out["plain"]["load_seconds"]
+    priv = out["pseudonyms_and_scrubbing"]["load_seconds"]
+    out["overhead_seconds"] = round(priv - plain, 2)
+    out["overhead_share_of_load"] = round((priv - plain) / plain, 4)
+    out["validate_overhead_seconds"] = round(
+        out["pseudonyms_and_scrubbing"]["validate_seconds"] - out["plain"]["validate_seconds"], 2
+    )
+    return out
+
+
+def _erase_part(tmp: Path, users: int, n_erase: int, epochs: int, seed: int) -> dict[str, Any]:
+    import polars as pl
+    from graphsona.graph import EmbeddedStore
+    from graphsona.jobs.forget import run_forget
+    from graphsona.jobs.profile import run_profile
+    from graphsona.jobs.settings import ProfileJobConfig
+    from graphsona.jobs.workdir import record_outputs
+    from graphsona.loaders import LoadOptions, SyntheticConfig, generate, load_dataset
+    from graphsona.outputs.export import export_results
+    from graphsona.privacy import PrivacySettings
+
+    _say(f"generating {users:,} users")
+    net = generate(SyntheticConfig(n_users=users, seed=seed))
+    data = tmp / "edata"
+    data.mkdir()
+    for table in ("users", "posts", "follows", "interactions"):
+        getattr(net, table).write_parquet(data / f"{table}.parquet")
+    cfg = ProfileJobConfig(
+        embedder_kind="static", cache=tmp / "vectors.sqlite", epochs=epochs, work_dir=tmp / "work"
+    )
+    out: dict[str, Any] = {"users": users, "posts": net.posts.height, "epochs": epochs}
+    with EmbeddedStore(tmp / "e.lbdb") as store:
+        opts = LoadOptions(privacy=PrivacySettings(pseudonymise=True).policy())
+        store.load(load_dataset(data, opts)[0])
+        _say("full job")
+        t = time.perf_counter()
+        run_profile(store, cfg, progress=lambda s, m: _say(f"  {s}: {m}"))
+        out["full_job_seconds"] = round(time.perf_counter() - t, 1)
+        written = export_results(store, tmp / "export")
+        record_outputs(tmp / "work", list(written.values()))
+        gone = net.users["user_id"].sample(n_erase, seed=seed + 1).to_list()
+        before = store.counts()
+        _say(f"forgetting {n_erase:,} users")
+        steps: dict[str, float] = {}
+        last = [time.perf_counter()]
+
+        def lap(step: str, message: str) -> None:
+            now = time.perf_counter()
+            steps[message] = round(now - last[0], 2)
+            last[0] = now
+            _say(f"  {message}")
+
+        t = time.perf_counter()
+        result = run_forget(store, gone, work_dir=tmp / "work", cache=cfg.cache, progress=lap)
+        out["erase_seconds"] = round(time.perf_counter() - t, 2)
+        out["erase_step_seconds_since_previous_message"] = steps
+        out["erase_counts"] = result.counts
+        out["store_before"] = before
+        out["store_after"] = store.counts()
+    p = PrivacySettings(pseudonymise=True).policy().pseudonyms
+    assert p is not None
+    stored = [p.user(u) for u in gone]
+    out["erased_users_left_in_export"] = int(
+        pl.read_parquet(tmp / "export" / "profiles.parquet")["user_id"].is_in(stored).sum()
+    )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=["load", "erase", "all"], default="all")
+    ap.add_argument("--load-users", type=int, default=146_000)
+    ap.add_argument("--erase-users", type=int, default=100_000)
+    ap.add_argument("--erase", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    _provenance.add_results_dir_option(ap)
+    args = ap.parse_args()
+    run = _provenance.start("privacy", args.results_dir)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_privacy_"))
+    out: dict[str, Any] = {"part": args.part}
+    try:
+        if args.part in ("load", "all"):
+            out["load"] = _load_part(tmp, args.load_users, args.seed)
+            run.write(out, complete=args.part == "load")
+        if args.part in ("erase", "all"):
+            out["erase"] = _erase_part(tmp, args.erase_users, args.erase, args.epochs, args.seed)
+            run.write(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
