@@ -1102,7 +1102,11 @@ def monitor(
     cfg = _job_config(config_path, sets)
     with _open(_uri(store_uri, cfg), cfg, read_only=True) as store:
         alerts, stacked = monitor_store(
-            store, bucket=bucket or cfg.job.bucket, since=_when(since), until=_when(until)
+            store,
+            bucket=bucket or cfg.job.bucket,
+            since=_when(since),
+            until=_when(until),
+            min_group_size=cfg.job.min_group_size,
         )
     for path, frame in ((out, alerts), (series_out, stacked)):
         if path is not None:

@@ -12,6 +12,7 @@ from graphsona.errors import ConfigError, StoreError
 from graphsona.graph import GraphStore
 from graphsona.monitor.alerts import detect_alerts, no_topics
 from graphsona.monitor.series import TIME, check_bucket, series
+from graphsona.privacy.groups import publishable_alerts, topic_authors
 
 __all__ = ["monitor_store", "post_results"]
 
@@ -51,10 +52,13 @@ def monitor_store(
     bucket: str = "1d",
     since: datetime | None = None,
     until: datetime | None = None,
+    min_group_size: int = 5,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Alerts and series (community and topic series stacked: ``group``, ``group_id``, ...)
     from the store, at ``bucket``; posts after ``until`` ignored, alerts and series before
-    ``since`` left out (baselines still use them)."""
+    ``since`` left out (baselines still use them). Communities with fewer than
+    ``min_group_size`` members and topics with fewer authors get no series and no alerts
+    (:mod:`graphsona.privacy.groups`)."""
     check_bucket(bucket)
     if since is not None and until is not None and since >= until:
         raise ConfigError(f"--since ({since}) must be before --until ({until})")
@@ -76,11 +80,19 @@ def monitor_store(
     if topics.is_empty():
         topics = no_topics()
     alerts = detect_alerts(timed, topics, influence, bucket=bucket, since=since, until=until)
+    sizes = users.group_by(pl.col("community_id").cast(pl.Int64)).len("members")
+    small = sizes.filter(pl.col("members") < min_group_size)["community_id"].to_list()
+    authors = topic_authors(posts.select("user_id", "topic_id"))
+    small_topics = authors.filter(pl.col("authors") < min_group_size)["topic_id"].to_list()
+    alerts = publishable_alerts(alerts, small, small_topics)
     if until is not None:
         timed = timed.filter(pl.col("created_at") < until)
     parts = []
-    for group, by in (("community", "community_id"), ("topic", "topic_id")):
-        s = series(timed, by, bucket).rename({by: "group_id"})
+    for group, by, hidden in (
+        ("community", "community_id", small),
+        ("topic", "topic_id", small_topics),
+    ):
+        s = series(timed, by, bucket).filter(~pl.col(by).is_in(hidden)).rename({by: "group_id"})
         parts.append(s.select(pl.lit(group).alias("group"), pl.all()))
     stacked = pl.concat(parts)
     if since is not None:

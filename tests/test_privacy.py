@@ -438,10 +438,15 @@ def test_min_group_size_holds_in_the_store_queries_and_exports(
     users = store.read_users()
     written = export_results(store, tmp_path / "export")
     exported = pl.read_parquet(written["communities"])
+    from graphsona.jobs.monitoring import monitor_store
+
+    alerts_now, series = monitor_store(store, min_group_size=k)
     if k == 1:  # nothing is too small
         assert not communities["name"].str.starts_with("small group").any()
         assert (communities["top_members"].list.len() > 0).all()
+        assert series.height > 0
         return
+    assert series.height == 0 and alerts_now.height == 0
     assert communities["name"].str.starts_with("small group").all()
     assert (communities["top_members"].list.len() == 0).all()
     assert (communities["terms"].list.len() == 0).all()
