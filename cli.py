@@ -711,11 +711,14 @@ def _print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
 
 
 def _cell(v: Any) -> str:
+    """A value as table text; escaped, so data like ``[phone]`` is not taken for markup."""
+    from rich.markup import escape
+
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, list):
-        return ", ".join(map(str, v[:8])) + (" ..." if len(v) > 8 else "")
-    return "" if v is None else str(v)
+        return escape(", ".join(map(str, v[:8])) + (" ..." if len(v) > 8 else ""))
+    return "" if v is None else escape(str(v))
 
 
 def _emit(frame: pl.DataFrame, as_json: bool, title: str | None = None) -> None:

@@ -251,6 +251,9 @@ class EmbeddedStore(GraphStore):
         finally:
             db.close()
         self.release_memory()
+        wal = self.path.with_name(self.path.name + ".wal")
+        if wal.exists():  # empty after the checkpoint; it must not be replayed on the new file
+            wal.unlink()
         os.replace(fresh, self.path)
         shutil.rmtree(export)
         self._open()
@@ -326,7 +329,7 @@ class EmbeddedStore(GraphStore):
             want = column_type(dtype)
             if name in have:
                 if have[name] != want and not (
-                    want == "DOUBLE[]" and have[name].startswith("FLOAT[")
+                    want in ("DOUBLE[]", "INT64[]") and have[name].startswith("FLOAT[")
                 ):
                     raise StoreError(
                         f"{table}.{name} is stored as {have[name]}; cannot write a {want} column "
@@ -655,7 +658,7 @@ def _vectors_fixed(frame: pl.DataFrame) -> pl.DataFrame:
     for name, dtype in frame.schema.items():
         if isinstance(dtype, pl.List) and dtype.inner.is_numeric():
             lengths = frame[name].list.len().drop_nulls().unique()
-            if lengths.len() == 1:
+            if lengths.len() == 1 and int(lengths[0]) > 0:  # FLOAT[0] is no type
                 out.append(pl.col(name).cast(pl.List(pl.Float32)).list.to_array(int(lengths[0])))
                 continue
         out.append(pl.col(name))

@@ -24,6 +24,16 @@ def frame_without(frame: pl.DataFrame, ids: list[str]) -> tuple[pl.DataFrame, bo
     """``frame`` without ``ids`` (see the module docstring); and whether anything changed."""
     if not ids or frame.height == 0:
         return frame, False
+    if "sample_posts" in frame.columns and "sample_texts" in frame.columns:
+        # an alert's sample texts go with their post ids, position by position
+        gone = set(ids)
+        texts = [
+            [t for p, t in zip(ps or [], ts or [], strict=False) if p not in gone]
+            for ps, ts in zip(
+                frame["sample_posts"].to_list(), frame["sample_texts"].to_list(), strict=True
+            )
+        ]
+        frame = frame.with_columns(pl.Series("sample_texts", texts, dtype=pl.List(pl.String)))
     hit = pl.lit(False)
     lists = []
     for name, dtype in frame.schema.items():

@@ -36,7 +36,7 @@ def _suppress(
             exprs.append(pl.when(small).then(name).otherwise(pl.col(col)).alias(col))
         elif dtype == pl.String:
             exprs.append(pl.when(small).then(pl.lit("")).otherwise(pl.col(col)).alias(col))
-        elif isinstance(dtype, pl.List):
+        elif isinstance(dtype, pl.List) and not dtype.inner.is_numeric():
             exprs.append(
                 pl.when(small).then(pl.col(col).list.head(0)).otherwise(pl.col(col)).alias(col)
             )
@@ -65,7 +65,7 @@ def topic_authors(posts: pl.DataFrame) -> pl.DataFrame:
 def publishable_topics(topics: pl.DataFrame, authors: pl.DataFrame, k: int) -> pl.DataFrame:
     """``topics`` with those written by fewer than ``k`` users suppressed."""
     if topics.height == 0:
-        return topics
+        return topics.with_columns(pl.lit(False).alias("suppressed"))
     joined = topics.join(authors, on="topic_id", how="left", maintain_order="left")
     small = pl.col("authors").fill_null(0) < k
     label = pl.lit("small topic ") + pl.col("topic_id").cast(pl.String)

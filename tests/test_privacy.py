@@ -111,6 +111,7 @@ def test_key_comes_from_env_then_key_file_then_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no default key file yet
     with pytest.raises(ConfigError, match=KEY_ENV):
         resolve_key(None)
     default_key_file().parent.mkdir(parents=True, exist_ok=True)
@@ -461,3 +462,30 @@ def test_min_group_size_holds_in_the_store_queries_and_exports(
     except StoreError:  # no alert table: none was ever written
         alerts = 0
     assert alerts == 0
+
+
+def test_load_command_applies_the_privacy_settings(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for name, frame in _tiny().items():
+        write_table(data, name, frame)
+    store = str(tmp_path / "g.lbdb")
+    os.environ[KEY_ENV] = KEY
+    try:
+        got = run_cli(
+            "load", str(data), "--store", store, "--json",
+            "--set", "privacy.pseudonymise=true",
+            "--set", f"privacy.reid_table={tmp_path / 'reid.parquet'}",
+        )  # fmt: skip
+    finally:
+        os.environ.pop(KEY_ENV, None)
+    assert got.returncode == 0, got.stderr
+    issues = json.loads(got.stdout)["load_report"]["issues"]
+    assert issues["posts.scrubbed_phone"] == 1 and issues["posts.mentions_pseudonymised"] == 3
+    assert pl.read_parquet(tmp_path / "reid.parquet").height == 3
+    # without the key, the next load is refused (it would bring raw ids)
+    again = run_cli("load", str(data), "--store", store)
+    assert again.returncode == 1 and "pseudonym" in again.stderr
+    # placeholders print as text, not as console markup
+    shown = run_cli("query", "MATCH (p:Post) RETURN p.text AS t ORDER BY t", "--store", store)
+    assert shown.returncode == 0, shown.stderr
+    assert "[phone]" in shown.stdout and "[email]" in shown.stdout
