@@ -44,7 +44,7 @@ def _with_pii(posts: Any, users: Any) -> Any:
     """One post in ten gets one kind of personal data appended, the kinds in turn."""
     import polars as pl
 
-    handles = users["handle"].to_list()
+    handles = [h.lstrip("@") for h in users["handle"].to_list()]
     n = posts.height
     idx = pl.int_range(n, eager=True)
     kind = idx % 40  # 0, 10, 20, 30: the four kinds; other rows untouched

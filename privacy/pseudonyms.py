@@ -36,9 +36,16 @@ class Pseudonymizer:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # the keyed state after each kind's label, copied per value (the key schedule and the
+        # label are hashed once, not per id: about half the cost of a fresh HMAC per value)
+        self._base = {
+            label: hmac.new(key, label + b"\x00", hashlib.sha256)
+            for label in (b"user", b"handle", b"post")
+        }
 
     def _one(self, label: bytes, value: str) -> str:
-        mac = hmac.new(self._key, label + b"\x00" + value.encode("utf-8"), hashlib.sha256)
+        mac = self._base[label].copy()
+        mac.update(value.encode("utf-8"))
         return mac.hexdigest()[:HEX_DIGITS]
 
     def user(self, user_id: str) -> str:
