@@ -244,7 +244,14 @@ class GraphStore(ABC):
             self._ensure_schema(dataset.users)
             self._load_users(dataset.users, batch_size)
             crash_point("load:users")
-            self._load_posts(dataset.posts, batch_size)
+            posts = dataset.posts
+            text_file = (dataset.privacy or {}).get("text_file")
+            if text_file:  # [privacy] store_text = false: the text goes to its file, not here
+                from graphsona.privacy.texts import TextFile
+
+                TextFile(text_file).upsert(posts)
+                posts = posts.with_columns(pl.lit(None, pl.String).alias("text"))
+            self._load_posts(posts, batch_size)
             crash_point("load:posts")
             self._load_follows(dataset.follows, batch_size)
             crash_point("load:follows")
@@ -279,6 +286,16 @@ class GraphStore(ABC):
                 "[privacy] settings and key (`graphsona update` and `graphsona stream` follow "
                 "them by themselves), or into a new store"
             )
+        stored_text = (stored or {}).get("text_file")
+        given_text = (given or {}).get("text_file")
+        if had_data and stored is not None and stored_text != given_text:
+            where = f"in {stored_text}" if stored_text else "in the store"
+            raise StoreError(
+                f"this store keeps its post text {where} and this load would put it "
+                + (f"in {given_text}" if given_text else "in the store")
+                + ": load with the store's own [privacy] store_text and text_file "
+                "(`graphsona update` and `graphsona stream` follow them by themselves)"
+            )
         return {"privacy": json.dumps(given, sort_keys=True)} if given is not None else {}
 
     # ------------------------------------------------------------------ erasure
@@ -296,6 +313,9 @@ class GraphStore(ABC):
         if found:
             if self.mapping.post_label is not None:
                 posts = self._optional("forget_posts", found, posts)
+                text_file = self._text_file()
+                if text_file is not None:  # the cache's keys are the texts, kept outside
+                    posts = text_file.attach(posts).select(posts.columns)
                 got = self._optional("forget_topics_of", found, None)
                 topics = [] if got is None else sorted(got["topic_id"].to_list())
             got = self._optional("forget_communities_of", found, None)
@@ -341,6 +361,9 @@ class GraphStore(ABC):
             self.run(queries.render("forget_delete_posts", self.dialect, **names), {"ids": ids})
         crash_point("forget:posts")
         counts["vector_rows"] = self._forget_side_data(ids)
+        text_file = self._text_file()
+        if text_file is not None:
+            counts["texts"] = text_file.forget(ids)
         self.run(queries.render("forget_delete_users", self.dialect, **names), {"ids": ids})
         crash_point("forget:users")
         after = self.counts()
@@ -407,7 +430,20 @@ class GraphStore(ABC):
         """Posts as ``post_id, user_id, text, created_at, lang``, in batches (none if unmapped)."""
         if self.mapping.post_label is None:
             return
-        yield from self._iter_posts(batch_size)
+        text_file = self._text_file()
+        if text_file is None:
+            yield from self._iter_posts(batch_size)
+            return
+        for batch in self._iter_posts(batch_size):  # the text is kept outside the store
+            yield text_file.attach(batch).select(batch.columns)
+
+    def _text_file(self) -> Any:
+        """The :class:`~graphsona.privacy.TextFile` of a store that keeps no post text."""
+        from graphsona.privacy.policy import text_file_of
+        from graphsona.privacy.texts import TextFile
+
+        path = text_file_of(self.read_meta()) if self.mapping.is_native else None
+        return TextFile(path) if path is not None else None
 
     def iter_follows(
         self, batch_size: int = 500_000, *, with_time: bool = False
@@ -607,6 +643,11 @@ class GraphStore(ABC):
         same nodes; alerts no longer raised are removed."""
         if "stale" not in alerts.columns:  # detected afresh: not stale (see erase)
             alerts = alerts.with_columns(pl.lit(False).alias("stale"))
+        if "sample_texts" in alerts.columns and self._text_file() is not None:
+            # a store that keeps no post text keeps no sample texts either: the ids stay
+            alerts = alerts.with_columns(
+                pl.col("sample_texts").cast(pl.List(pl.String)).list.head(0)
+            )
         cols = _check_writable(alerts, "alert_id")
         if alerts["alert_id"].dtype != pl.String:
             raise ConfigError("alert_id must be a string column")

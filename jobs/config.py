@@ -39,6 +39,8 @@ Example ``job.toml``::
     key_file = "~/.config/graphsona/pseudonym.key"   # or $GRAPHSONA_PSEUDONYM_KEY
     scrub = ["email", "phone", "url"] # PII removed from post text and bios ("handle" too)
     reid_table = "/secure/reid.parquet"  # optional: raw id -> pseudonym, kept apart
+    store_text = false                # optional: no post text in the store ...
+    text_file = "/secure/texts.parquet"  # ... only here, where the job reads it
 
     [output]
     work_dir = "runs/mynet"           # stage outputs, manifest, checkpoints (resume)
@@ -93,6 +95,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "key_file": ((str,), "privacy.key_file"),
         "scrub": ((list,), "privacy.scrub"),
         "reid_table": ((str,), "privacy.reid_table"),
+        "store_text": ((bool,), "privacy.store_text"),
+        "text_file": ((str,), "privacy.text_file"),
         "min_group_size": ((int,), "job.min_group_size"),
     },
     "output": {
@@ -197,7 +201,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
                 continue
             if target.startswith("privacy."):
                 name = target.split(".", 1)[1]
-                if name in ("key_file", "reid_table"):
+                if name in ("key_file", "reid_table", "text_file"):
                     value = Path(value).expanduser()
                 elif name == "scrub":
                     value = tuple(str(v) for v in value)

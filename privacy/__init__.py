@@ -12,9 +12,10 @@ from graphsona.privacy.keys import (
     key_check,
     resolve_key,
 )
-from graphsona.privacy.policy import PrivacyPolicy, PrivacySettings, store_policy
+from graphsona.privacy.policy import PrivacyPolicy, PrivacySettings, store_policy, text_file_of
 from graphsona.privacy.pseudonyms import Pseudonymizer
 from graphsona.privacy.scrub import DEFAULT_SCRUB, SCRUB_KINDS
+from graphsona.privacy.texts import TextFile
 
 __all__ = [
     "DEFAULT_SCRUB",
@@ -23,9 +24,11 @@ __all__ = [
     "PrivacyPolicy",
     "PrivacySettings",
     "Pseudonymizer",
+    "TextFile",
     "create_key_file",
     "default_key_file",
     "key_check",
     "resolve_key",
     "store_policy",
+    "text_file_of",
 ]

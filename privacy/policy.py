@@ -22,7 +22,7 @@ from graphsona.privacy.keys import key_check, resolve_key
 from graphsona.privacy.pseudonyms import Pseudonymizer
 from graphsona.privacy.scrub import DEFAULT_SCRUB, SCRUB_KINDS, scrub_column
 
-__all__ = ["META_KEY", "PrivacyPolicy", "PrivacySettings", "store_policy"]
+__all__ = ["META_KEY", "PrivacyPolicy", "PrivacySettings", "store_policy", "text_file_of"]
 
 META_KEY = "privacy"  # the store's bookkeeping entry: {"key_check": ..., "scrub": [...]}
 
@@ -39,6 +39,11 @@ class PrivacySettings:
             ``handle``); ``[]`` for none.
         reid_table: a Parquet file outside the store where the load keeps raw id, raw handle
             and their pseudonyms (for whoever holds that file); none by default.
+        store_text: ``False`` keeps post text out of the store entirely: ``Post`` nodes hold
+            ids, times and derived labels only, and the scrubbed texts the job needs go to
+            ``text_file`` (:mod:`graphsona.privacy.texts`).
+        text_file: where the texts go when ``store_text`` is false (a Parquet file; required
+            then).
 
     ``[privacy] min_group_size`` is a setting of the job (it decides what the job publishes):
     :attr:`~graphsona.jobs.settings.ProfileJobConfig.min_group_size`.
@@ -48,6 +53,8 @@ class PrivacySettings:
     key_file: Path | None = None
     scrub: tuple[str, ...] = DEFAULT_SCRUB
     reid_table: Path | None = None
+    store_text: bool = True
+    text_file: Path | None = None
 
     def check(self) -> list[str]:
         bad = [k for k in self.scrub if k not in SCRUB_KINDS]
@@ -56,11 +63,17 @@ class PrivacySettings:
         )
         if self.reid_table is not None and not self.pseudonymise:
             errors.append("[privacy] reid_table needs pseudonymise = true")
+        if not self.store_text and self.text_file is None:
+            errors.append(
+                "[privacy] store_text = false needs text_file = PATH: the Parquet file outside "
+                "the store where the post texts the job needs are kept"
+            )
         return errors
 
     def policy(self) -> PrivacyPolicy:
         key = resolve_key(self.key_file) if self.pseudonymise else None
-        return PrivacyPolicy(key=key, scrub=tuple(self.scrub))
+        text_file = None if self.store_text else self.text_file
+        return PrivacyPolicy(key=key, scrub=tuple(self.scrub), text_file=text_file)
 
 
 @dataclass
@@ -69,17 +82,28 @@ class PrivacyPolicy:
 
     key: bytes | None = None
     scrub: tuple[str, ...] = DEFAULT_SCRUB
+    text_file: Path | None = None  # set: post text kept there, not in the store
     reid: list[pl.DataFrame] = field(default_factory=list)  # filled by the users table
+    _pseudonyms: Pseudonymizer | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def pseudonyms(self) -> Pseudonymizer | None:
-        return Pseudonymizer(self.key) if self.key is not None else None
+        """One :class:`Pseudonymizer` per policy: it remembers the ids it has hashed, so a
+        user named in users, posts, follows and interactions is hashed once."""
+        if self.key is None:
+            return None
+        if self._pseudonyms is None:
+            self._pseudonyms = Pseudonymizer(self.key)
+        return self._pseudonyms
 
     def meta(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "key_check": key_check(self.key) if self.key is not None else None,
             "scrub": sorted(self.scrub),
         }
+        if self.text_file is not None:
+            out["text_file"] = str(self.text_file.resolve())
+        return out
 
     # ------------------------------------------------------------------ tables
     def ids(self, frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -165,4 +189,12 @@ def store_policy(
                 "with it would give the same people other ids (set $GRAPHSONA_PSEUDONYM_KEY or "
                 "[privacy] key_file to the store's key)"
             )
-    return PrivacyPolicy(key=key, scrub=tuple(stored.get("scrub", ())))
+    text_file = Path(stored["text_file"]) if stored.get("text_file") else None
+    return PrivacyPolicy(key=key, scrub=tuple(stored.get("scrub", ())), text_file=text_file)
+
+
+def text_file_of(meta: dict[str, str]) -> Path | None:
+    """Where a store that keeps no post text keeps it (``None``: the text is in the store)."""
+    raw = meta.get(META_KEY)
+    path = json.loads(raw).get("text_file") if raw else None
+    return Path(path) if path else None

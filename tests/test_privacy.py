@@ -4,6 +4,8 @@ on both stores, after an update, and after a crash mid-erasure."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -70,6 +72,15 @@ def _tiny() -> dict[str, pl.DataFrame]:
 # ------------------------------------------------------------------ pseudonyms and scrubbing
 def test_pseudonyms_are_keyed_stable_and_distinct_by_kind() -> None:
     a, b = Pseudonymizer(b"x" * 32), Pseudonymizer(b"y" * 32)
+    # exactly HMAC-SHA256 (RFC 2104), for short, block-sized and longer-than-block keys
+    for key in (b"k" * 16, b"x" * 64, b"y" * 100):
+        mine = Pseudonymizer(key)
+        for label, one, prefix in ((b"user", mine.user, "u_"), (b"post", mine.post, "p_")):
+            for v in ("42", "al\u00efce", ""):
+                mac = hmac.new(key, label + b"\x00" + v.encode(), hashlib.sha256).hexdigest()
+                assert one(v) == prefix + mac[:20]
+        col = mine.users(pl.Series("user_id", ["42", None, "7", "42"]))
+        assert col.to_list() == [mine.user("42"), None, mine.user("7"), mine.user("42")]
     assert a.user("42") == a.user("42") and a.user("42").startswith("u_")
     assert a.user("42") != b.user("42")  # another key, another pseudonym
     assert a.user("alice")[2:] != a.handle("alice")[2:]  # kinds hashed apart
@@ -331,6 +342,53 @@ def test_forget_leaves_nothing_of_the_person_anywhere(
     res = run_update(store, tmp_path / "d2", cfg)
     assert res.drift["retrain_due"] and "erased" in " ".join(res.drift["reasons"])
     assert store.counts()["users"] == before["users"] - 2
+
+
+def test_store_text_false_keeps_post_text_out_of_the_store(
+    store: GraphStore, tmp_path: Path, key_env: bytes
+) -> None:
+    """``[privacy] store_text = false``: the store holds ids, times and derived labels only;
+    the job still reads the texts (from the text file), updates add to the file, a load that
+    would put text back is refused, and erasure removes a person's texts from the file."""
+    split = split_network(tmp_path)
+    cfg = update_config(tmp_path)
+    texts_at = tmp_path / "secure" / "texts.parquet"
+    settings = PrivacySettings(pseudonymise=True, store_text=False, text_file=texts_at)
+    assert PrivacySettings(store_text=False).check()  # a text file is required
+    store.load(load_dataset(tmp_path / "base", LoadOptions(privacy=settings.policy()))[0])
+    base_posts = pl.read_parquet(tmp_path / "base" / "posts.parquet")
+    long_texts = [t for t in base_posts["text"].to_list() if len(t) > 30]
+    assert long_texts and not [t for t in long_texts[:50] if t in _store_dump(store)]
+    kept = pl.read_parquet(texts_at)
+    assert kept.height == base_posts.height and set(long_texts) <= set(kept["text"])
+    # every read of posts gets the text back for the job
+    assert store.read_posts()["text"].null_count() == 0
+    result = run_profile(store, cfg)
+    assert result.communities.height >= 2 and result.communities["name"].str.len_chars().min()
+    dump = _store_dump(store)
+    assert not [t for t in long_texts if t in dump]  # nor in alerts' sample texts
+    labelled = "MATCH (p:Post) WHERE p.sentiment IS NOT NULL RETURN count(*) AS n"
+    assert store.run(labelled)["n"][0] > 0  # derived labels are kept
+    # an update follows the store's policy: new texts go to the file, not the store
+    run_update(store, tmp_path / "delta", cfg)
+    delta_texts = pl.read_parquet(tmp_path / "delta" / "posts.parquet")["text"].to_list()
+    assert set(delta_texts) <= set(pl.read_parquet(texts_at)["text"])
+    assert not [t for t in delta_texts if len(t) > 30 and t in _store_dump(store)]
+    # a load that would put the text into the store is refused
+    plain = PrivacySettings(pseudonymise=True).policy()
+    with pytest.raises(StoreError, match="keeps its post text in"):
+        store.load(load_dataset(tmp_path / "delta", LoadOptions(privacy=plain))[0])
+    # erasure takes the person's texts out of the file (and their vectors out of the cache)
+    delta_posts = pl.read_parquet(tmp_path / "delta" / "posts.parquet")
+    gone = delta_posts.filter(pl.col("user_id").is_in(split["new"]))["user_id"].head(1).to_list()
+    theirs = delta_posts.filter(pl.col("user_id").is_in(gone))["text"].to_list()
+    cache = VectorCache(cfg.cache)
+    assert theirs and _cached(cache, cache.keys_of(theirs)) > 0
+    run_forget(store, gone, work_dir=cfg.work_dir, cache=cfg.cache)
+    left = set(pl.read_parquet(texts_at)["text"])
+    assert not [t for t in theirs if t in left]
+    assert _cached(cache, cache.keys_of(theirs)) == 0
+    cache.close()
 
 
 @pytest.mark.parametrize("crash", ["forget:posts", "forget:store", "forget:work_dir"])
