@@ -38,6 +38,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,15 +147,21 @@ def run_forget(
                                           scope.communities, scope.topics,
                                           journal["handles"]))  # fmt: skip
         crash_point("forget:store")
-        say("forget", "compacting the store (no deleted bytes left in its files)")
-        store.compact()
-        say("forget", "erasing their vectors from the cache")
-        counts["cache_entries"] = _delete_cache(cache, keys)
-        say("forget", "erasing them from the work dir")
-        counts.update(_work_dir(work_dir, cache, scope.user_ids, journal["posts"]))
-        crash_point("forget:work_dir")
-        say("forget", "erasing them from exports and reports")
-        counts.update(_outputs(work_dir, scope.user_ids, journal["posts"]))
+        # compacting the store (native code, the GIL released) runs beside the rest, which
+        # touches only files: each step is idempotent, so a crash anywhere is completed by
+        # the next run from the journal
+        say("forget", "compacting the store (no deleted bytes left in its files), meanwhile:")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact") as pool:
+            compacting = pool.submit(store.compact)
+            say("forget", "erasing their vectors from the cache")
+            counts["cache_entries"] = _delete_cache(cache, keys)
+            say("forget", "erasing them from the work dir")
+            counts.update(_work_dir(work_dir, cache, scope.user_ids, journal["posts"]))
+            crash_point("forget:work_dir")
+            say("forget", "erasing them from exports and reports")
+            counts.update(_outputs(work_dir, scope.user_ids, journal["posts"]))
+            say("forget", "waiting for the store's compaction")
+            compacting.result()
         counts["users_requested"] = result.requested
         log = work_dir / LOG
         append_log(log, counts)
