@@ -1565,6 +1565,15 @@ def generate(
     help="Longer posts are truncated.",
 )
 @click.option("--batch-size", type=int, default=10_000, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["dataset", "x-archive", "x-api", "mastodon", "bluesky", "reddit", "weibo"]),
+    default="dataset",
+    show_default=True,
+    help="What PATH holds: graphsona's dataset folder, or a platform's export (README, "
+    "'Platform exports').",
+)
 @_json_option
 @_friendly
 def load(
@@ -1576,9 +1585,11 @@ def load(
     lossy_utf8: bool,
     max_post_chars: int,
     batch_size: int,
+    fmt: str,
     as_json: bool,
 ) -> None:
-    """Validate a dataset directory and load it into a store (nothing is written if invalid).
+    """Validate a dataset directory (or a platform export) and load it into a store (nothing
+    is written if invalid).
 
     The one command that creates an embedded store (a new path becomes a new store).
 
@@ -1587,6 +1598,7 @@ def load(
       graphsona load data/mynet --store graphsona.lbdb
       graphsona load data/mynet --config job.toml        # the store named in the config
       NEO4J_PASSWORD=... graphsona load data/mynet --store neo4j://localhost:7687 --strict
+      graphsona load --format reddit dumps/ --store reddit.lbdb   # RS_*/RC_* .zst files
     """
     from graphsona.graph.lock import hold, store_lock_path
     from graphsona.loaders import LoadOptions, load_dataset
@@ -1594,12 +1606,15 @@ def load(
     cfg = _job_config(config_path, sets)
     uri = _uri(store_uri, cfg)
     policy = cfg.privacy.policy()
-    dataset, report = load_dataset(
-        dataset_dir,
-        LoadOptions(
-            strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars, privacy=policy
-        ),
+    options = LoadOptions(
+        strict=strict, lossy_utf8=lossy_utf8, max_post_chars=max_post_chars, privacy=policy
     )
+    if fmt == "dataset":
+        dataset, report = load_dataset(dataset_dir, options)
+    else:
+        from graphsona.loaders.platforms import import_platform
+
+        dataset, report = import_platform(fmt, dataset_dir, options)
     with (
         hold(store_lock_path(uri, cfg.database), "the store"),
         console.status("loading"),

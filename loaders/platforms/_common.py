@@ -1,0 +1,304 @@
+"""What every platform importer shares: a collector of rows, record-level errors that name the
+file and the record, and streaming readers (one record in memory at a time)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from graphsona.errors import DataValidationError
+
+__all__ = [
+    "Collector",
+    "Record",
+    "Rows",
+    "files_in",
+    "html_text",
+    "iter_json_array",
+    "iter_ndjson",
+    "parse_time",
+]
+
+TIME = pl.Datetime("us", "UTC")
+
+
+class Record:
+    """Where one record came from (file and 1-based record number), for error messages."""
+
+    def __init__(self, file: Path, number: int, data: Any) -> None:
+        self.file, self.number, self.data = file, number, data
+
+    def fail(self, message: str, field: str | None = None) -> DataValidationError:
+        return DataValidationError(message, file=str(self.file), row=self.number, column=field)
+
+    def need(self, *path: str) -> Any:
+        """The value at ``path`` (nested keys); a clear error when it is missing or empty."""
+        value: Any = self.data
+        for key in path:
+            if not isinstance(value, dict) or value.get(key) in (None, ""):
+                raise self.fail(f"the record has no {'.'.join(path)}", ".".join(path))
+            value = value[key]
+        return value
+
+    def get(self, *path: str) -> Any:
+        value: Any = self.data
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+
+def parse_time(rec: Record, value: Any, field: str) -> datetime | None:
+    """ISO-8601 text (``Z`` or an offset; naive is UTC), epoch seconds (number or digits), or
+    X's ``Wed Oct 10 20:19:24 +0000 2018``; None stays None; anything else is an error."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            return datetime.fromtimestamp(float(value), UTC)
+        text = str(value).strip()
+        try:
+            t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            t = datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError, OSError) as e:
+        raise rec.fail(f"cannot read the time {value!r}", field) from e
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".zst":
+        try:
+            import zstandard
+        except ImportError as e:  # a dependency of graphsona: only a broken install lacks it
+            raise DataValidationError(
+                "reading .zst needs the zstandard package", file=str(path)
+            ) from e
+        raw = path.open("rb")
+        reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(raw)
+        return io.TextIOWrapper(reader, encoding="utf-8")  # type: ignore[return-value]
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
+    return path.open("r", encoding="utf-8")  # type: ignore[return-value]
+
+
+def iter_ndjson(path: Path) -> Iterator[Record]:
+    """One JSON object per line (``.jsonl``/``.ndjson``, optionally ``.zst`` or ``.gz``),
+    streamed: memory does not grow with the file. Blank lines are skipped; a line that is not a
+    JSON object is an error naming the file and line."""
+    with _open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise DataValidationError(
+                    f"not a JSON record ({e.msg if hasattr(e, 'msg') else e})",
+                    file=str(path),
+                    row=number,
+                ) from e
+            if not isinstance(data, dict):
+                raise DataValidationError(
+                    "a record must be a JSON object", file=str(path), row=number
+                )
+            yield Record(path, number, data)
+
+
+def iter_json_array(path: Path, key: str | None = None) -> Iterator[Record]:
+    """The objects of one JSON file holding an array (or, with ``key``, an object whose ``key``
+    holds it: an API page). Pages are bounded in size, so a page is read whole."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataValidationError(f"not a JSON file ({e})", file=str(path)) from e
+    items = doc.get(key) if key is not None and isinstance(doc, dict) else doc
+    if items is None:
+        return
+    if not isinstance(items, list):
+        where = f"'{key}'" if key else "the file"
+        raise DataValidationError(f"{where} must hold a JSON array", file=str(path))
+    for number, data in enumerate(items, start=1):
+        if not isinstance(data, dict):
+            raise DataValidationError("a record must be a JSON object", file=str(path), row=number)
+        yield Record(path, number, data)
+
+
+class Rows:
+    """A growing table kept as polars chunks: rows are buffered as tuples and turned into a
+    frame every :attr:`CHUNK` rows, so a dump of millions of records costs its columnar size,
+    not a Python object per value."""
+
+    CHUNK = 65_536
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._buffer: list[tuple[Any, ...]] = []
+        self._chunks: list[pl.DataFrame] = []
+
+    def add(self, *values: Any) -> None:
+        self._buffer.append(values)
+        if len(self._buffer) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._chunks.append(pl.DataFrame(self._buffer, schema=self.schema, orient="row"))
+            self._buffer = []
+
+    def frame(self) -> pl.DataFrame:
+        self._flush()
+        if not self._chunks:
+            return pl.DataFrame(schema=self.schema)
+        self._chunks = [pl.concat(self._chunks, rechunk=True)]
+        return self._chunks[0]
+
+    def __len__(self) -> int:
+        return len(self._buffer) + sum(c.height for c in self._chunks)
+
+
+POSTS = {
+    "post_id": pl.String,
+    "user_id": pl.String,
+    "text": pl.String,
+    "created_at": TIME,
+    "lang": pl.String,
+}
+FOLLOWS = {"src": pl.String, "dst": pl.String, "created_at": TIME}
+INTERACTIONS = {"src": pl.String, "dst": pl.String, "kind": pl.String, "created_at": TIME}
+
+
+class Collector:
+    """Rows gathered from a platform's records, turned into graphsona's tables at the end.
+
+    Users are merged by id (a later record fills what an earlier left empty); a user named only
+    as a target (a reply's author seen nowhere else) gets a row with its id alone. Posts,
+    follows and interactions are kept as polars chunks (:class:`Rows`). Repairs are counted
+    under ``<format>.<what>`` and reach the load report."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.users: dict[str, dict[str, Any]] = {}
+        self.posts = Rows(POSTS)
+        self.follows = Rows(FOLLOWS)
+        self.interactions = Rows(INTERACTIONS)
+        self.repairs: Counter[str] = Counter()
+        self.files: list[str] = []
+
+    def user(self, user_id: Any, **props: Any) -> str:
+        uid = str(user_id)
+        row = self.users.get(uid)
+        if row is None:
+            row = self.users[uid] = {"user_id": uid}
+        for k, v in props.items():
+            if v is not None and v != "" and row.get(k) in (None, ""):
+                row[k] = v
+        return uid
+
+    def post(
+        self,
+        post_id: Any,
+        user_id: str,
+        text: str,
+        created_at: datetime | None,
+        lang: str | None,
+    ) -> None:
+        self.posts.add(str(post_id), user_id, text, created_at, lang or None)
+
+    def follow(self, src: str, dst: str, created_at: datetime | None = None) -> None:
+        self.follows.add(src, dst, created_at)
+
+    def interact(self, src: str, dst: str, kind: str, created_at: datetime | None) -> None:
+        self.interactions.add(src, dst, kind, created_at)
+
+    def repair(self, what: str, n: int = 1) -> None:
+        if n:
+            self.repairs[f"{self.fmt}.{what}"] += n
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        users = list(self.users.values())
+        cols = {k for u in users for k in u}
+        schema: dict[str, Any] = {"user_id": pl.String}
+        for c in sorted(cols - {"user_id"}):
+            schema[c] = TIME if c == "created_at" else _kind(users, c)
+        for c, kind in schema.items():  # a column of mixed kinds is kept as text
+            if kind == pl.String:
+                for u in users:
+                    if u.get(c) is not None and not isinstance(u[c], str):
+                        u[c] = str(u[c])
+        posts = self.posts.frame()
+        # a post on two saved pages (overlapping timelines) is kept once, as first seen
+        unique = posts.unique("post_id", keep="first", maintain_order=True)
+        self.repair("duplicate_post", posts.height - unique.height)
+        return {
+            "users": pl.DataFrame(users, schema=schema),
+            "posts": unique,
+            "follows": self.follows.frame(),
+            "interactions": self.interactions.frame(),
+        }
+
+
+def _kind(rows: list[dict[str, Any]], col: str) -> Any:
+    values = [r[col] for r in rows if r.get(col) is not None]
+    if values and all(isinstance(v, bool) for v in values):
+        return pl.Boolean
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pl.Int64
+    if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return pl.Float64
+    return pl.String
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(html: str | None) -> str:
+    """Plain text of a post's HTML (Mastodon ``content``, ActivityPub ``content``): tags
+    dropped, ``<br>`` and paragraphs as line breaks, entities decoded."""
+    if not html:
+        return ""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+def files_in(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """``path`` itself when it is a file, else the files under it (recursively) with one of
+    ``suffixes``, in name order; an error when there are none."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataValidationError("not found", file=str(path))
+    found = sorted(
+        f for f in path.rglob("*") if f.is_file() and "".join(f.suffixes[-2:]).endswith(suffixes)
+    )
+    if not found:
+        raise DataValidationError(f"no {', '.join(suffixes)} file found", file=str(path))
+    return found
