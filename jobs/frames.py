@@ -105,7 +105,12 @@ def profile(
         progress: ``progress(stage, message)``.
     """
     from graphsona.graph.export import to_pyg_frames
-    from graphsona.jobs.profile import dataset_context, profile_stages, result_of
+    from graphsona.jobs.profile import (
+        choose_embedder,
+        dataset_context,
+        profile_stages,
+        result_of,
+    )
     from graphsona.outputs.recommend import RecContext, who_to_follow
 
     dataset, report = load_frames(
@@ -114,6 +119,7 @@ def profile(
     cfg = config or ProfileJobConfig()
     cfg.check()
     ctx = dataset_context(dataset, cfg.seed)
+    cfg = choose_embedder(cfg, ctx["posts"], progress)
     with contextlib.ExitStack() as locks:
         if cfg.work_dir is not None:  # one job at a time per work dir, as for the CLI
             locks.enter_context(

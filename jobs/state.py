@@ -205,6 +205,8 @@ def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
         "updates_since_full_run": 0,
         "best_val_auc": ctx["train_info"].get("best_val_auc"),
         "text_dim": int(ctx["tx"].shape[1]),
+        # a multilingual model's per-language means, taken out of posts again by updates
+        "language_means": (ctx.get("embed_report") or {}).get("language_means") or {},
         "feature_scaling": ctx["feature_scaling"],
         "modularity": ctx["modularity"],
         "influence_model": ctx.get("influence_model") or {},

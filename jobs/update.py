@@ -344,7 +344,7 @@ class _Update:
             else:
                 users = users.rename({"new_bio": "bio"})
         self.bios = users
-        cols = ["user_id", "text", "created_at"]
+        cols = ["user_id", "text", "created_at", "lang"]
         old_text = keep.filter(pl.col("user_id").is_in(touched_ids.implode()))
         old_text = old_text.select([c for c in cols if c in old_text.columns])
         new_text = new.select([c for c in cols if c in new.columns])
@@ -353,7 +353,8 @@ class _Update:
             from graphsona.jobs.stages import embed_aligned
 
             self.say("embed", f"re-pooling {users.height:,} users ({new.height:,} new posts)")
-            text, _ = embed_aligned(cfg, users, posts, users.select("user_id"))
+            means = st.meta.get("language_means") or None
+            text, _ = embed_aligned(cfg, users, posts, users.select("user_id"), means)
             t_idx = np.flatnonzero(self.text_touched)
             vec = np.array(text["embedding"].to_numpy(), dtype=np.float32)
             if vec.ndim == 2 and vec.shape[1] == text_dim:

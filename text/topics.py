@@ -57,6 +57,11 @@ MIN_POSTS = 30  # fewer posts than this: no topics (every post -1)
 TERMS = 10
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]+")
+# Japanese content words without a tokenizer: runs of kanji, or of katakana (loanwords); the
+# hiragana between them is mostly particles and inflections, dropped
+_JA_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+")
 # letters with their combining marks (Devanagari, Bengali, Thai vowel signs are marks, not \w
 # in Python's re: words would break at every vowel sign)
 _WORD = regex.compile(
@@ -91,13 +96,22 @@ def stop_words() -> frozenset[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased terms of ``text``: Chinese runs cut into words by ``jieba``, other runs split
+    """Lower-cased terms of ``text``: Chinese runs cut into words by ``jieba`` (Japanese text,
+    recognised by its kana: runs of kanji and of katakana), other runs split
     on word characters (hashtags kept with their ``#``), URLs, @handles, numbers, one-letter
     words and stop words dropped."""
     text = _HANDLE.sub(" ", _URL.sub(" ", text.lower()))
     stop = stop_words()
     out: list[str] = []
     pos = 0
+    if _KANA.search(text):  # Japanese: kanji and katakana runs are the content words
+        for m in _JA_RUN.finditer(text):
+            out += [w for w in _WORD.findall(text[pos : m.start()]) if w not in stop]
+            if len(m.group()) > 1 and not _HIRAGANA.fullmatch(m.group()):
+                out.append(m.group())
+            pos = m.end()
+        out += [w for w in _WORD.findall(text[pos:]) if w not in stop]
+        return out
     for m in _HAN.finditer(text):
         out += [w for w in _WORD.findall(text[pos : m.start()]) if w not in stop]
         out += [w for w in _jieba().lcut(m.group()) if len(w) > 1 and w not in stop]
