@@ -37,8 +37,6 @@ class EmbedOptions:
     chunk_posts: posts handled per streaming chunk.
     pooling: how post vectors become a user vector.
     progress: show a progress bar (posts/s).
-    """
-
     center_languages: take each language's mean post vector out of its posts before pooling
         (a multilingual model's vectors of one language share a direction that would
         otherwise make users of one language look alike whatever they write about); the
@@ -238,7 +236,9 @@ def embed_users(
         if center:
             from graphsona.text.language import post_languages
 
-            langs = post_languages(joined.select("text", *(["lang"] if "lang" in joined.columns else [])))
+            langs = post_languages(
+                joined.select("text", *(["lang"] if "lang" in joined.columns else []))
+            )
             raw = torch.from_numpy(vec[joined["tid"].to_numpy()]).double()
             for code, rows in langs.to_frame("l").with_row_index("i").group_by("l"):
                 key = str(code[0])
@@ -247,7 +247,7 @@ def embed_users(
                     lang_w.append(torch.zeros(n, dtype=torch.float64))
                     lang_sum.append(torch.zeros(d, dtype=torch.float64))
                     lang_n.append(0)
-                j, idx = lang_index[key], rows["i"].to_numpy()
+                j, idx = lang_index[key], rows["i"].to_numpy().astype(np.int64)
                 lang_w[j].index_add_(0, torch.from_numpy(uidx[idx]), torch.from_numpy(w[idx]))
                 lang_sum[j] += raw[idx].sum(0)
                 lang_n[j] += len(idx)

@@ -302,7 +302,7 @@ def choose_embedder(
     known = langs.filter(langs != UNDETERMINED)
     if not known.len():
         return cfg
-    share = float((known != "en").mean() or 0.0)
+    share = (known != "en").sum() / known.len()
     if share <= MULTILINGUAL_SHARE:
         return cfg
     top = known.value_counts(sort=True).head(3)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 from graphsona.errors import DataValidationError
@@ -76,7 +76,7 @@ def parse_time(rec: Record, value: Any, field: str) -> datetime | None:
         raise rec.fail(f"cannot read the time {value!r}", field) from e
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_text(path: Path) -> IO[str]:
     if path.suffix == ".zst":
         try:
             import zstandard
@@ -86,12 +86,12 @@ def _open_text(path: Path) -> io.TextIOBase:
             ) from e
         raw = path.open("rb")
         reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(raw)
-        return io.TextIOWrapper(reader, encoding="utf-8")  # type: ignore[return-value]
+        return io.TextIOWrapper(reader, encoding="utf-8")
     if path.suffix == ".gz":
         import gzip
 
-        return gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
-    return path.open("r", encoding="utf-8")  # type: ignore[return-value]
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open("r", encoding="utf-8")
 
 
 def iter_ndjson(path: Path) -> Iterator[Record]:
