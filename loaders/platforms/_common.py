@@ -24,6 +24,8 @@ __all__ = [
     "iter_json_array",
     "iter_ndjson",
     "parse_time",
+    "read_json",
+    "records_of",
 ]
 
 TIME = pl.Datetime("us", "UTC")
@@ -117,23 +119,35 @@ def iter_ndjson(path: Path) -> Iterator[Record]:
             yield Record(path, number, data)
 
 
-def iter_json_array(path: Path, key: str | None = None) -> Iterator[Record]:
-    """The objects of one JSON file holding an array (or, with ``key``, an object whose ``key``
-    holds it: an API page). Pages are bounded in size, so a page is read whole."""
+def read_json(path: Path) -> Any:
+    """A whole JSON file (a page or a small archive file), or an error naming it."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
         raise DataValidationError(f"not a JSON file ({e})", file=str(path)) from e
-    items = doc.get(key) if key is not None and isinstance(doc, dict) else doc
+
+
+def records_of(path: Path, items: Any, what: str = "the file") -> list[Record]:
+    """``items`` (read from ``path``) as records: ``None`` is none, anything but an array of
+    objects is an error naming the file (and the record's number)."""
     if items is None:
-        return
+        return []
     if not isinstance(items, list):
-        where = f"'{key}'" if key else "the file"
-        raise DataValidationError(f"{where} must hold a JSON array", file=str(path))
+        raise DataValidationError(f"{what} must hold a JSON array", file=str(path))
+    out = []
     for number, data in enumerate(items, start=1):
         if not isinstance(data, dict):
             raise DataValidationError("a record must be a JSON object", file=str(path), row=number)
-        yield Record(path, number, data)
+        out.append(Record(path, number, data))
+    return out
+
+
+def iter_json_array(path: Path, key: str | None = None) -> Iterator[Record]:
+    """The objects of one JSON file holding an array (or, with ``key``, an object whose ``key``
+    holds it: an API page). Pages are bounded in size, so a page is read whole."""
+    doc = read_json(path)
+    items = doc.get(key) if key is not None and isinstance(doc, dict) else doc
+    yield from records_of(path, items, f"'{key}'" if key else "the file")
 
 
 class Rows:

@@ -35,7 +35,6 @@ threadgates...). Errors: a file that is not JSON, a record without an ``at://`` 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,8 @@ from graphsona.loaders.platforms._common import (
     files_in,
     iter_ndjson,
     parse_time,
+    read_json,
+    records_of,
 )
 
 __all__ = ["read_bluesky"]
@@ -61,10 +62,7 @@ def did_of(uri: str) -> str | None:
 def _records(file: Path) -> list[Record]:
     if file.suffix == ".jsonl":
         return list(iter_ndjson(file))
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataValidationError(f"not a JSON file ({e})", file=str(file)) from e
+    doc = read_json(file)
     items: Any = doc
     if isinstance(doc, dict):
         items = doc.get("records", doc.get("profiles"))
@@ -73,14 +71,7 @@ def _records(file: Path) -> list[Record]:
                 "expected listRecords ('records') or getProfiles ('profiles') JSON",
                 file=str(file),
             )
-    if not isinstance(items, list):
-        raise DataValidationError("expected a JSON array of records", file=str(file))
-    out = []
-    for i, d in enumerate(items, start=1):
-        if not isinstance(d, dict):
-            raise DataValidationError("a record must be a JSON object", file=str(file), row=i)
-        out.append(Record(file, i, d))
-    return out
+    return records_of(file, items, "a listRecords/getProfiles file")
 
 
 def _profile(out: Collector, rec: Record) -> None:

@@ -42,7 +42,6 @@ status without ``id``, ``account`` or ``created_at``, an unreadable time.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ from graphsona.loaders.platforms._common import (
     html_text,
     iter_json_array,
     parse_time,
+    read_json,
 )
 
 __all__ = ["read_mastodon"]
@@ -143,7 +143,7 @@ class _Reader:
         actor_file = root / "actor.json"
         me = ""
         if actor_file.exists():
-            actor = _json(actor_file)
+            actor = read_json(actor_file)
             if not isinstance(actor, dict):
                 raise DataValidationError(
                     "actor.json must hold a JSON object", file=str(actor_file)
@@ -203,15 +203,8 @@ class _Reader:
                         self.out.follow(me, self.out.user(addr, handle=addr))
 
 
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataValidationError(f"not a JSON file ({e})", file=str(path)) from e
-
-
 def _items(path: Path) -> list[str]:
-    doc = _json(path)
+    doc = read_json(path)
     items = doc.get("orderedItems", []) if isinstance(doc, dict) else doc
     return [str(x.get("id") if isinstance(x, dict) else x) for x in items if x]
 

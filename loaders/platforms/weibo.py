@@ -33,13 +33,19 @@ set or no user), ``weibo.mention_unknown``. Errors: a file that is not JSON, a s
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from graphsona.errors import DataValidationError
-from graphsona.loaders.platforms._common import Collector, Record, html_text, parse_time
+from graphsona.loaders.platforms._common import (
+    Collector,
+    Record,
+    html_text,
+    parse_time,
+    read_json,
+    records_of,
+)
 
 __all__ = ["read_weibo"]
 
@@ -47,19 +53,11 @@ MENTION = re.compile(r"@([\w\-\u4e00-\u9fff]{1,30})")
 
 
 def _records(file: Path, key: str) -> list[Record]:
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataValidationError(f"not a JSON file ({e})", file=str(file)) from e
+    doc = read_json(file)
     items = doc.get(key) if isinstance(doc, dict) else doc
-    if not isinstance(items, list):
+    if items is None:
         raise DataValidationError(f"expected a JSON array or '{key}'", file=str(file))
-    out = []
-    for i, d in enumerate(items, start=1):
-        if not isinstance(d, dict):
-            raise DataValidationError("a record must be a JSON object", file=str(file), row=i)
-        out.append(Record(file, i, d))
-    return out
+    return records_of(file, items, f"'{key}'")
 
 
 class _Reader:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from graphsona.errors import DataValidationError
-from graphsona.loaders.platforms._common import Collector, Record, parse_time
+from graphsona.loaders.platforms._common import Collector, Record, parse_time, read_json, records_of
 
 __all__ = ["read_x_api", "read_x_archive"]
 
@@ -112,15 +112,15 @@ class _Api:
                 self.pending.append((uid, "mention", "@" + str(m["username"]).lower(), when))
 
     def page(self, file: Path) -> None:
-        doc = _json(file)
+        doc = read_json(file)
         if not isinstance(doc, dict):
             raise DataValidationError("an API page must be a JSON object", file=str(file))
         includes = doc.get("includes") or {}
-        for rec in _records(file, includes.get("users")):
+        for rec in records_of(file, includes.get("users")):
             self.user(rec, rec.data)
-        for rec in _records(file, includes.get("tweets")):
+        for rec in records_of(file, includes.get("tweets")):
             self.tweet(rec, rec.data, included=True)
-        for rec in _records(file, doc.get("data")):
+        for rec in records_of(file, doc.get("data")):
             if "author_id" in rec.data or "text" in rec.data:
                 self.tweet(rec, rec.data)
             else:
@@ -133,26 +133,6 @@ class _Api:
                 self.out.repair("target_unknown")
                 continue
             self.out.interact(src, dst, kind, when)
-
-
-def _records(file: Path, items: Any) -> list[Record]:
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise DataValidationError("expected a JSON array", file=str(file))
-    out = []
-    for i, d in enumerate(items, start=1):
-        if not isinstance(d, dict):
-            raise DataValidationError("a record must be a JSON object", file=str(file), row=i)
-        out.append(Record(file, i, d))
-    return out
-
-
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataValidationError(f"not a JSON file ({e})", file=str(path)) from e
 
 
 def read_x_api(path: Path) -> Collector:
@@ -170,8 +150,8 @@ def read_x_api(path: Path) -> Collector:
             found = True
             a.out.files.append(str(file))
             owner = a.out.user(file.stem)
-            doc = _json(file)
-            for rec in _records(file, doc.get("data") if isinstance(doc, dict) else doc):
+            doc = read_json(file)
+            for rec in records_of(file, doc.get("data") if isinstance(doc, dict) else doc):
                 other = a.user(rec, rec.data)
                 a.out.follow(*((owner, other) if outgoing else (other, owner)))
     if not found:
@@ -197,7 +177,7 @@ def _ytd(path: Path) -> list[Record]:
         items = json.loads(raw[m.end() :])
     except ValueError as e:
         raise DataValidationError(f"not JSON after `window.YTD... =` ({e})", file=str(path)) from e
-    return _records(path, items)
+    return records_of(path, items)
 
 
 def read_x_archive(path: Path) -> Collector:
