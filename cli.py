@@ -288,6 +288,16 @@ def _open(uri: str, cfg: Any, *, read_only: bool = False, create: bool = False) 
     help="Stage outputs and checkpoints [beside the embedded store, or ~/.cache/graphsona/runs].",
 )
 @click.option("--fresh", is_flag=True, help="Ignore saved stages and recompute everything.")
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    metavar="local|auto|ADDRESS",
+    help="Embed and train on Ray: a local instance, the running cluster, or HOST:PORT.",
+)
+@click.option(
+    "--ray-workers", type=int, default=None, help="Ray model actors / training workers [per CPU]."
+)
 @_cache_option
 @_json_option
 @_friendly
@@ -305,6 +315,8 @@ def profile(
     batch_size: int | None,
     work_dir: Path | None,
     fresh: bool,
+    ray_address: str | None,
+    ray_workers: int | None,
     cache_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -320,6 +332,7 @@ def profile(
       graphsona profile --store graphsona-demo/graph.lbdb
       graphsona profile --config job.toml --epochs 50
       NEO4J_PASSWORD=... graphsona profile --store neo4j://localhost:7687 --fast
+      graphsona profile --store graphsona-demo/graph.lbdb --ray local --ray-workers 2
     """
     from graphsona.graph.lock import hold, store_lock_path
     from graphsona.graph.registry import require_store
@@ -343,6 +356,8 @@ def profile(
         resolution=resolution,
         min_community_size=min_community_size,
         batch_size=batch_size,
+        ray=ray_address,
+        ray_workers=ray_workers,
     )
     # the job lock before the store opens: a busy store is refused naming its holder
     with (

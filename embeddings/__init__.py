@@ -23,7 +23,13 @@ from graphsona.embeddings.models import (
 from graphsona.embeddings.pooling import PoolingOptions
 
 if TYPE_CHECKING:
-    from graphsona.embeddings.pipeline import EmbedOptions, EmbedReport, embed_texts, embed_users
+    from graphsona.embeddings.pipeline import (
+        EmbedOptions,
+        EmbedReport,
+        embed_texts,
+        embed_users,
+        encode_texts,
+    )
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -37,12 +43,13 @@ __all__ = [
     "VectorCache",
     "embed_texts",
     "embed_users",
+    "encode_texts",
     "load_embedder",
     "resolve_model",
     "text_keys",
 ]
 
-_LAZY = frozenset({"EmbedOptions", "EmbedReport", "embed_texts", "embed_users"})
+_LAZY = frozenset({"EmbedOptions", "EmbedReport", "embed_texts", "embed_users", "encode_texts"})
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from graphsona.embeddings.cache import NullCache, VectorCache, text_keys
 from graphsona.embeddings.pooling import PoolingOptions, recency_weights
 from graphsona.errors import ConfigError
 
-__all__ = ["EmbedOptions", "EmbedReport", "embed_texts", "embed_users"]
+__all__ = ["EmbedOptions", "EmbedReport", "Encode", "embed_texts", "embed_users", "encode_texts"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ class EmbedReport:
 MIN_LANGUAGE_POSTS = 20  # a language with fewer posts gets no mean of its own (too noisy)
 _UNPADDED_SLICE = 20_000  # texts per call for models without padding (bounds temporaries)
 
+Encode = Callable[[list[str]], tuple[np.ndarray, int]]  # texts -> (vectors, number truncated)
+
 
 def _batches(order: np.ndarray, tokens: np.ndarray, budget: int) -> Iterator[np.ndarray]:
     """Consecutive runs of ``order`` (sorted by length) whose padded size fits ``budget``."""
@@ -103,6 +105,28 @@ def _batches(order: np.ndarray, tokens: np.ndarray, budget: int) -> Iterator[np.
         start = end
 
 
+def encode_texts(
+    texts: list[str], embedder: Embedder, *, batch_tokens: int = 16_384
+) -> tuple[np.ndarray, int]:
+    """The model's vectors of ``texts`` (no cache) and how many were truncated: texts sorted
+    by token count and batched by a token budget (models that pad), else fixed-size slices."""
+    vecs = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    truncated = 0
+    if not embedder.pads:  # cost linear in tokens: fixed-size slices, one tokenisation each
+        for start in range(0, len(texts), _UNPADDED_SLICE):
+            part = texts[start : start + _UNPADDED_SLICE]
+            vecs[start : start + len(part)], counts = embedder.encode_counted(part)
+            truncated += int((counts > embedder.max_tokens).sum())
+    else:
+        tokens = embedder.token_counts(texts)
+        truncated += int((tokens > embedder.max_tokens).sum())
+        capped = np.minimum(tokens, embedder.max_tokens)
+        order = np.argsort(capped, kind="stable")
+        for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
+            vecs[batch] = embedder.encode([texts[i] for i in batch])
+    return vecs, truncated
+
+
 def embed_texts(
     texts: list[str],
     embedder: Embedder,
@@ -110,8 +134,13 @@ def embed_texts(
     cache: VectorCache | NullCache | None = None,
     batch_tokens: int = 16_384,
     report: EmbedReport | None = None,
+    encode: Encode | None = None,
 ) -> np.ndarray:
-    """Vectors for distinct ``texts`` (cache first, then the model in length-sorted batches)."""
+    """Vectors for distinct ``texts`` (cache first, then the model in length-sorted batches).
+
+    ``encode``: what embeds the texts the cache does not hold (``texts -> (vectors, number
+    truncated)``); ``None``: :func:`encode_texts` here, in this process. The Ray backend
+    (:class:`graphsona.scale.RayEmbedding`) runs the same function on a pool of actors."""
     cache = cache if cache is not None else NullCache()  # an empty cache is falsy (len 0)
     report = report if report is not None else EmbedReport()
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
@@ -128,19 +157,11 @@ def embed_texts(
     if not missing:
         return out
     todo = [texts[i] for i in missing]
-    vecs = np.zeros((len(todo), embedder.dimension), dtype=np.float32)
-    if not embedder.pads:  # cost linear in tokens: fixed-size slices, one tokenisation each
-        for start in range(0, len(todo), _UNPADDED_SLICE):
-            part = todo[start : start + _UNPADDED_SLICE]
-            vecs[start : start + len(part)], counts = embedder.encode_counted(part)
-            report.truncated += int((counts > embedder.max_tokens).sum())
+    if encode is None:
+        vecs, truncated = encode_texts(todo, embedder, batch_tokens=batch_tokens)
     else:
-        tokens = embedder.token_counts(todo)
-        report.truncated += int((tokens > embedder.max_tokens).sum())
-        capped = np.minimum(tokens, embedder.max_tokens)
-        order = np.argsort(capped, kind="stable")
-        for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
-            vecs[batch] = embedder.encode([todo[i] for i in batch])
+        vecs, truncated = encode(todo)
+    report.truncated += truncated
     out[missing] = vecs
     cache.put_many([keys[i] for i in missing], vecs, model_id=embedder.model_id)
     report.embedded += len(todo)
@@ -164,6 +185,7 @@ def embed_users(
     *,
     cache: VectorCache | NullCache | None = None,
     options: EmbedOptions | None = None,
+    encode: Encode | None = None,
 ) -> tuple[pl.DataFrame, EmbedReport]:
     """One pooled vector per user.
 
@@ -171,6 +193,7 @@ def embed_users(
         users: ``user_id`` (and ``bio``, used when ``options.pooling.include_bio``).
         posts: a frame or an iterator of frames with ``user_id``, ``text`` and optionally
             ``created_at`` (e.g. ``store.iter_posts()``), streamed in chunks.
+        encode: see :func:`embed_texts` (the Ray backend); the vectors do not depend on it.
 
     Returns:
         A frame ``user_id, embedding (Array(Float32, d)), n_posts, has_text`` in ``user_id``
@@ -215,6 +238,7 @@ def embed_users(
             cache=cache,
             batch_tokens=opts.batch_tokens,
             report=report,
+            encode=encode,
         )
         uidx = joined["uidx"].to_numpy().astype(np.int64)
         w = np.ones(joined.height)

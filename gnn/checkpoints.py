@@ -45,10 +45,14 @@ def save_checkpoint(
     opt: torch.optim.Optimizer,
     state: dict[str, Any],
     gen: torch.Generator,
+    tag: str = "",
 ) -> None:
+    """``tag`` names the trainer (``""``: one process; the Ray trainer's says how many workers):
+    a checkpoint resumes only under the trainer that wrote it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "config": model.config(),
+        "tag": tag,
         "fingerprint": fingerprint,
         "epoch": epoch,
         "encoder": enc.state_dict(),
@@ -75,11 +79,16 @@ def resume_checkpoint(
     opt: torch.optim.Optimizer,
     state: dict[str, Any],
     gen: torch.Generator,
+    tag: str = "",
 ) -> int:
     if not path.exists():
         return 0
     blob = torch.load(path, weights_only=False, map_location=model.device)
-    if blob.get("config") != model.config() or blob.get("fingerprint") != fingerprint:
+    if (
+        blob.get("config") != model.config()
+        or blob.get("fingerprint") != fingerprint
+        or blob.get("tag", "") != tag
+    ):
         return 0  # another model or changed data: start afresh (the file is overwritten)
     enc.load_state_dict(blob["encoder"])
     opt.load_state_dict(blob["optimizer"])

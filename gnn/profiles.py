@@ -75,7 +75,7 @@ from graphsona.gnn.encoder import (
 )
 from graphsona.gnn.sampler import NeighbourSampler, normalise_sorted
 
-__all__ = ["ProfileModel", "TrainHistory", "data_fingerprint", "structural_features"]
+__all__ = ["EdgeSplit", "ProfileModel", "TrainHistory", "data_fingerprint", "structural_features"]
 
 
 @dataclass
@@ -88,6 +88,17 @@ class TrainHistory:
     best_epoch: int = -1
     resumed_at: int | None = None  # epoch a checkpoint resumed from (None: started afresh)
     mode: str = "full-batch"
+
+
+@dataclass
+class EdgeSplit:
+    """Validation positives and negatives, training edges, and message edges with weights."""
+
+    val_pos: torch.Tensor
+    val_neg: torch.Tensor
+    train_pos: torch.Tensor
+    msg: torch.Tensor
+    msg_w: torch.Tensor
 
 
 def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
@@ -210,17 +221,15 @@ class ProfileModel:
         np.random.seed(self.seed)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
-        n, m = x.shape[0], edge_index.shape[1]
-        w = edge_weight if edge_weight is not None and self.weighted else torch.ones(m)
-        fingerprint = data_fingerprint(x, edge_index, w) if checkpoint else ""
-        perm = torch.randperm(m, generator=gen)
-        n_val = max(1, int(self.val_fraction * m))
-        val_pos, train_pos = edge_index[:, perm[:n_val]], edge_index[:, perm[n_val:]]
-        train_w = w[perm[n_val:]].float()
-        val_neg = negative_sampling(edge_index, num_nodes=n, num_neg_samples=n_val)
-        # messages flow both ways; repeated pairs merge with summed weight
-        msg, msg_w = to_undirected(train_pos, train_w, num_nodes=n, reduce="add")
-        msg, msg_w = self_loops_for_isolated(msg, msg_w, n)
+        n = x.shape[0]
+        fingerprint = (
+            data_fingerprint(x, edge_index, self.edge_weights(edge_index, edge_weight))
+            if checkpoint
+            else ""
+        )
+        split = self.split(n, edge_index, edge_weight, gen)
+        val_pos, val_neg, train_pos = split.val_pos, split.val_neg, split.train_pos
+        msg, msg_w = split.msg, split.msg_w
         mini = self._use_minibatch(n, msg.shape[1], x.shape[1])
         self.history.mode = "mini-batch" if mini else "full-batch"
         x, msg, msg_w = x.to(self.device), msg.to(self.device), msg_w.to(self.device)
@@ -271,8 +280,41 @@ class ProfileModel:
             save_checkpoint(
                 self, checkpoint, fingerprint, len(self.history.loss), enc, opt, state, gen
             )
+        return self.finish(enc, self._infer(enc, x, adj, sampler))
+
+    def edge_weights(
+        self, edge_index: torch.Tensor, edge_weight: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The weights training uses: ``edge_weight`` when weighted, else ones."""
+        if edge_weight is not None and self.weighted:
+            return edge_weight
+        return torch.ones(edge_index.shape[1])
+
+    def split(
+        self,
+        n: int,
+        edge_index: torch.Tensor,
+        edge_weight: torch.Tensor | None,
+        gen: torch.Generator,
+    ) -> EdgeSplit:
+        """Validation edges (and as many random non-edges), training edges, and the message
+        edges built from the training edges (both directions, repeated pairs merged with summed
+        weight, a self-loop for each isolated user). Drawn from ``gen``; the single-process and
+        the distributed trainer (:mod:`graphsona.scale`) split alike."""
+        m = edge_index.shape[1]
+        w = self.edge_weights(edge_index, edge_weight)
+        perm = torch.randperm(m, generator=gen)
+        n_val = max(1, int(self.val_fraction * m))
+        val_pos, train_pos = edge_index[:, perm[:n_val]], edge_index[:, perm[n_val:]]
+        train_w = w[perm[n_val:]].float()
+        val_neg = negative_sampling(edge_index, num_nodes=n, num_neg_samples=n_val)
+        msg, msg_w = to_undirected(train_pos, train_w, num_nodes=n, reduce="add")
+        msg, msg_w = self_loops_for_isolated(msg, msg_w, n)
+        return EdgeSplit(val_pos, val_neg, train_pos, msg, msg_w)
+
+    def finish(self, enc: Encoder, out: torch.Tensor) -> ProfileModel:
+        """Keep the trained encoder and the profiles and biases of its output ``out``."""
         self._encoder = enc
-        out = self._infer(enc, x, adj, sampler)
         self._embedding = F.normalize(out[:, : self.dim], dim=-1).cpu()
         self._bias = self._target_bias(out).cpu()
         return self
@@ -383,20 +425,30 @@ class ProfileModel:
         adj: torch.Tensor | None,
         sampler: NeighbourSampler | None,
         edge_budget: int = 20_000_000,
+        *,
+        part: tuple[int, int] = (0, 1),
+        gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Every node's output; in mini-batch mode layer by layer over chunks of receivers
-        holding at most ``edge_budget`` edges each (exact: all neighbours are used)."""
+        holding at most ``edge_budget`` edges each (exact: all neighbours are used).
+
+        Distributed (:mod:`graphsona.scale`): with ``part=(rank, world)`` this worker computes
+        its contiguous share of ``ceil(n / world)`` receivers per layer and ``gather`` joins the
+        workers' shares into the whole layer (the same numbers as one process computes)."""
         enc.eval()
         if sampler is None:
             out: torch.Tensor = enc(x, adj)
             return out
         n, h = x.shape[0], x
         w_sorted, ptr = normalise_sorted(sampler), sampler.rowptr
-        bounds = [0]
-        while bounds[-1] < n:
+        rank, world = part
+        size = -(-n // world)
+        first, last = min(n, rank * size), min(n, (rank + 1) * size)
+        bounds = [first]
+        while bounds[-1] < last:
             lo = bounds[-1]
             hi = int(torch.searchsorted(ptr, ptr[lo] + edge_budget, right=True)) - 1
-            bounds.append(min(n, max(hi, lo + 1)))
+            bounds.append(min(last, max(hi, lo + 1)))
         for i in range(len(enc.convs)):
             parts = []
             for lo, hi in itertools.pairwise(bounds):
@@ -409,6 +461,8 @@ class ProfileModel:
                     enc.layer(i, (h, h[lo:hi]), csr_adjacency(ei, w_sorted[a:b], hi - lo, n))
                 )
             h = torch.cat(parts)
+            if gather is not None:
+                h = gather(h)
         return h
 
     def _target_bias(self, out: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,10 @@ Example ``job.toml``::
     store_text = false                # optional: no post text in the store ...
     text_file = "/secure/texts.parquet"  # ... only here, where the job reads it
 
+    [scale]                           # optional: embedding and training on Ray
+    ray = "local"                     # a local instance; "auto" or HOST:PORT: a cluster
+    workers = 2                       # model actors / training workers (default: per CPU)
+
     [output]
     work_dir = "runs/mynet"           # stage outputs, manifest, checkpoints (resume)
     recommendations = 10              # who-to-follow per user for export
@@ -100,6 +104,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "text_file": ((str,), "privacy.text_file"),
         "min_group_size": ((int,), "job.min_group_size"),
     },
+    "scale": {"ray": ((str,), "job.ray"), "workers": ((int,), "job.ray_workers")},
     "output": {
         "work_dir": ((str,), "work_dir"),
         "profile_property": ((str,), "job.profile_property"),

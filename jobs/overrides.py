@@ -37,6 +37,8 @@ def job_settings(
     min_community_size: int | None = None,
     batch_size: int | None = None,
     work_dir: Path | None = None,
+    ray: str | None = None,
+    ray_workers: int | None = None,
 ) -> ProfileJobConfig:
     """``cfg.job`` with each given option on top (``fast``: the static embedding model)."""
     options: dict[str, Any] = {
@@ -49,6 +51,8 @@ def job_settings(
         "batch_size": batch_size,
         "cache": cache,
         "work_dir": work_dir,
+        "ray": ray,
+        "ray_workers": ray_workers,
     }
     changes = {k: v for k, v in options.items() if v is not None}
     if fast:

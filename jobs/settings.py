@@ -34,6 +34,9 @@ class ProfileJobConfig:
         bucket: time bucket of the monitoring series and alerts (``1h``, ``6h``, ``1d``, ``1w``).
         profile_property: user property for the profile vector (a vector index is made on it).
         work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
+        ray: run embedding and training on Ray (``local``, ``auto`` or a cluster address;
+            ``None``: in this process). ray_workers: model actors and training workers
+            (``None``: one per CPU, or per GPU, of the cluster). See :mod:`graphsona.scale`.
     """
 
     embedder: str = "default"
@@ -59,6 +62,16 @@ class ProfileJobConfig:
     bucket: str = "1d"
     profile_property: str = "profile"
     work_dir: Path | None = None
+    ray: str | None = None
+    ray_workers: int | None = None
+
+    def ray_options(self) -> Any:
+        """:class:`~graphsona.scale.RayOptions` of these settings (``None`` without ``ray``)."""
+        if not self.ray:
+            return None
+        from graphsona.scale import RayOptions
+
+        return RayOptions(address=self.ray, workers=self.ray_workers)
 
     def model_kwargs(self, **extra: Any) -> dict[str, Any]:
         """:class:`~graphsona.gnn.ProfileModel` arguments from these settings (plus ``extra``)."""
@@ -72,6 +85,8 @@ class ProfileJobConfig:
         for name in ("dim", "hidden", "layers", "epochs", "min_community_size", "min_group_size"):
             if getattr(self, name) < 1:
                 errors.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.ray_workers is not None and self.ray_workers < 1:
+            errors.append(f"ray_workers must be >= 1 (got {self.ray_workers})")
         if self.resolution <= 0:
             errors.append(f"resolution must be > 0 (got {self.resolution})")
         if not 0 < self.later_fraction < 1:

@@ -32,6 +32,7 @@ Context keys the stages read and write:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict
@@ -92,7 +93,19 @@ def embed_aligned(
     cache = VectorCache(cfg.cache) if cfg.cache else None
     options = EmbedOptions(language_means=language_means)
     try:
-        text, report = embed_users(users, posts, embedder, cache=cache, options=options)
+        with contextlib.ExitStack() as stack:
+            encode = None
+            ray = cfg.ray_options()
+            if ray is not None:  # the texts the cache lacks go to a pool of model actors
+                from graphsona.scale import ray_session
+                from graphsona.scale.embed import EmbedderSpec, RayEmbedding
+
+                cluster = stack.enter_context(ray_session(ray))
+                spec = EmbedderSpec(cfg.embedder, cfg.embedder_kind, cfg.embedder_precision)
+                encode = RayEmbedding(spec, cluster, batch_tokens=options.batch_tokens)
+            text, report = embed_users(
+                users, posts, embedder, cache=cache, options=options, encode=encode
+            )
     finally:
         if cache is not None:
             cache.close()
@@ -572,9 +585,12 @@ class TrainStage(Stage):
     def fingerprint(self, ctx: Context) -> str:
         x = node_features(ctx, self.features)
         model = self._model(lambda s, m: None)
+        # Ray training draws its mini-batches per worker: other profiles than one process's
+        trainer = ("ray", self.cfg.ray_workers) if self.cfg.ray else ()
         return fingerprint(
             "train",
             model.config(),
+            *trainer,
             self.cfg.epochs,
             x,
             ctx["train_edge_index"],
@@ -590,7 +606,7 @@ class TrainStage(Stage):
         say("train", f"training on {x.shape[0]:,} users and {ei.shape[1]:,} edges")
         if self.before is not None:
             self.before()
-        model = self._model(say).fit(x, ei, ew, checkpoint=self.checkpoint)
+        model = self._fit(self._model(say), x, ei, ew, say)
         # Stored profiles are the decoder's unit vectors: cosine similarity between two stored
         # profiles *is* the trained link decoder's score (up to its temperature), so the vector
         # index, similar-user search and who-to-follow all rank by what training optimised.
@@ -612,6 +628,18 @@ class TrainStage(Stage):
             f"{p}train_info": info,
             f"{p}encoder": model.export(),
         }
+
+    def _fit(
+        self, model: Any, x: torch.Tensor, ei: torch.Tensor, ew: torch.Tensor, say: Progress
+    ) -> Any:
+        ray = self.cfg.ray_options()
+        if ray is None:
+            return model.fit(x, ei, ew, checkpoint=self.checkpoint)
+        from graphsona.scale import ray_session, train_on_ray
+
+        with ray_session(ray) as cluster:
+            say("train", f"training on Ray: {cluster.workers} workers")
+            return train_on_ray(model, x, ei, ew, cluster, checkpoint=self.checkpoint)
 
     def _without_edges(self, x: torch.Tensor) -> Context:
         """Link prediction needs links: with (almost) none, a profile is a fixed random

@@ -1,0 +1,116 @@
+"""Text embedding on Ray Data: blocks of texts mapped by a pool of model actors.
+
+The driver keeps the vector cache and the pooling (:func:`graphsona.embeddings.embed_users`);
+only the texts the cache does not hold go out. They are sorted by length first, so each block
+holds texts of similar length and pads little, then each actor runs
+:func:`~graphsona.embeddings.pipeline.encode_texts` on its blocks: the same batching by token
+budget as one process, so the vectors agree with the single-process ones up to float rounding
+(a batch's padding and the thread count change the last bits; the tests bound the difference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from graphsona.scale.session import Cluster
+
+__all__ = ["EmbedderSpec", "RayEmbedding"]
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What each actor loads: :func:`graphsona.embeddings.load_embedder` arguments."""
+
+    name: str = "default"
+    kind: str = "sentence-transformers"
+    precision: str = "auto"
+
+
+class _EmbedActor:
+    """One model per actor, loaded once; called with a block of texts."""
+
+    def __init__(self, spec: EmbedderSpec, batch_tokens: int, threads: int, device: str) -> None:
+        import torch
+        from graphsona.embeddings import load_embedder
+
+        torch.set_num_threads(threads)
+        self.embedder = load_embedder(
+            spec.name, kind=spec.kind, precision=spec.precision, device=device
+        )
+        self.batch_tokens = batch_tokens
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from graphsona.embeddings.pipeline import encode_texts
+
+        texts = [str(t) for t in batch["text"]]
+        vecs, truncated = encode_texts(texts, self.embedder, batch_tokens=self.batch_tokens)
+        flags = np.zeros(len(texts), dtype=np.int64)
+        flags[:truncated] = 1  # per block: how many were truncated (summed by the driver)
+        return {"i": batch["i"], "vector": vecs, "truncated": flags}
+
+
+class RayEmbedding:
+    """``texts -> (vectors, number truncated)`` on Ray (an ``encode`` for
+    :func:`~graphsona.embeddings.embed_users`); use inside :func:`~graphsona.scale.ray_session`.
+
+    Args:
+        spec: the model each actor loads.
+        cluster: what the session found (workers, GPU, CPUs per worker).
+        block_texts: texts per block sent to an actor.
+        batch_tokens: token budget of one model batch inside an actor.
+    """
+
+    def __init__(
+        self,
+        spec: EmbedderSpec,
+        cluster: Cluster,
+        *,
+        block_texts: int = 2048,
+        batch_tokens: int = 16_384,
+    ) -> None:
+        self.spec, self.cluster = spec, cluster
+        self.block_texts, self.batch_tokens = block_texts, batch_tokens
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        import pyarrow as pa
+        import ray.data
+
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32), 0
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        order = np.argsort(lengths, kind="stable")
+        table = pa.table(
+            {"i": pa.array(order), "text": pa.array([texts[i] for i in order], pa.string())}
+        )
+        c = self.cluster
+        # every actor gets work, also when there are fewer texts than a block per actor
+        step = max(1, min(self.block_texts, -(-len(texts) // c.workers)))
+        blocks = [table.slice(lo, step) for lo in range(0, table.num_rows, step)]
+        resources: dict[str, Any] = (
+            {"num_gpus": 1, "num_cpus": 1} if c.use_gpu else {"num_cpus": c.cpus_per_worker}
+        )
+        mapped = ray.data.from_arrow(blocks).map_batches(
+            _EmbedActor,
+            fn_constructor_kwargs={
+                "spec": self.spec,
+                "batch_tokens": self.batch_tokens,
+                "threads": c.cpus_per_worker,
+                "device": "cuda" if c.use_gpu else "cpu",
+            },
+            batch_size=self.block_texts,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=c.workers),
+            **resources,
+        )
+        out: np.ndarray | None = None
+        truncated = 0
+        for block in mapped.iter_batches(batch_format="numpy", batch_size=None):
+            vec = np.asarray(block["vector"], dtype=np.float32)
+            if out is None:
+                out = np.zeros((len(texts), vec.shape[1]), dtype=np.float32)
+            out[np.asarray(block["i"], dtype=np.int64)] = vec
+            truncated += int(np.asarray(block["truncated"]).sum())
+        assert out is not None
+        return out, truncated
