@@ -220,6 +220,9 @@ class Neo4jStore(GraphStore):
         self.driver = driver
         self.database = database or os.environ.get("NEO4J_DATABASE") or None
         self._owns_driver = owns_driver
+        # the address it was opened from (credentials from the environment), when known: lets
+        # other processes open their own connection (graphsona.scale's partitioned write-back)
+        self.uri: str | None = None
         self._pipe: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
 

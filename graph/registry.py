@@ -74,9 +74,11 @@ def _neo4j(
     database: str | None,
     read_only: bool,
 ) -> GraphStore:
-    return Neo4jStore(
+    store = Neo4jStore(
         driver_from_env(uri), database=database, mapping=mapping, tracer=tracer, owns_driver=True
     )
+    store.uri = uri  # workers elsewhere (graphsona.scale) open their own connections from it
+    return store
 
 
 def _embedded(

@@ -1105,6 +1105,23 @@ def _write_posts_and_topics(store: GraphStore, ctx: Context, k: int) -> list[int
     return [int(t) for t in topics.filter(pl.col("suppressed"))["topic_id"].to_list()]
 
 
+def _write_users(
+    store: GraphStore, results: pl.DataFrame, cfg: ProfileJobConfig, say: Progress
+) -> None:
+    """The users' results into the store; on Ray with a Neo4j store opened from a URI, by the
+    workers, one user id range each (:mod:`graphsona.scale.neo4j`)."""
+    ray = cfg.ray_options()
+    if ray is None or getattr(store, "uri", None) is None:
+        store.write_user_properties(results)
+        return
+    from graphsona.scale import ray_session
+    from graphsona.scale.neo4j import write_user_properties_on_ray
+
+    with ray_session(ray) as cluster:
+        say("write_back", f"writing users from {cluster.workers} Ray workers by user id range")
+        write_user_properties_on_ray(store, results, cluster)
+
+
 class WriteBackStage(Stage):
     """User properties, community nodes and memberships, and the vector index, written back.
 
@@ -1139,7 +1156,7 @@ class WriteBackStage(Stage):
             pl.lit(ctx["run_id"]).alias("result_run_id"),
             pl.lit(now).dt.cast_time_unit("us").alias("profiled_at"),
         )
-        store.write_user_properties(results)
+        _write_users(store, results, self.cfg, say)
         membership = ctx["membership"].astype(np.int64)
         k = self.cfg.min_group_size
         names = publishable_communities(ctx["names"], k)

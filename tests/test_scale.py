@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 from graphsona.embeddings import embed_users, load_embedder
@@ -127,5 +129,40 @@ def test_profile_job_on_ray(cluster: Cluster, small_dataset: Dataset, tmp_path: 
         # the same settings again: every stage is reused, Ray or not
         second = run_profile(store, cfg)
         assert "train" in second.skipped and "embed" in second.skipped
+    finally:
+        store.close()
+
+
+@pytest.mark.neo4j
+def test_neo4j_write_back_by_user_ranges(
+    cluster: Cluster, neo4j_server: Any, small_dataset: Dataset
+) -> None:
+    from graphsona.graph import open_store
+    from graphsona.scale.neo4j import user_ranges, write_user_properties_on_ray
+
+    store = open_store(neo4j_server.uri)
+    try:
+        store.clear()
+        store.load(small_dataset)
+        ids = store.read_user_ids().sort()
+        rng = np.random.default_rng(0)
+        frame = pl.DataFrame(
+            {
+                "user_id": ids.shuffle(seed=1),
+                "score": rng.random(ids.len()),
+                "vec": rng.random((ids.len(), 4)).astype(np.float32),
+            }
+        ).with_columns(pl.col("vec").cast(pl.Array(pl.Float32, 4)))
+        ranges = user_ranges(frame, cluster.workers)
+        assert len(ranges) == 2 and ranges[0]["user_id"].max() < ranges[1]["user_id"].min()
+        assert pl.concat(ranges)["user_id"].to_list() == ids.to_list()
+        for _ in range(2):  # a rerun (a retried task) ends in the same state
+            assert write_user_properties_on_ray(store, frame, cluster) == ids.len()
+            back = store.read_users().select("user_id", "score", "vec")
+            both = frame.join(back, on="user_id", suffix="_db")
+            assert both.height == ids.len() == store.counts()["users"]
+            assert np.allclose(both["score"].to_numpy(), both["score_db"].to_numpy())
+            got = np.array(both["vec_db"].to_list(), dtype=np.float32)
+            assert np.allclose(np.array(both["vec"].to_list()), got)
     finally:
         store.close()

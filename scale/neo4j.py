@@ -1,0 +1,62 @@
+"""Neo4j as the shared store of a Ray job: write-back partitioned by user id ranges.
+
+The users' results are sorted by user id and cut into one contiguous range per worker; each
+Ray task opens its own connection (the store's URI; credentials from ``NEO4J_USERNAME`` /
+``NEO4J_PASSWORD``, passed to the task's environment) and writes its range with the store's
+own batched write. Setting a property is idempotent, so a task that is retried, or a rerun
+after a crash, ends in the same state. Only a store opened from a URI
+(:func:`graphsona.graph.open_store`, the CLI) can be reached this way; a store around a driver
+you built yourself is written from the driver process as before.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import polars as pl
+from graphsona.graph.mapping import SchemaMapping
+from graphsona.scale.session import Cluster
+
+__all__ = ["user_ranges", "write_user_properties_on_ray"]
+
+_CREDENTIALS = ("NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE")
+
+
+def user_ranges(frame: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
+    """``frame`` sorted by ``user_id`` and cut into at most ``parts`` contiguous, non-empty
+    ranges of (nearly) equal size."""
+    frame = frame.sort("user_id")
+    size = max(1, -(-frame.height // max(1, parts)))
+    return [frame.slice(lo, size) for lo in range(0, frame.height, size)]
+
+
+def _write_range(
+    uri: str, database: str | None, mapping: SchemaMapping | None, part: pl.DataFrame
+) -> int:  # runs in a Ray task
+    from graphsona.graph.neo4j_store import Neo4jStore, driver_from_env
+
+    store = Neo4jStore(driver_from_env(uri), database=database, mapping=mapping, owns_driver=True)
+    try:
+        return store.write_user_properties(part)
+    finally:
+        store.close()
+
+
+def write_user_properties_on_ray(store: Any, frame: pl.DataFrame, cluster: Cluster) -> int:
+    """:meth:`~graphsona.graph.GraphStore.write_user_properties` by ``cluster.workers`` Ray
+    tasks, one user id range each (``store``: a Neo4j store opened from a URI); returns the
+    rows written."""
+    import ray
+
+    if getattr(store, "uri", None) is None:
+        raise ValueError("the store was not opened from a URI: write from this process")
+    env = {k: os.environ[k] for k in _CREDENTIALS if k in os.environ}
+    task = ray.remote(num_cpus=1)(_write_range)
+    if env:  # the credentials travel with the tasks (a cluster's nodes may not have them)
+        task = task.options(runtime_env={"env_vars": env})
+    refs = [
+        task.remote(store.uri, store.database, store.mapping, part)
+        for part in user_ranges(frame, cluster.workers)
+    ]
+    return int(sum(ray.get(refs)))
