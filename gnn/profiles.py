@@ -259,15 +259,7 @@ class ProfileModel:
                 loss = self._minibatch_epoch(enc, opt, x, sampler, train_pos, n, gen)
             # --- evaluate
             z = self._infer(enc, x, adj, sampler)
-            auc = _auc(self._decode(z, *val_pos).cpu(), self._decode(z, *val_neg).cpu())
-            self.history.loss.append(loss)
-            self.history.val_auc.append(auc)
-            self.history.seconds.append(time.perf_counter() - t0)
-            if auc > state["best"]:
-                state.update(best=auc, best_state=copy.deepcopy(enc.state_dict()), waited=0)
-                self.history.best_epoch = epoch
-            else:
-                state["waited"] += 1
+            auc = self.record_epoch(enc, state, epoch, loss, z, val_pos, val_neg, t0)
             if self.progress is not None:
                 self.progress(epoch, loss, auc)
             if checkpoint is not None and (
@@ -318,6 +310,30 @@ class ProfileModel:
         self._embedding = F.normalize(out[:, : self.dim], dim=-1).cpu()
         self._bias = self._target_bias(out).cpu()
         return self
+
+    def record_epoch(
+        self,
+        enc: Encoder,
+        state: dict[str, Any],
+        epoch: int,
+        loss: float,
+        z: torch.Tensor,
+        val_pos: torch.Tensor,
+        val_neg: torch.Tensor,
+        started: float,
+    ) -> float:
+        """Validation AUC of the outputs ``z``, the epoch in the history, and the early-stopping
+        state (best weights kept, epochs waited); returns the AUC."""
+        auc = _auc(self._decode(z, *val_pos).cpu(), self._decode(z, *val_neg).cpu())
+        self.history.loss.append(loss)
+        self.history.val_auc.append(auc)
+        self.history.seconds.append(time.perf_counter() - started)
+        if auc > state["best"]:
+            state.update(best=auc, best_state=copy.deepcopy(enc.state_dict()), waited=0)
+            self.history.best_epoch = epoch
+        else:
+            state["waited"] += 1
+        return auc
 
     def _use_minibatch(self, n: int, m: int, f: int) -> bool:
         if self.batch_size is not None:

@@ -49,7 +49,6 @@ def _train_loop(cfg: dict[str, Any]) -> None:  # runs in each Ray Train worker
     import torch.distributed as dist
     from graphsona.gnn.checkpoints import resume_checkpoint, save_checkpoint
     from graphsona.gnn.encoder import Encoder
-    from graphsona.gnn.profiles import _auc
     from graphsona.gnn.sampler import NeighbourSampler
     from torch.nn.parallel import DistributedDataParallel
 
@@ -114,15 +113,7 @@ def _train_loop(cfg: dict[str, Any]) -> None:  # runs in each Ray Train worker
         dist.all_reduce(mean)
         loss = float(mean) / world
         z = model._infer(enc, x, None, sampler, part=(rank, world), gather=gather)
-        auc = _auc(model._decode(z, *val_pos).cpu(), model._decode(z, *val_neg).cpu())
-        model.history.loss.append(loss)
-        model.history.val_auc.append(auc)
-        model.history.seconds.append(time.perf_counter() - t0)
-        if auc > state["best"]:
-            state.update(best=auc, best_state=copy.deepcopy(enc.state_dict()), waited=0)
-            model.history.best_epoch = epoch
-        else:
-            state["waited"] += 1
+        model.record_epoch(enc, state, epoch, loss, z, val_pos, val_neg, t0)
         if (
             rank == 0
             and checkpoint is not None
