@@ -69,6 +69,8 @@ class EmbedReport:
     truncated: int = 0
     # language -> mean post vector taken out before pooling (empty when not centred)
     language_means: dict[str, list[float]] = field(default_factory=dict)
+    # image posts (graphsona.embeddings.images.ImageReport, or only counts without a model)
+    images: dict[str, int] = field(default_factory=dict)
     users: int = 0
     users_without_text: int = 0
     seconds: float = 0.0

@@ -36,6 +36,11 @@ POSTS_SCHEMA: dict[str, Any] = {
     "created_at": TIME,
 }
 FOLLOWS_SCHEMA: dict[str, Any] = {"src": pl.String, "dst": pl.String}
+IMAGES_SCHEMA: dict[str, Any] = {
+    "post_id": pl.String,
+    "user_id": pl.String,
+    "images": pl.List(pl.String),
+}
 INTERACTIONS_SCHEMA: dict[str, Any] = {
     "src": pl.String,
     "dst": pl.String,
@@ -251,7 +256,10 @@ class GraphStore(ABC):
 
                 TextFile(text_file).upsert(posts)
                 posts = posts.with_columns(pl.lit(None, pl.String).alias("text"))
-            self._load_posts(posts, batch_size)
+            images = posts.select("post_id", "images") if "images" in posts.columns else None
+            self._load_posts(posts.drop("images", strict=False), batch_size)
+            if images is not None:  # a list property of the posts that have any
+                self.write_post_properties(images.filter(pl.col("images").is_not_null()))
             crash_point("load:posts")
             self._load_follows(dataset.follows, batch_size)
             crash_point("load:follows")
@@ -468,6 +476,25 @@ class GraphStore(ABC):
 
     def read_users(self) -> pl.DataFrame:
         return _concat(list(self.iter_users()), USERS_SCHEMA)
+
+    def read_post_images(self) -> pl.DataFrame:
+        """Posts that carry images: ``post_id, user_id, images`` (a list of absolute paths or
+        URLs, as loaded); empty when none does."""
+        empty = pl.DataFrame(schema=IMAGES_SCHEMA)
+        if self.mapping.post_label is None or not self._has_post_images():
+            return empty
+        frame = self.run(queries.render("read_post_images", self.dialect, **self._names()))
+        if frame.height == 0:
+            return empty
+        return frame.select(
+            pl.col("post_id").cast(pl.String),
+            pl.col("user_id").cast(pl.String),
+            pl.col("images").cast(pl.List(pl.String)),
+        )
+
+    def _has_post_images(self) -> bool:
+        """Whether any post may carry images (a store with a fixed schema says no cheaply)."""
+        return True
 
     def read_posts(self) -> pl.DataFrame:
         return _concat(list(self.iter_posts()), POSTS_SCHEMA)

@@ -338,6 +338,9 @@ class EmbeddedStore(GraphStore):
                 continue
             self._execute(self._q("add_column", table=table, column=name, type=want))
 
+    def _has_post_images(self) -> bool:
+        return "images" in self._columns(self._names()["post_label"])
+
     def _ensure_schema(self, users: pl.DataFrame) -> None:
         self._add_columns(self.mapping.user_label, _for_table(users.drop("user_id")))
 

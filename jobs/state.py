@@ -128,6 +128,7 @@ def settings_of(cfg: ProfileJobConfig) -> dict[str, Any]:
         "embedder": cfg.embedder,
         "embedder_kind": cfg.embedder_kind,
         "embedder_precision": cfg.embedder_precision,
+        "image_embedder": cfg.image_embedder,
         "model": cfg.model_kwargs(),
         "resolution": cfg.resolution,
         "min_community_size": cfg.min_community_size,

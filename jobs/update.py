@@ -193,6 +193,7 @@ def _continue(state: JobState, cfg: ProfileJobConfig) -> ProfileJobConfig:
         "embedder",
         "embedder_kind",
         "embedder_precision",
+        "image_embedder",
         "resolution",
         "min_community_size",
         "profile_property",
@@ -354,7 +355,11 @@ class _Update:
 
             self.say("embed", f"re-pooling {users.height:,} users ({new.height:,} new posts)")
             means = st.meta.get("language_means") or None
-            text, _ = embed_aligned(cfg, users, posts, users.select("user_id"), means)
+            images = None
+            if cfg.image_embedder:  # the store has the new posts by now: their images too
+                images = self.store.read_post_images()
+                images = images.filter(pl.col("user_id").is_in(touched_ids.implode()))
+            text, _ = embed_aligned(cfg, users, posts, users.select("user_id"), means, images)
             t_idx = np.flatnonzero(self.text_touched)
             vec = np.array(text["embedding"].to_numpy(), dtype=np.float32)
             if vec.ndim == 2 and vec.shape[1] == text_dim:

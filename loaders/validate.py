@@ -497,7 +497,41 @@ def _posts(
         df = opts.privacy.posts(df, counts)
         _privacy_counts(report, counts)
     report.rows_kept["posts"] = df.height
-    return df.select("post_id", "user_id", "text", "created_at", "lang")
+    images = ["images"] if "images" in df.columns else []
+    if images:
+        df = _images(df, path)
+    return df.select("post_id", "user_id", "text", "created_at", "lang", *images)
+
+
+IMAGE_SEPARATOR = "|"  # between image paths in a CSV cell
+
+
+def _images(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """The ``images`` column as a list of paths or URLs per post (null: none): a list column
+    (Parquet, JSONL) or, in CSV, paths separated by ``|``. A relative path is taken relative
+    to the posts file's folder and stored absolute; URLs (``scheme://``) are kept as they are."""
+    col = df.schema["images"]
+    if col in (pl.String, pl.Null):
+        df = df.with_columns(pl.col("images").cast(pl.String).str.split(IMAGE_SEPARATOR))
+    elif not (isinstance(col, pl.List) and col.inner in (pl.String, pl.Null)):
+        raise DataValidationError(
+            f"images must be a list of paths or URLs (or, in CSV, paths separated by "
+            f"'{IMAGE_SEPARATOR}'); got {col}",
+            file=str(path),
+            column="images",
+        )
+    base = str(path.parent.resolve()).rstrip("/") + "/"
+    item = pl.element().cast(pl.String).str.strip_chars()
+    kept = item.filter(item.is_not_null() & (item != ""))
+    absolute = (
+        pl.when(kept.str.contains("://", literal=True) | kept.str.starts_with("/"))
+        .then(kept)
+        .otherwise(pl.lit(base) + kept)
+    )
+    df = df.with_columns(pl.col("images").list.eval(absolute).alias("images"))
+    return df.with_columns(
+        pl.when(pl.col("images").list.len() > 0).then(pl.col("images")).alias("images")
+    )
 
 
 def _edges_common(
