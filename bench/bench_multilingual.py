@@ -135,7 +135,7 @@ def main() -> None:
 
         def head(idx: list[int], x: np.ndarray = x, name: str = name, kind: str = kind) -> Any:
             clf = train_classifier(
-                "sentiment",
+                "sentiment_tuned",
                 x[idx],
                 [str(v) for v in y[idx]],
                 embedder=name,
