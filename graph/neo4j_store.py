@@ -223,8 +223,21 @@ class Neo4jStore(GraphStore):
         # the address it was opened from (credentials from the environment), when known: lets
         # other processes open their own connection (graphsona.scale's partitioned write-back)
         self.uri: str | None = None
+        self._range: dict[str, str | None] = {"lo": None, "hi": None}
         self._pipe: ThreadPoolExecutor | None = None
         self._inflight: Future[None] | None = None
+
+    @contextlib.contextmanager
+    def only_users(self, lo: str | None, hi: str | None) -> Iterator[None]:
+        """Within the block, reads of posts, follows and interactions return only those of
+        users (authors, sources) with ``lo <= user_id < hi`` (``None``: no bound): one range
+        per Ray worker (:mod:`graphsona.scale.neo4j`)."""
+        before = self._range
+        self._range = {"lo": lo, "hi": hi}
+        try:
+            yield
+        finally:
+            self._range = before
 
     # ------------------------------------------------------------------ plumbing
     def _q(self, name: str, **extra: str) -> str:
@@ -411,7 +424,7 @@ class Neo4jStore(GraphStore):
 
     def _iter_posts(self, batch_size: int) -> Iterator[pl.DataFrame]:
         name = "read_posts_out" if self.mapping.post_rel_outgoing else "read_posts_in"
-        for recs in self._stream(self._q(name), batch_size):
+        for recs in self._stream(self._q(name), batch_size, **self._range):
             cols = list(zip(*(r.values() for r in recs), strict=True))
             yield pl.DataFrame(
                 {
@@ -424,7 +437,8 @@ class Neo4jStore(GraphStore):
             )
 
     def _iter_follows_timed(self, rel: str, batch_size: int) -> Iterator[pl.DataFrame]:
-        for recs in self._stream(self._q("read_follows_timed", rel=rel), max(1, batch_size // 20)):
+        q = self._q("read_follows_timed", rel=rel)
+        for recs in self._stream(q, max(1, batch_size // 20), **self._range):
             frame = pl.DataFrame(
                 {
                     "src": [r[0] for r in recs],
@@ -448,7 +462,7 @@ class Neo4jStore(GraphStore):
         else:
             q, params = self._q("read_interactions_fixed_kind", rel=rel), {"kind": kind}
         # Records are grouped per source user: size fetches so a batch holds ~batch_size edges.
-        for recs in self._stream(q, max(1, batch_size // 20), **params):
+        for recs in self._stream(q, max(1, batch_size // 20), **params, **self._range):
             src = [r[0] for r in recs]
             dsts = [r[1] for r in recs]
             frame = pl.DataFrame(

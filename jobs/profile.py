@@ -134,15 +134,27 @@ class ProfileResult:
         }
 
 
-def graph_context(store: GraphStore, seed: int = 0) -> Context:
-    """What the stages start from, read from ``store``: ids, users, posts, edges."""
-    frames = list(store.iter_posts())  # read once: embedding and naming both need them
-    posts = (
-        pl.concat(frames)
-        if frames
-        else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
-    )
-    ctx = make_context(to_pyg(store), store.read_users(), posts, seed)
+def graph_context(store: GraphStore, seed: int = 0, ray: Any = None) -> Context:
+    """What the stages start from, read from ``store``: ids, users, posts, edges. With ``ray``
+    (:class:`~graphsona.scale.RayOptions`) and a Neo4j store opened from a URI, posts and
+    edges are read by the Ray workers, one user id range each (:mod:`graphsona.scale.neo4j`)."""
+    if ray is not None and getattr(store, "uri", None) is not None:
+        from graphsona.graph.export import to_pyg_frames
+        from graphsona.scale import ray_session
+        from graphsona.scale.neo4j import read_graph_on_ray
+
+        with ray_session(ray) as cluster:
+            posts, follows, interactions = read_graph_on_ray(store, cluster)
+        graph = to_pyg_frames(store.read_user_ids(), follows, interactions)
+    else:
+        frames = list(store.iter_posts())  # read once: embedding and naming both need them
+        posts = (
+            pl.concat(frames)
+            if frames
+            else pl.DataFrame(schema={"user_id": pl.String, "text": pl.String})
+        )
+        graph = to_pyg(store)
+    ctx = make_context(graph, store.read_users(), posts, seed)
     tasks = store.classifier_tasks()
     if tasks and "post_id" in posts.columns:
         ctx["classifiers"] = {t: store.read_classifier(t) for t in tasks}
@@ -269,7 +281,7 @@ def run_profile(
         say = progress or (lambda stage, msg: None)
         say("read", "reading the graph")
         t = time.perf_counter()
-        ctx = graph_context(store, cfg.seed)
+        ctx = graph_context(store, cfg.seed, cfg.ray_options())
         read_seconds = time.perf_counter() - t
         cfg = choose_embedder(cfg, ctx["posts"], say)
         stages = profile_stages(

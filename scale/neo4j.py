@@ -1,6 +1,11 @@
-"""Neo4j as the shared store of a Ray job: write-back partitioned by user id ranges.
+"""Neo4j as the shared store of a Ray job: reads and write-back partitioned by user id ranges.
 
-The users' results are sorted by user id and cut into one contiguous range per worker; each
+**Reads** (:func:`read_graph_on_ray`): the sorted user ids are cut into one range per worker;
+each Ray task opens its own connection and reads the posts written by, and the follows and
+interactions leaving, the users of its range (``Neo4jStore.only_users``); the driver joins
+the parts. Every post and edge has one author or source, so the parts add up to the whole.
+
+**Write-back**: the users' results are sorted by user id and cut into one contiguous range per worker; each
 Ray task opens its own connection (the store's URI; credentials from ``NEO4J_USERNAME`` /
 ``NEO4J_PASSWORD``, passed to the task's environment) and writes its range with the store's
 own batched write. Setting a property is idempotent, so a task that is retried, or a rerun
@@ -11,6 +16,7 @@ you built yourself is written from the driver process as before.
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -18,7 +24,7 @@ import polars as pl
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.scale.session import Cluster
 
-__all__ = ["user_ranges", "write_user_properties_on_ray"]
+__all__ = ["id_bounds", "read_graph_on_ray", "user_ranges", "write_user_properties_on_ray"]
 
 _CREDENTIALS = ("NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE")
 
@@ -29,6 +35,63 @@ def user_ranges(frame: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
     frame = frame.sort("user_id")
     size = max(1, -(-frame.height // max(1, parts)))
     return [frame.slice(lo, size) for lo in range(0, frame.height, size)]
+
+
+def id_bounds(ids: pl.Series, parts: int) -> list[tuple[str | None, str | None]]:
+    """``[lo, hi)`` ranges over the sorted ``ids``, at most ``parts``, about equal in users;
+    the first starts and the last ends unbounded."""
+    ids = ids.sort()
+    size = max(1, -(-ids.len() // max(1, parts)))
+    cuts: list[str | None] = [None, *(str(ids[i]) for i in range(size, ids.len(), size)), None]
+    return list(itertools.pairwise(cuts))
+
+
+def _read_range(
+    uri: str, database: str | None, mapping: SchemaMapping | None, lo: str | None, hi: str | None
+) -> dict[str, pl.DataFrame]:  # runs in a Ray task
+    from graphsona.graph.neo4j_store import Neo4jStore, driver_from_env
+
+    store = Neo4jStore(driver_from_env(uri), database=database, mapping=mapping, owns_driver=True)
+    try:
+        with store.only_users(lo, hi):
+            return {
+                "posts": store.read_posts(),
+                "follows": store.read_follows(),
+                "interactions": store.read_interactions(),
+            }
+    finally:
+        store.close()
+
+
+def _tasks(fn: Any, cluster: Cluster) -> Any:
+    import ray
+
+    env = {k: os.environ[k] for k in _CREDENTIALS if k in os.environ}
+    task = ray.remote(num_cpus=1)(fn)
+    if env:  # the credentials travel with the tasks (a cluster's nodes may not have them)
+        task = task.options(runtime_env={"env_vars": env})
+    return task
+
+
+def read_graph_on_ray(
+    store: Any, cluster: Cluster
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(posts, follows, interactions) of a Neo4j store opened from a URI, read by
+    ``cluster.workers`` Ray tasks, one user id range each."""
+    import ray
+
+    if getattr(store, "uri", None) is None:
+        raise ValueError("the store was not opened from a URI: read from this process")
+    task = _tasks(_read_range, cluster)
+    bounds = id_bounds(store.read_user_ids(), cluster.workers)
+    parts = ray.get(
+        [task.remote(store.uri, store.database, store.mapping, lo, hi) for lo, hi in bounds]
+    )
+    posts, follows, interactions = (
+        pl.concat([p[name] for p in parts], how="vertical_relaxed")
+        for name in ("posts", "follows", "interactions")
+    )
+    return posts, follows, interactions
 
 
 def _write_range(
@@ -51,10 +114,7 @@ def write_user_properties_on_ray(store: Any, frame: pl.DataFrame, cluster: Clust
 
     if getattr(store, "uri", None) is None:
         raise ValueError("the store was not opened from a URI: write from this process")
-    env = {k: os.environ[k] for k in _CREDENTIALS if k in os.environ}
-    task = ray.remote(num_cpus=1)(_write_range)
-    if env:  # the credentials travel with the tasks (a cluster's nodes may not have them)
-        task = task.options(runtime_env={"env_vars": env})
+    task = _tasks(_write_range, cluster)
     refs = [
         task.remote(store.uri, store.database, store.mapping, part)
         for part in user_ranges(frame, cluster.workers)

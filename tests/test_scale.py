@@ -134,17 +134,33 @@ def test_profile_job_on_ray(cluster: Cluster, small_dataset: Dataset, tmp_path: 
 
 
 @pytest.mark.neo4j
-def test_neo4j_write_back_by_user_ranges(
+def test_neo4j_reads_and_write_back_by_user_ranges(
     cluster: Cluster, neo4j_server: Any, small_dataset: Dataset
 ) -> None:
     from graphsona.graph import open_store
-    from graphsona.scale.neo4j import user_ranges, write_user_properties_on_ray
+    from graphsona.scale.neo4j import (
+        id_bounds,
+        read_graph_on_ray,
+        user_ranges,
+        write_user_properties_on_ray,
+    )
 
     store = open_store(neo4j_server.uri)
     try:
         store.clear()
         store.load(small_dataset)
         ids = store.read_user_ids().sort()
+        bounds = id_bounds(ids, 2)
+        assert bounds[0][0] is None and bounds[-1][1] is None and bounds[0][1] == bounds[1][0]
+        # the workers' ranges add up to exactly what one reader sees
+        posts, follows, interactions = read_graph_on_ray(store, cluster)
+        for got, want, key in (
+            (posts, store.read_posts(), ["post_id"]),
+            (follows, store.read_follows(), ["src", "dst"]),
+            (interactions, store.read_interactions(), ["src", "dst", "kind"]),
+        ):
+            assert got.height == want.height > 0
+            assert got.sort(key).equals(want.sort(key).select(got.columns))
         rng = np.random.default_rng(0)
         frame = pl.DataFrame(
             {
@@ -164,5 +180,14 @@ def test_neo4j_write_back_by_user_ranges(
             assert np.allclose(both["score"].to_numpy(), both["score_db"].to_numpy())
             got = np.array(both["vec_db"].to_list(), dtype=np.float32)
             assert np.allclose(np.array(both["vec"].to_list()), got)
+        # the whole job on Neo4j with Ray: read and written back by user id range
+        cfg = ProfileJobConfig(
+            embedder_kind="static", cache=None, dim=16, epochs=4, batch_size=1024, ray="local"
+        )
+        said: list[str] = []
+        run_profile(store, cfg, progress=lambda stage, msg: said.append(msg))
+        assert "writing users from 2 Ray workers by user id range" in said
+        users = store.read_users()
+        assert users["profile"].null_count() == 0 and users.height == ids.len()
     finally:
         store.close()
