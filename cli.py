@@ -1567,6 +1567,38 @@ def generate(
 
 
 @main.command()
+@click.argument("platform", type=click.Choice(["mastodon"]))
+@click.argument("accounts", nargs=-1, required=True)
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Folder to save into."
+)
+@click.option("--statuses", type=int, default=200, show_default=True, help="Newest per account.")
+@click.option("--follows", type=int, default=400, show_default=True, help="Each way per account.")
+@_friendly
+def fetch(platform: str, accounts: tuple[str, ...], out: Path, statuses: int, follows: int) -> None:
+    """Save accounts' profiles, statuses and follows from a live API, ready for `load`.
+
+    Mastodon through Mastodon.py (pip install Mastodon.py); the server and token come from
+    MASTODON_API_BASE_URL and MASTODON_ACCESS_TOKEN.
+
+    \b
+    Example:
+      MASTODON_API_BASE_URL=https://mastodon.social graphsona fetch mastodon \\
+          alice@mastodon.social bob@mastodon.social --out exports/masto
+      graphsona load --format mastodon exports/masto --store g.lbdb
+    """
+    from graphsona.loaders.platforms.fetch import fetch_mastodon
+
+    counts = fetch_mastodon(
+        list(accounts), out, statuses=statuses, follows=follows, progress=console.print
+    )
+    console.print(
+        f"saved {counts['accounts']} accounts, {counts['statuses']} statuses, "
+        f"{counts['following']} following and {counts['followers']} followers into {out}"
+    )
+
+
+@main.command()
 @click.argument("dataset_dir", type=click.Path(path_type=Path))
 @_store_option
 @_config_option

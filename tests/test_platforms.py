@@ -418,3 +418,100 @@ def test_load_format_command_fills_a_store_and_refuses_bad_input_whole(tmp_path:
     assert bad.returncode != 0 and "RC.jsonl" in bad.stderr and "row 6" in bad.stderr
     assert not fresh.exists()
     assert read_platform("reddit", tmp_path / "dump").repairs["reddit.deleted_author"] == 1
+
+
+class _Page(list):  # type: ignore[type-arg]
+    """A page of results with the next page attached, as Mastodon.py's lists carry it."""
+
+    def __init__(self, items: list[Any], after: _Page | None = None) -> None:
+        super().__init__(items)
+        self.after = after
+
+
+class _FakeMastodon:
+    """Mastodon.py's methods the fetcher calls, answering from memory (no server here)."""
+
+    def __init__(self) -> None:
+        self.alice = {
+            "id": 1,
+            "username": "alice",
+            "acct": "alice",
+            "url": "https://mastodon.social/@alice",
+            "display_name": "Alice",
+            "note": "<p>gardens</p>",
+            "created_at": datetime(2020, 1, 2, tzinfo=UTC),  # Mastodon.py parses times
+        }
+        self.bob = {
+            "id": 2,
+            "username": "bob",
+            "acct": "bob@other.example",
+            "url": "https://other.example/@bob",
+            "created_at": datetime(2021, 3, 4, tzinfo=UTC),
+        }
+        status = {"account": self.alice, "language": "en", "mentions": []}
+        self.statuses = [
+            {**status, "id": 13, "content": "<p>third</p>", "created_at": _t("2024-01-03")},
+            {
+                **status,
+                "id": 12,
+                "content": "<p>@bob roses</p>",
+                "created_at": _t("2024-01-02"),
+                "in_reply_to_account_id": 2,
+                "mentions": [self.bob],
+            },
+            {**status, "id": 11, "content": "<p>first</p>", "created_at": _t("2024-01-01")},
+        ]
+        self.calls: list[str] = []
+
+    def account_lookup(self, acct: str) -> dict[str, Any]:
+        self.calls.append(f"lookup {acct}")
+        return {"alice": self.alice, "bob@other.example": self.bob}[acct]
+
+    def account_statuses(self, id: int, limit: int) -> _Page:
+        own = [s for s in self.statuses if s["account"]["id"] == id]
+        return _Page(own[:2], _Page(own[2:])) if own else _Page([])
+
+    def account_following(self, id: int, limit: int) -> _Page:
+        return _Page([self.bob] if id == 1 else [])
+
+    def account_followers(self, id: int, limit: int) -> _Page:
+        return _Page([self.bob] if id == 1 else [self.alice])
+
+    def fetch_next(self, page: _Page) -> _Page | None:
+        self.calls.append("next")
+        return page.after or None
+
+
+def test_fetch_mastodon_saves_pages_the_importer_reads(tmp_path: Path) -> None:
+    from graphsona.loaders.platforms.fetch import fetch_mastodon
+
+    client = _FakeMastodon()
+    out = tmp_path / "masto"
+    counts = fetch_mastodon(["@alice", "bob@other.example"], out, statuses=3, client=client)
+    assert counts == {"accounts": 2, "statuses": 3, "following": 1, "followers": 2}
+    assert [c for c in client.calls if c.startswith("lookup")] == [
+        "lookup alice",
+        "lookup bob@other.example",
+    ]
+    saved = json.loads((out / "statuses" / "alice.json").read_text())
+    assert [s["id"] for s in saved] == [13, 12, 11]  # both pages, newest first
+    assert saved[0]["created_at"] == "2024-01-03T00:00:00+00:00"
+    ds, _ = import_platform("mastodon", out)
+    alice, bob = "alice@mastodon.social", "bob@other.example"
+    assert sorted(ds.users["user_id"]) == [alice, bob]
+    assert set(ds.posts["post_id"]) == {"11", "12", "13"}
+    assert {(alice, bob), (bob, alice)} == set(ds.follows.select("src", "dst").iter_rows())
+    assert {(alice, bob, "reply"), (alice, bob, "mention")} <= _edges(ds)
+    # with a limit the later page is not asked for
+    client.calls.clear()
+    fetch_mastodon(["alice"], tmp_path / "two", statuses=2, follows=0, client=client)
+    assert client.calls == ["lookup alice"]
+    assert len(json.loads((tmp_path / "two" / "statuses" / "alice.json").read_text())) == 2
+    assert not (tmp_path / "two" / "following").exists()
+
+
+def test_fetch_without_the_client_package_or_server_says_what_to_do(tmp_path: Path) -> None:
+    done = run_cli("fetch", "mastodon", "alice@mastodon.social", "--out", str(tmp_path / "m"))
+    assert done.returncode == 1
+    assert "pip install Mastodon.py" in done.stderr or "MASTODON_API_BASE_URL" in done.stderr
+    assert not (tmp_path / "m").exists()
