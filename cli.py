@@ -1567,6 +1567,40 @@ def generate(
 
 
 @main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["x-archive", "x-api", "mastodon", "bluesky", "reddit", "weibo"]),
+    required=True,
+    help="The platform export's format (see README 'Platform exports').",
+)
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@_friendly
+def convert(fmt: str, path: Path, out_dir: Path) -> None:
+    """Write a platform export as a dataset folder (Parquet), to load later or elsewhere.
+
+    Reddit dumps are converted with posts and edges spilled to disk as they are read, so memory
+    stays flat however large the dump; `graphsona load OUT_DIR` then validates the folder (and
+    applies the [privacy] policy) like any dataset.
+
+    \b
+    Example:
+      graphsona convert --format reddit dumps/RC_2023-11.zst data/reddit-2023-11
+      graphsona load data/reddit-2023-11 --store g.lbdb
+    """
+    from graphsona.loaders.platforms import convert_platform
+
+    counts, repairs = convert_platform(fmt, path, out_dir)
+    console.print(
+        f"wrote {out_dir}: {counts['users']:,} users, {counts['posts']:,} posts, "
+        f"{counts['follows']:,} follows, {counts['interactions']:,} interactions"
+    )
+    for key, n in sorted(repairs.items()):
+        console.print(f"  {key}: {n:,}")
+
+
+@main.command()
 @click.argument("platform", type=click.Choice(["mastodon"]))
 @click.argument("accounts", nargs=-1, required=True)
 @click.option(

@@ -110,6 +110,38 @@ def test_reddit_malformed_records_name_file_and_line(
     assert report.issues["reddit.unknown_record"] == 1
 
 
+def test_reddit_convert_spills_to_a_dataset_folder_that_loads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphsona.errors import ConfigError
+    from graphsona.loaders import load_dataset
+    from graphsona.loaders.platforms import convert_platform
+    from graphsona.loaders.platforms._common import Rows
+
+    monkeypatch.setattr(Rows, "CHUNK", 2)  # every table spilled in several row groups
+    _ndjson(tmp_path / "dump" / "RS_2023-11.zst", [SUBMISSION], zst=True)
+    _ndjson(tmp_path / "dump" / "RC_2023-11.zst", COMMENTS + COMMENTS[:2], zst=True)  # repeats
+    counts, repairs = convert_platform("reddit", tmp_path / "dump", tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "follows.parquet",
+        "interactions.parquet",
+        "posts.parquet",
+        "users.parquet",
+    ]  # the spill and work files are gone
+    assert counts["posts"] == 4 and repairs["reddit.duplicate_post"] == 2
+    converted, _ = load_dataset(tmp_path / "out")
+    direct, _ = import_platform("reddit", tmp_path / "dump")
+    for table, key in (("users", ["user_id"]), ("posts", ["post_id"])):
+        a, b = getattr(converted, table).sort(key), getattr(direct, table).sort(key)
+        assert a.select(b.columns).equals(b), table
+    assert _edges(converted) == _edges(direct)
+    with pytest.raises(ConfigError, match="not empty"):
+        convert_platform("reddit", tmp_path / "dump", tmp_path / "out")
+    done = run_cli("convert", "--format", "reddit", str(tmp_path / "dump"), str(tmp_path / "o2"))
+    assert done.returncode == 0, done.stderr
+    assert "4 posts" in done.stdout and (tmp_path / "o2" / "posts.parquet").exists()
+
+
 # ---------------------------------------------------------------------------- mastodon
 def _account(i: str, name: str, host: str = "mastodon.social", **extra: Any) -> dict[str, Any]:
     return {"id": i, "username": name, "acct": name if host == "mastodon.social" else f"{name}@{host}",

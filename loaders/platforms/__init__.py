@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from graphsona.errors import ConfigError, DataValidationError
 from graphsona.loaders.dataset import Dataset, LoadReport
@@ -34,7 +35,7 @@ from graphsona.loaders.platforms.reddit import read_reddit
 from graphsona.loaders.platforms.weibo import read_weibo
 from graphsona.loaders.platforms.x import read_x_api, read_x_archive
 
-__all__ = ["PLATFORMS", "import_platform", "read_platform"]
+__all__ = ["PLATFORMS", "convert_platform", "import_platform", "read_platform"]
 
 PLATFORMS: dict[str, Callable[[Path], Collector]] = {
     "x-archive": read_x_archive,
@@ -77,3 +78,31 @@ def import_platform(
     report.files = {t: source for t in report.rows_read}
     dataset.sources = dict(report.files)
     return dataset, report
+
+
+def convert_platform(fmt: str, path: str | Path, out: str | Path) -> tuple[dict[str, int], Any]:
+    """Write a platform export as a dataset folder of Parquet files (``graphsona convert``),
+    unvalidated: ``graphsona load OUT`` validates it (privacy policy included) like any
+    folder. Reddit dumps are converted with their posts and edges spilled to disk as they are
+    read (memory grows with the distinct authors, not the posts); the page-based formats are
+    read in memory as for ``load --format``. Returns the rows per table and the repairs."""
+    import shutil
+    import tempfile
+
+    target = Path(out)
+    if target.exists() and any(target.iterdir()):
+        raise ConfigError(f"{target} is not empty: convert into a new folder")
+    if fmt == "reddit":
+        with tempfile.TemporaryDirectory(prefix="graphsona-convert-", dir=target.parent) as tmp:
+            collected = read_reddit(Path(path), spill=Path(tmp))
+            counts = collected.write_dataset(target)
+    else:
+        collected = read_platform(fmt, path)
+        counts = collected.write_dataset(target)
+    if counts["follows"] == 0 and counts["interactions"] == 0:
+        shutil.rmtree(target)
+        raise DataValidationError(
+            f"the {fmt} export holds no follows and no interactions: graphsona profiles a graph",
+            file=str(path),
+        )
+    return counts, collected.repairs

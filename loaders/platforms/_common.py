@@ -153,26 +153,97 @@ def iter_json_array(path: Path, key: str | None = None) -> Iterator[Record]:
 class Rows:
     """A growing table kept as polars chunks: rows are buffered as tuples and turned into a
     frame every :attr:`CHUNK` rows, so a dump of millions of records costs its columnar size,
-    not a Python object per value."""
+    not a Python object per value.
+
+    With ``spill`` (a Parquet file path) each chunk is appended to that file instead of kept
+    in memory (``graphsona convert``): memory stays at one chunk whatever the number of rows.
+    Read it back with :meth:`lazy`, :meth:`batches` or :meth:`frame` once all rows are in."""
 
     CHUNK = 65_536
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], spill: Path | None = None) -> None:
         self.schema = schema
+        self.spill = spill
         self._buffer: list[tuple[Any, ...]] = []
         self._chunks: list[pl.DataFrame] = []
+        self._writer: Any = None
+        self._spilled = 0
 
     def add(self, *values: Any) -> None:
         self._buffer.append(values)
         if len(self._buffer) >= self.CHUNK:
             self._flush()
 
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        """Append a frame with these columns (cast to this table's types)."""
+        self._flush()
+        if frame.height:
+            self._store(frame.select([pl.col(c).cast(t) for c, t in self.schema.items()]))
+
+    def add_lazy(self, frame: pl.LazyFrame) -> None:
+        """Append a lazy query's rows; when spilling, through a file in batches (the query's
+        result is never in memory at once)."""
+        if self.spill is None:
+            self.add_frame(frame.collect())
+            return
+        import pyarrow.parquet as pq
+
+        tmp = self.spill.with_suffix(".add.parquet")
+        frame.sink_parquet(tmp)
+        for batch in pq.ParquetFile(tmp).iter_batches(batch_size=self.CHUNK):
+            self.add_frame(pl.from_arrow(batch))  # type: ignore[arg-type]
+        tmp.unlink()
+
     def _flush(self) -> None:
         if self._buffer:
-            self._chunks.append(pl.DataFrame(self._buffer, schema=self.schema, orient="row"))
+            self._store(pl.DataFrame(self._buffer, schema=self.schema, orient="row"))
             self._buffer = []
 
+    def _store(self, chunk: pl.DataFrame) -> None:
+        if self.spill is None:
+            self._chunks.append(chunk)
+            return
+        import pyarrow.parquet as pq
+
+        table = chunk.to_arrow()
+        if self._writer is None:
+            self.spill.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.spill, table.schema)
+        self._writer.write_table(table)
+        self._spilled += chunk.height
+
+    def close(self) -> None:
+        """No more rows: the spill file is finished (nothing to do in memory)."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def lazy(self) -> pl.LazyFrame:
+        self.close()
+        if self.spill is None:
+            return self.frame().lazy()
+        if not self.spill.exists():
+            return pl.DataFrame(schema=self.schema).lazy()
+        return pl.scan_parquet(self.spill)
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The rows in chunks (from the spill file without reading it whole)."""
+        if self.spill is None:
+            frame = self.frame()
+            for lo in range(0, frame.height, self.CHUNK):
+                yield frame.slice(lo, self.CHUNK)
+            return
+        import pyarrow.parquet as pq
+
+        self.close()
+        if self.spill.exists():
+            for batch in pq.ParquetFile(self.spill).iter_batches(batch_size=self.CHUNK):
+                yield pl.from_arrow(batch)  # type: ignore[misc]
+
     def frame(self) -> pl.DataFrame:
+        if self.spill is not None:
+            return self.lazy().collect()
         self._flush()
         if not self._chunks:
             return pl.DataFrame(schema=self.schema)
@@ -180,7 +251,7 @@ class Rows:
         return self._chunks[0]
 
     def __len__(self) -> int:
-        return len(self._buffer) + sum(c.height for c in self._chunks)
+        return len(self._buffer) + sum(c.height for c in self._chunks) + self._spilled
 
 
 POSTS = {
@@ -202,12 +273,15 @@ class Collector:
     follows and interactions are kept as polars chunks (:class:`Rows`). Repairs are counted
     under ``<format>.<what>`` and reach the load report."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, spill: Path | None = None) -> None:
         self.fmt = fmt
+        self.spill = spill  # a folder: posts and edges go to Parquet files there (convert)
         self.users: dict[str, dict[str, Any]] = {}
-        self.posts = Rows(POSTS)
-        self.follows = Rows(FOLLOWS)
-        self.interactions = Rows(INTERACTIONS)
+        self.posts = Rows(POSTS, spill / "posts.part.parquet" if spill else None)
+        self.follows = Rows(FOLLOWS, spill / "follows.part.parquet" if spill else None)
+        self.interactions = Rows(
+            INTERACTIONS, spill / "interactions.part.parquet" if spill else None
+        )
         self.repairs: Counter[str] = Counter()
         self.files: list[str] = []
 
@@ -241,7 +315,7 @@ class Collector:
         if n:
             self.repairs[f"{self.fmt}.{what}"] += n
 
-    def tables(self) -> dict[str, pl.DataFrame]:
+    def users_frame(self) -> pl.DataFrame:
         users = list(self.users.values())
         cols = {k for u in users for k in u}
         schema: dict[str, Any] = {"user_id": pl.String}
@@ -252,15 +326,41 @@ class Collector:
                 for u in users:
                     if u.get(c) is not None and not isinstance(u[c], str):
                         u[c] = str(u[c])
-        posts = self.posts.frame()
+        return pl.DataFrame(users, schema=schema)
+
+    def _unique_posts(self) -> pl.LazyFrame:
         # a post on two saved pages (overlapping timelines) is kept once, as first seen
-        unique = posts.unique("post_id", keep="first", maintain_order=True)
+        return self.posts.lazy().unique("post_id", keep="first", maintain_order=True)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        posts = self.posts.frame()
+        unique = self._unique_posts().collect()
         self.repair("duplicate_post", posts.height - unique.height)
         return {
-            "users": pl.DataFrame(users, schema=schema),
+            "users": self.users_frame(),
             "posts": unique,
             "follows": self.follows.frame(),
             "interactions": self.interactions.frame(),
+        }
+
+    def write_dataset(self, out: Path) -> dict[str, int]:
+        """The four tables as a dataset folder of Parquet files (``graphsona load`` reads it);
+        spilled posts and edges go from file to file without being read whole. Returns the
+        rows written per table."""
+        out.mkdir(parents=True, exist_ok=True)
+        users = self.users_frame()
+        users.write_parquet(out / "users.parquet")
+        n_posts = len(self.posts)
+        self._unique_posts().sink_parquet(out / "posts.parquet")
+        kept = pl.scan_parquet(out / "posts.parquet").select(pl.len()).collect().item()
+        self.repair("duplicate_post", n_posts - kept)
+        self.follows.lazy().sink_parquet(out / "follows.parquet")
+        self.interactions.lazy().sink_parquet(out / "interactions.parquet")
+        return {
+            "users": users.height,
+            "posts": int(kept),
+            "follows": len(self.follows),
+            "interactions": len(self.interactions),
         }
 
 

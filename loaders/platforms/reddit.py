@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from graphsona.loaders.platforms._common import (
@@ -47,12 +48,19 @@ GONE = {"[deleted]", "[removed]", ""}
 MENTION = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})\b")
 
 
-def read_reddit(path: Path) -> Collector:
-    out = Collector("reddit")
+def read_reddit(path: Path, spill: Path | None = None) -> Collector:
+    """The rows of a dump; with ``spill`` (a folder) posts, edges and the reply bookkeeping go
+    to Parquet files there as they are read (``graphsona convert``: memory does not grow with
+    the posts, only with the distinct authors)."""
+    out = Collector("reddit", spill)
+
+    def rows(schema: dict[str, Any], name: str) -> Rows:
+        return Rows(schema, spill / f"{name}.work.parquet" if spill else None)
+
     # resolved once everything is read (a parent may come later, or in another file)
-    authors = Rows({"parent": pl.String, "dst": pl.String})  # fullname -> its author
-    replies = Rows({"src": pl.String, "parent": pl.String, "created_at": TIME})
-    mentions = Rows({"src": pl.String, "name": pl.String, "created_at": TIME})
+    authors = rows({"parent": pl.String, "dst": pl.String}, "authors")  # fullname -> author
+    replies = rows({"src": pl.String, "parent": pl.String, "created_at": TIME}, "replies")
+    mentions = rows({"src": pl.String, "name": pl.String, "created_at": TIME}, "mentions")
     for file in files_in(path, SUFFIXES):
         out.files.append(str(file))
         for rec in iter_ndjson(file):
@@ -92,13 +100,19 @@ def read_reddit(path: Path) -> Collector:
             out.post(fullname, uid, text, when, d.get("lang"))
             for name in MENTION.findall(text):
                 mentions.add(uid, name, when)
-    found = replies.frame().join(authors.frame(), on="parent", how="left")
-    out.repair("parent_not_in_dump", found["dst"].null_count())
-    for src, dst, when in found.drop_nulls("dst").select("src", "dst", "created_at").iter_rows():
-        out.interact(src, dst, "reply", when)
+    found = replies.lazy().join(authors.lazy(), on="parent", how="left")
+    out.repair("parent_not_in_dump", found.select(pl.col("dst").null_count()).collect().item())
+    out.interactions.add_lazy(
+        found.drop_nulls("dst").select("src", "dst", pl.lit("reply").alias("kind"), "created_at")
+    )
     # Reddit names are unique without case: u/Foo is the author foo when foo wrote here
     known = {u.lower(): u for u in out.users}
-    for src, name, when in mentions.frame().iter_rows():
-        target = known.get(name.lower()) or out.user(name, handle=name)
-        out.interact(src, target, "mention", when)
+    for batch in mentions.batches():
+        for src, name, when in batch.iter_rows():
+            target = known.get(name.lower()) or out.user(name, handle=name)
+            out.interact(src, target, "mention", when)
+    for work in (authors, replies, mentions):
+        if work.spill is not None:
+            work.close()
+            work.spill.unlink(missing_ok=True)
     return out
