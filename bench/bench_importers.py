@@ -11,7 +11,12 @@ importer) and for validation, records per second, peak resident memory, and the 
 the read relative to the tables' own size (``estimated_size``): a flat reader costs the tables
 plus a constant, not a Python object per record.
 
-Run: ``python bench/bench_importers.py [--records 1000000] [--sizes 250000,500000,1000000]``;
+Then, the same sizes through ``graphsona convert --format reddit`` (posts and edges spilled to
+Parquet as they are read), each in a fresh process: seconds and the process's peak resident
+memory (kernel high-water mark).
+
+Run: ``python bench/bench_importers.py [--records 1000000] [--sizes 250000,500000,1000000]
+[--convert-only]``;
 writes ``bench/results/importers-<UTC time>.json`` with the run's provenance.
 """
 
@@ -114,10 +119,9 @@ def _write_dump(folder: Path, records: int, authors: int, seed: int) -> dict[str
     }
 
 
-def _child(folder: str, size: int) -> None:
-    """Read the first ``size`` records of the dump (both files in proportion) and report."""
+def _part(folder: str, size: int) -> Path:
+    """A dump of the first ``size`` records (both files in proportion)."""
     import zstandard
-    from graphsona.loaders.platforms import import_platform, read_platform
 
     src = Path(folder)
     part = Path(tempfile.mkdtemp(prefix="dump_part_"))
@@ -141,6 +145,44 @@ def _child(folder: str, size: int) -> None:
                 take = lines[: want - n]
                 w.write(b"".join(x + b"\n" for x in take))
                 n += len(take)
+    return part
+
+
+def _child_convert(folder: str, size: int) -> None:
+    """``graphsona convert --format reddit`` of the first ``size`` records: seconds and the
+    process's peak resident memory (the kernel's high-water mark)."""
+    import shutil
+
+    from graphsona.loaders.platforms import convert_platform
+
+    part = _part(folder, size)
+    out = Path(tempfile.mkdtemp(prefix="converted_")) / "data"
+    base = _rss_mib("VmHWM")
+    t = time.perf_counter()
+    counts, _ = convert_platform("reddit", part, out)
+    seconds = time.perf_counter() - t
+    print(
+        json.dumps(
+            {
+                "records": size,
+                "convert_seconds": round(seconds, 2),
+                "records_per_second_convert": round(size / seconds),
+                "peak_rss_before_mib": round(base, 1),
+                "peak_rss_mib": round(_rss_mib("VmHWM"), 1),
+                "parquet_mib": round(sum(f.stat().st_size for f in out.iterdir()) / 2**20, 1),
+                "rows": counts,
+            }
+        )
+    )
+    shutil.rmtree(out.parent)
+    shutil.rmtree(part)
+
+
+def _child(folder: str, size: int) -> None:
+    """Read the first ``size`` records of the dump (both files in proportion) and report."""
+    from graphsona.loaders.platforms import import_platform, read_platform
+
+    part = _part(folder, size)
     base = _rss_mib()
     peak = [base]
     stop = threading.Event()
@@ -188,27 +230,35 @@ def main() -> None:
     ap.add_argument("--authors", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--child", nargs=2, metavar=("FOLDER", "SIZE"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-convert", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--convert-only", action="store_true", help="only the convert sizes")
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     if args.child:
         _child(args.child[0], int(args.child[1]))
+        return
+    if args.child_convert:
+        _child_convert(args.child_convert[0], int(args.child_convert[1]))
         return
     run = _provenance.start("importers", args.results_dir)
     folder = Path(tempfile.mkdtemp(prefix="bench_importers_"))
     t = time.perf_counter()
     out: dict[str, Any] = {"dump": _write_dump(folder, args.records, args.authors, args.seed)}
     out["dump"]["write_seconds"] = round(time.perf_counter() - t, 1)
-    out["sizes"] = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", str(folder), str(size)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        out["sizes"].append(json.loads(child.stdout.strip().splitlines()[-1]))
-        print(out["sizes"][-1], file=sys.stderr, flush=True)
-        run.write(out, complete=False)
+    for key, flag in (("sizes", "--child"), ("convert", "--child-convert")):
+        if key == "sizes" and args.convert_only:
+            continue
+        out[key] = []
+        for size in [int(s) for s in args.sizes.split(",")]:
+            child = subprocess.run(
+                [sys.executable, __file__, flag, str(folder), str(size)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            out[key].append(json.loads(child.stdout.strip().splitlines()[-1]))
+            print(out[key][-1], file=sys.stderr, flush=True)
+            run.write(out, complete=False)
     run.write(out)
     for f in folder.iterdir():
         f.unlink()
