@@ -27,7 +27,13 @@ import polars as pl
 from graphsona.embeddings.cache import NullCache, VectorCache, text_keys
 from graphsona.errors import ConfigError, MissingDependencyError
 
-__all__ = ["ClipImageEmbedder", "ImageReport", "embed_user_images"]
+__all__ = [
+    "ClipImageEmbedder",
+    "ImageReport",
+    "clip_model_id",
+    "embed_user_images",
+    "image_stamps",
+]
 
 
 @dataclass
@@ -45,6 +51,33 @@ class ImageReport:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def clip_model_id(path: str | Path) -> str:
+    """The identity of a CLIP folder without loading it: its config files and its weight
+    files' sizes and times (a replaced model gets new cache keys and a new job fingerprint)."""
+    folder = Path(path).expanduser()
+    h = hashlib.sha256()
+    for name in ("config.json", "preprocessor_config.json"):
+        if (folder / name).is_file():
+            h.update((folder / name).read_bytes())
+    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return f"clip-image:{folder.resolve().name}:{h.hexdigest()[:16]}"
+
+
+def image_stamps(paths: list[str]) -> list[str]:
+    """``path:size:mtime`` of each local image (``path:-`` when unreadable or remote): what a
+    fingerprint needs to notice a replaced file without reading it."""
+    out = []
+    for p in paths:
+        try:
+            st = Path(p.removeprefix("file://")).stat()
+            out.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
+        except (OSError, ValueError):
+            out.append(f"{p}:-")
+    return out
 
 
 class ClipImageEmbedder:
@@ -77,12 +110,7 @@ class ClipImageEmbedder:
         self.processor = CLIPImageProcessor.from_pretrained(folder, local_files_only=True)
         self.dimension = int(self.model.config.projection_dim)
         self.batch_size = batch_size
-        # the folder's config and weight files identify the model (a replaced model, new keys)
-        h = hashlib.sha256((folder / "config.json").read_bytes())
-        for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-        self.model_id = f"clip-image:{folder.resolve().name}:{h.hexdigest()[:16]}"
+        self.model_id = clip_model_id(folder)
 
     def encode(self, images: list[Any]) -> np.ndarray:
         """Unit-length image vectors of PIL images."""
@@ -102,26 +130,28 @@ class ClipImageEmbedder:
         return out
 
 
-def _read(path: str, report: ImageReport) -> tuple[bytes, Any] | None:
-    """(bytes, PIL image in RGB) of a local image, or ``None`` (counted in ``report``)."""
-    from PIL import Image, UnidentifiedImageError
-
+def _bytes(path: str, report: ImageReport) -> bytes | None:
+    """The bytes of a local image, or ``None`` (remote or missing, counted in ``report``)."""
     if "://" in path and not path.startswith("file://"):
         report.skipped_remote += 1
         return None
-    file = Path(path.removeprefix("file://"))
     try:
-        data = file.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return Path(path.removeprefix("file://")).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
         report.skipped_missing += 1
         return None
-    try:
-        import io
 
+
+def _decode(data: bytes) -> Any:
+    """A PIL image in RGB, or ``None`` when the bytes are not an image PIL reads."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
         with Image.open(io.BytesIO(data)) as im:
-            return data, im.convert("RGB")
+            return im.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError):
-        report.skipped_unreadable += 1
         return None
 
 
@@ -156,14 +186,14 @@ def embed_user_images(
     report.images = flat.height
     if flat.height == 0:
         return sums.astype(np.float32), counts > 0, report
-    # distinct files first (an image posted twice is read and embedded once)
+    # distinct files first (an image posted twice is read and embedded once); only a key per
+    # file is kept, and only the images the cache lacks are decoded, a batch at a time
     paths = flat["images"].unique(maintain_order=True).to_list()
-    read: dict[str, tuple[bytes, Any]] = {}
+    keys_of: dict[str, str] = {}
     for p in paths:
-        got = _read(p, report)
-        if got is not None:
-            read[p] = got
-    keys_of = {p: "image:" + hashlib.sha256(b).hexdigest() for p, (b, _) in read.items()}
+        data = _bytes(p, report)
+        if data is not None:
+            keys_of[p] = "image:" + hashlib.sha256(data).hexdigest()
     distinct = list(dict.fromkeys(keys_of.values()))
     cache_keys = text_keys(embedder.model_id, distinct)
     hits = cache.get_many(cache_keys, d)
@@ -175,14 +205,28 @@ def embed_user_images(
         else:
             todo.append(k)
     report.cache_hits = len(distinct) - len(todo)
-    if todo:
-        first: dict[str, str] = {}
-        for p, k in keys_of.items():
-            first.setdefault(k, p)
-        fresh = embedder.encode([read[first[k]][1] for k in todo])
-        cache.put_many(text_keys(embedder.model_id, todo), fresh, model_id=embedder.model_id)
-        vec.update(zip(todo, fresh, strict=True))
-        report.embedded = len(todo)
+    first: dict[str, str] = {}
+    for p, k in keys_of.items():
+        first.setdefault(k, p)
+    unreadable: set[str] = set()
+    for lo in range(0, len(todo), embedder.batch_size):
+        batch, images = [], []
+        for k in todo[lo : lo + embedder.batch_size]:
+            data = _bytes(first[k], report)
+            im = _decode(data) if data is not None else None
+            if im is None:
+                unreadable.add(k)
+                continue
+            batch.append(k)
+            images.append(im)
+        if images:
+            fresh = embedder.encode(images)
+            cache.put_many(text_keys(embedder.model_id, batch), fresh, model_id=embedder.model_id)
+            vec.update(zip(batch, fresh, strict=True))
+            report.embedded += len(batch)
+    # every path whose bytes are not an image counts once (copies of one file included)
+    report.skipped_unreadable += sum(1 for k in keys_of.values() if k in unreadable)
+    keys_of = {p: k for p, k in keys_of.items() if k not in unreadable}
     for uidx, p in zip(flat["uidx"].to_list(), flat["images"].to_list(), strict=True):
         key = keys_of.get(p)
         if key is not None:

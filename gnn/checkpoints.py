@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from graphsona.gnn.encoder import Encoder
     from graphsona.gnn.profiles import ProfileModel
 
-__all__ = ["data_fingerprint", "resume_checkpoint", "save_checkpoint"]
+__all__ = [
+    "apply_checkpoint",
+    "checkpoint_blob",
+    "data_fingerprint",
+    "read_checkpoint",
+    "resume_checkpoint",
+    "save_checkpoint",
+    "write_checkpoint",
+]
 
 
 def data_fingerprint(*tensors: torch.Tensor | None) -> str:
@@ -36,9 +44,8 @@ def data_fingerprint(*tensors: torch.Tensor | None) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(
+def checkpoint_blob(
     model: ProfileModel,
-    path: Path,
     fingerprint: str,
     epoch: int,
     enc: Encoder,
@@ -46,11 +53,11 @@ def save_checkpoint(
     state: dict[str, Any],
     gen: torch.Generator,
     tag: str = "",
-) -> None:
-    """``tag`` names the trainer (``""``: one process; the Ray trainer's says how many workers):
-    a checkpoint resumes only under the trainer that wrote it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {
+) -> dict[str, Any]:
+    """What a checkpoint holds. ``tag`` names the trainer (``""``: one process; the Ray
+    trainer's says how many workers): a checkpoint resumes only under the trainer that wrote
+    it."""
+    return {
         "config": model.config(),
         "tag": tag,
         "fingerprint": fingerprint,
@@ -66,14 +73,39 @@ def save_checkpoint(
             "numpy": np.random.get_state(),
         },
     }
+
+
+def write_checkpoint(path: Path, blob: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(blob, tmp)
     tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
 
 
-def resume_checkpoint(
+def read_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    blob: dict[str, Any] = torch.load(path, weights_only=False, map_location=device)
+    return blob
+
+
+def save_checkpoint(
     model: ProfileModel,
     path: Path,
+    fingerprint: str,
+    epoch: int,
+    enc: Encoder,
+    opt: torch.optim.Optimizer,
+    state: dict[str, Any],
+    gen: torch.Generator,
+    tag: str = "",
+) -> None:
+    write_checkpoint(path, checkpoint_blob(model, fingerprint, epoch, enc, opt, state, gen, tag))
+
+
+def apply_checkpoint(
+    model: ProfileModel,
+    blob: dict[str, Any] | None,
     fingerprint: str,
     enc: Encoder,
     opt: torch.optim.Optimizer,
@@ -81,11 +113,11 @@ def resume_checkpoint(
     gen: torch.Generator,
     tag: str = "",
 ) -> int:
-    if not path.exists():
-        return 0
-    blob = torch.load(path, weights_only=False, map_location=model.device)
+    """Resume from ``blob`` when it belongs to this model, data and trainer; returns the epoch
+    to start at (0: start afresh)."""
     if (
-        blob.get("config") != model.config()
+        blob is None
+        or blob.get("config") != model.config()
         or blob.get("fingerprint") != fingerprint
         or blob.get("tag", "") != tag
     ):
@@ -100,3 +132,17 @@ def resume_checkpoint(
     random.setstate(blob["rng"]["python"])
     np.random.set_state(blob["rng"]["numpy"])
     return int(blob["epoch"])
+
+
+def resume_checkpoint(
+    model: ProfileModel,
+    path: Path,
+    fingerprint: str,
+    enc: Encoder,
+    opt: torch.optim.Optimizer,
+    state: dict[str, Any],
+    gen: torch.Generator,
+    tag: str = "",
+) -> int:
+    blob = read_checkpoint(path, model.device)
+    return apply_checkpoint(model, blob, fingerprint, enc, opt, state, gen, tag)

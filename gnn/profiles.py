@@ -75,7 +75,14 @@ from graphsona.gnn.encoder import (
 )
 from graphsona.gnn.sampler import NeighbourSampler, normalise_sorted
 
-__all__ = ["EdgeSplit", "ProfileModel", "TrainHistory", "data_fingerprint", "structural_features"]
+__all__ = [
+    "EdgeSplit",
+    "ProfileModel",
+    "TrainHistory",
+    "data_fingerprint",
+    "node_share",
+    "structural_features",
+]
 
 
 @dataclass
@@ -99,6 +106,12 @@ class EdgeSplit:
     train_pos: torch.Tensor
     msg: torch.Tensor
     msg_w: torch.Tensor
+
+
+def node_share(rank: int, world: int, n: int) -> tuple[int, int]:
+    """Worker ``rank``'s contiguous share ``[first, last)`` of ``n`` nodes: sizes differ by at
+    most one, and none is empty while ``n >= world``."""
+    return rank * n // world, (rank + 1) * n // world
 
 
 def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
@@ -449,17 +462,16 @@ class ProfileModel:
         holding at most ``edge_budget`` edges each (exact: all neighbours are used).
 
         Distributed (:mod:`graphsona.scale`): with ``part=(rank, world)`` this worker computes
-        its contiguous share of ``ceil(n / world)`` receivers per layer and ``gather`` joins the
-        workers' shares into the whole layer (the same numbers as one process computes)."""
+        its contiguous share of receivers per layer (:func:`node_share`, never empty while
+        ``n >= world``) and ``gather`` joins the workers' shares into the whole layer (the same
+        numbers as one process computes)."""
         enc.eval()
         if sampler is None:
             out: torch.Tensor = enc(x, adj)
             return out
         n, h = x.shape[0], x
         w_sorted, ptr = normalise_sorted(sampler), sampler.rowptr
-        rank, world = part
-        size = -(-n // world)
-        first, last = min(n, rank * size), min(n, (rank + 1) * size)
+        first, last = node_share(*part, n)
         bounds = [first]
         while bounds[-1] < last:
             lo = bounds[-1]

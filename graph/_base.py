@@ -258,8 +258,8 @@ class GraphStore(ABC):
                 posts = posts.with_columns(pl.lit(None, pl.String).alias("text"))
             images = posts.select("post_id", "images") if "images" in posts.columns else None
             self._load_posts(posts.drop("images", strict=False), batch_size)
-            if images is not None:  # a list property of the posts that have any
-                self.write_post_properties(images.filter(pl.col("images").is_not_null()))
+            if images is not None:  # a list property; null clears what a reload replaced
+                self.write_post_properties(images)
             crash_point("load:posts")
             self._load_follows(dataset.follows, batch_size)
             crash_point("load:follows")

@@ -277,6 +277,11 @@ def run_profile(
                 hold(cfg.work_dir / ".graphsona.lock", f"the work dir {cfg.work_dir}")
             )
         store.check_complete()
+        ray = cfg.ray_options()
+        if ray is not None:  # one Ray session serves every stage that uses it
+            from graphsona.scale import ray_session
+
+            locks.enter_context(ray_session(ray))
         version = store.data_version()
         say = progress or (lambda stage, msg: None)
         say("read", "reading the graph")

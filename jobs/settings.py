@@ -91,6 +91,8 @@ class ProfileJobConfig:
                 errors.append(f"{name} must be >= 1 (got {getattr(self, name)})")
         if self.ray_workers is not None and self.ray_workers < 1:
             errors.append(f"ray_workers must be >= 1 (got {self.ray_workers})")
+        if self.ray_workers is not None and not self.ray:
+            errors.append("ray_workers needs ray (--ray local|auto|ADDRESS, [scale] ray)")
         if self.resolution <= 0:
             errors.append(f"resolution must be > 0 (got {self.resolution})")
         if not 0 < self.later_fraction < 1:

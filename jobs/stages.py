@@ -189,7 +189,16 @@ class EmbedStage(Stage):
         c = self.cfg
         options = asdict(EmbedOptions())
         images = ctx.get("post_images")
-        image_input = (c.image_embedder, images) if c.image_embedder else ()
+        image_input: tuple[Any, ...] = ()
+        if c.image_embedder:  # the model's identity and each image file's size and time
+            from graphsona.embeddings.images import clip_model_id, image_stamps
+
+            paths = [] if images is None else images["images"].explode().drop_nulls().unique()
+            image_input = (
+                clip_model_id(c.image_embedder),
+                images,
+                image_stamps(sorted(paths)),
+            )
         return fingerprint(
             "embed",
             c.embedder,

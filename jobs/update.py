@@ -200,7 +200,10 @@ def _continue(state: JobState, cfg: ProfileJobConfig) -> ProfileJobConfig:
         "topics",
         "seed",
     )
-    return replace(cfg, **{k: s[k] for k in keep if k in s})
+    same = {k: s[k] for k in keep if k in s}
+    same.setdefault("image_embedder", None)  # a run from before image posts had none
+    # an update is small: it runs in this process even when the config names a Ray cluster
+    return replace(cfg, **same, ray=None)
 
 
 class _Update:

@@ -99,7 +99,7 @@ class RayEmbedding:
                 "threads": c.cpus_per_worker,
                 "device": "cuda" if c.use_gpu else "cpu",
             },
-            batch_size=self.block_texts,
+            batch_size=step,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=c.workers),
             **resources,

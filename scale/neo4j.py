@@ -40,7 +40,7 @@ def user_ranges(frame: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
 def id_bounds(ids: pl.Series, parts: int) -> list[tuple[str | None, str | None]]:
     """``[lo, hi)`` ranges over the sorted ``ids``, at most ``parts``, about equal in users;
     the first starts and the last ends unbounded."""
-    ids = ids.sort()
+    ids = ids.drop_nulls().cast(pl.String).sort()
     size = max(1, -(-ids.len() // max(1, parts)))
     cuts: list[str | None] = [None, *(str(ids[i]) for i in range(size, ids.len(), size)), None]
     return list(itertools.pairwise(cuts))

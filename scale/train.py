@@ -7,20 +7,24 @@ The recipe is :class:`~graphsona.gnn.ProfileModel`'s mini-batch one, spread over
   puts features and split in the object store once;
 - every worker starts from the same weights (same seed; DDP also broadcasts rank 0's), takes an
   equal share of a seeded shuffle of the training edges (equal, so every worker takes the same
-  number of steps, as DDP needs) and runs the mini-batch epoch with the neighbour sampler;
-  gradients are averaged by DDP (gloo on CPU, NCCL on GPU), so one step sees ``workers x
-  batch_size`` edges;
+  number of steps, as DDP needs: the shares wrap around, so no edge is left out and at most
+  ``workers - 1`` are seen twice per epoch) and runs the mini-batch epoch with the neighbour
+  sampler; gradients are averaged by DDP (gloo on CPU, NCCL on GPU), so one step sees
+  ``workers x batch_size`` edges;
 - validation and the final profiles use exact layer-wise inference split by node ranges: each
-  worker computes its ``ceil(n / workers)`` users per layer and the layers are all-gathered, so
-  every worker holds the same AUC and takes the same early-stopping decision;
-- checkpoints are the project's own (:mod:`graphsona.gnn.checkpoints`), written by rank 0 every
-  ``checkpoint_every`` epochs and tagged with the number of workers; a rerun with the same data,
-  model and workers resumes from it. On a multi-machine cluster the checkpoint path must be on
-  storage every node sees.
+  worker computes its share of the users per layer (:func:`~graphsona.gnn.profiles.node_share`)
+  and the layers are all-gathered, so every worker holds the same AUC and takes the same
+  early-stopping decision;
+- checkpoints are the project's own (:mod:`graphsona.gnn.checkpoints`), tagged with the number
+  of workers, and go through a small *keeper* actor pinned to the driver's machine: rank 0
+  sends one every ``checkpoint_every`` epochs and the keeper writes it to the job's work dir;
+  at the start every worker asks the keeper for the checkpoint to resume from. The trained
+  weights, history and profiles come back to the driver the same way. So no worker needs the
+  driver's disk and a cluster needs no shared storage for graphsona's part (Ray Train keeps
+  only its run metadata in ``storage``).
 
-The driver gets the best weights, the history and the profiles back through a Ray Train
-checkpoint and keeps them in the :class:`~graphsona.gnn.ProfileModel` it was given, so the rest
-of the job cannot tell the difference.
+The driver keeps the result in the :class:`~graphsona.gnn.ProfileModel` it was given, so the
+rest of the job cannot tell the difference.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from graphsona.gnn.profiles import ProfileModel
+from graphsona.gnn.profiles import ProfileModel, node_share
 from graphsona.scale.session import Cluster
 
 __all__ = ["train_on_ray"]
@@ -42,12 +46,44 @@ def _tag(world: int) -> str:
     return f"ray:{world}"
 
 
+class _Keeper:
+    """On the driver's machine: reads and writes the checkpoint file, holds the result."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.result: dict[str, Any] | None = None
+
+    def load(self) -> dict[str, Any] | None:
+        from graphsona.gnn.checkpoints import read_checkpoint
+
+        return read_checkpoint(self.path) if self.path is not None else None
+
+    def save(self, blob: dict[str, Any]) -> None:
+        from graphsona.gnn.checkpoints import write_checkpoint
+
+        if self.path is not None:
+            write_checkpoint(self.path, blob)
+
+    def put_result(self, blob: dict[str, Any]) -> None:
+        self.result = blob
+
+    def get_result(self) -> dict[str, Any] | None:
+        return self.result
+
+
+def _share(m: int, rank: int, world: int) -> torch.Tensor:
+    """Positions of worker ``rank``'s training edges: ``ceil(m / world)`` each, wrapping
+    around, so every edge is used and all shares are equal."""
+    per = -(-m // world)
+    return torch.arange(rank * per, (rank + 1) * per) % m
+
+
 def _train_loop(cfg: dict[str, Any]) -> None:  # runs in each Ray Train worker
     import ray
     import ray.train
     import ray.train.torch
     import torch.distributed as dist
-    from graphsona.gnn.checkpoints import resume_checkpoint, save_checkpoint
+    from graphsona.gnn.checkpoints import apply_checkpoint, checkpoint_blob
     from graphsona.gnn.encoder import Encoder
     from graphsona.gnn.sampler import NeighbourSampler
     from torch.nn.parallel import DistributedDataParallel
@@ -58,18 +94,23 @@ def _train_loop(cfg: dict[str, Any]) -> None:  # runs in each Ray Train worker
     if not cfg["use_gpu"]:  # scatter sums in a fixed order, as one process does on CPU
         torch.use_deterministic_algorithms(True, warn_only=True)
     device = ray.train.torch.get_device() if cfg["use_gpu"] else torch.device("cpu")
+    keeper = cfg["keeper"]
     data = ray.get(cfg["data"])
-    model = ProfileModel(**cfg["model"], epochs=cfg["epochs"], device=str(device))
+    model = ProfileModel(
+        **cfg["model"],
+        epochs=cfg["epochs"],
+        checkpoint_every=cfg["checkpoint_every"],
+        device=str(device),
+    )
     model.history.mode = f"mini-batch (Ray, {world} workers)"
     x, split = data["x"].to(device), data["split"]
     n = x.shape[0]
     sampler = NeighbourSampler(split.msg.to(device), split.msg_w.to(device), n)
     train_pos = split.train_pos
-    per = train_pos.shape[1] // world
     shuffle = torch.randperm(
         train_pos.shape[1], generator=torch.Generator().manual_seed(model.seed)
     )
-    mine = train_pos[:, shuffle[rank * per : (rank + 1) * per]].to(device)
+    mine = train_pos[:, shuffle[_share(train_pos.shape[1], rank, world)]].to(device)
     val_pos, val_neg = split.val_pos, split.val_neg
 
     torch.manual_seed(model.seed)  # the same initial weights on every worker
@@ -82,22 +123,27 @@ def _train_loop(cfg: dict[str, Any]) -> None:  # runs in each Ray Train worker
         "best_state": copy.deepcopy(enc.state_dict()),
         "waited": 0,
     }
-    size = -(-n // world)
+    shares = [node_share(r, world, n) for r in range(world)]
+    size = max(b - a for a, b in shares)
 
     def gather(h: torch.Tensor) -> torch.Tensor:
         pad = torch.zeros(size, h.shape[1], dtype=h.dtype, device=h.device)
         pad[: h.shape[0]] = h
         parts = [torch.empty_like(pad) for _ in range(world)]
         dist.all_gather(parts, pad)
-        return torch.cat(parts)[:n]
+        return torch.cat([p[: b - a] for p, (a, b) in zip(parts, shares, strict=True)])
 
-    checkpoint = Path(cfg["checkpoint"]) if cfg["checkpoint"] else None
+    tag, fingerprint = _tag(world), cfg["fingerprint"]
     gen = torch.Generator().manual_seed(model.seed)
     start = 0
-    if checkpoint is not None:
-        start = resume_checkpoint(
-            model, checkpoint, cfg["fingerprint"], enc, opt, state, gen, tag=_tag(world)
-        )
+    if cfg["resume"]:  # every worker gets the same checkpoint from the keeper
+        blob = ray.get(keeper.load.remote())
+        start = apply_checkpoint(model, blob, fingerprint, enc, opt, state, gen, tag)
+
+    def keep(epoch: int) -> None:
+        blob = checkpoint_blob(model, fingerprint, epoch, enc, opt, state, gen, tag)
+        ray.get(keeper.save.remote(_to_cpu(blob)))
+
     for epoch in range(start, model.epochs):
         if state["waited"] >= model.patience:
             break
@@ -109,46 +155,40 @@ def _train_loop(cfg: dict[str, Any]) -> None:  # runs in each Ray Train worker
         gen = torch.Generator().manual_seed(draw)
         torch.manual_seed(draw)
         loss = model._minibatch_epoch(ddp, opt, x, sampler, mine, n, gen)  # type: ignore[arg-type]
-        mean = torch.tensor([loss], dtype=torch.float64)
+        mean = torch.tensor([loss], dtype=torch.float64, device=device)
         dist.all_reduce(mean)
         loss = float(mean) / world
         z = model._infer(enc, x, None, sampler, part=(rank, world), gather=gather)
         model.record_epoch(enc, state, epoch, loss, z, val_pos, val_neg, t0)
         if (
             rank == 0
-            and checkpoint is not None
+            and cfg["resume"]
             and ((epoch + 1) % model.checkpoint_every == 0 or state["waited"] >= model.patience)
         ):
-            save_checkpoint(
-                model, checkpoint, cfg["fingerprint"], epoch + 1, enc, opt, state, gen, _tag(world)
-            )
+            keep(epoch + 1)
         # (no per-epoch ray.train.report: each is a barrier through the controller, ~2 s)
     enc.load_state_dict(state["best_state"])
-    if rank == 0 and checkpoint is not None:
-        save_checkpoint(
-            model,
-            checkpoint,
-            cfg["fingerprint"],
-            len(model.history.loss),
-            enc,
-            opt,
-            state,
-            gen,
-            _tag(world),
-        )
+    if rank == 0 and cfg["resume"]:
+        keep(len(model.history.loss))
     out = model._infer(enc, x, None, sampler, part=(rank, world), gather=gather)
-    metrics = {"epochs": len(model.history.loss), "best_val_auc": state["best"]}
     if rank == 0:
-        with tempfile.TemporaryDirectory() as tmp:
-            blob = {
-                "encoder": {k: v.cpu() for k, v in enc.state_dict().items()},
-                "history": model.history,
-                "out": out.cpu(),
-            }
-            torch.save(blob, Path(tmp) / "result.pt")
-            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
-    else:
-        ray.train.report(metrics)
+        result = {
+            "encoder": {k: v.cpu() for k, v in enc.state_dict().items()},
+            "history": model.history,
+            "out": out.cpu(),
+        }
+        ray.get(keeper.put_result.remote(result))
+    ray.train.report({"epochs": len(model.history.loss), "best_val_auc": state["best"]})
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def train_on_ray(
@@ -163,19 +203,21 @@ def train_on_ray(
 ) -> ProfileModel:
     """Fit ``model`` on Ray Train (inside :func:`~graphsona.scale.ray_session`); afterwards
     ``model`` holds the encoder, profiles, biases and history as after
-    :meth:`~graphsona.gnn.ProfileModel.fit`.
+    :meth:`~graphsona.gnn.ProfileModel.fit`, and its ``progress`` callback has been called
+    for each epoch.
 
     Args:
         cluster: workers, GPU or not, CPUs per worker (from the session).
-        checkpoint: the project's checkpoint file (resume; see the module docstring).
-        storage: Ray Train's run storage (``None``: a temporary folder; on a multi-machine
-            cluster a path every node sees).
+        checkpoint: the project's checkpoint file on the driver's machine (resume; see the
+            module docstring).
+        storage: Ray Train's run storage (``None``: a temporary folder on the driver).
     """
     import ray
     from graphsona.gnn.checkpoints import data_fingerprint
     from graphsona.gnn.encoder import Encoder
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     n = x.shape[0]
     if n < cluster.workers:
@@ -187,33 +229,48 @@ def train_on_ray(
         if checkpoint
         else ""
     )
-    config = model.config()
-    with tempfile.TemporaryDirectory(prefix="graphsona-ray-") as tmp:
-        trainer = TorchTrainer(
-            _train_loop,
-            train_loop_config={
-                "data": ray.put({"x": x.cpu(), "split": split}),
-                "model": config,
-                "epochs": model.epochs,
-                "checkpoint": str(checkpoint) if checkpoint else None,
-                "fingerprint": fingerprint,
-                "threads": cluster.cpus_per_worker,
-                "use_gpu": cluster.use_gpu,
-            },
-            scaling_config=ScalingConfig(
-                num_workers=cluster.workers,
-                use_gpu=cluster.use_gpu,
-                resources_per_worker=None if cluster.use_gpu else {"CPU": cluster.cpus_per_worker},
-            ),
-            run_config=RunConfig(storage_path=str(storage or tmp), name="graphsona-train"),
-        )
-        result = trainer.fit()
-        if result.checkpoint is None:
-            raise RuntimeError(f"Ray training returned no result ({result.error})")
-        with result.checkpoint.as_directory() as folder:
-            blob = torch.load(Path(folder) / "result.pt", weights_only=False)
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    keeper: Any = (
+        ray.remote(num_cpus=0)(_Keeper)
+        .options(scheduling_strategy=here)
+        .remote(str(checkpoint) if checkpoint else None)
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="graphsona-ray-") as tmp:
+            trainer = TorchTrainer(
+                _train_loop,
+                train_loop_config={
+                    "data": ray.put({"x": x.cpu(), "split": split}),
+                    "keeper": keeper,
+                    "model": model.config(),
+                    "epochs": model.epochs,
+                    "checkpoint_every": model.checkpoint_every,
+                    "resume": checkpoint is not None,
+                    "fingerprint": fingerprint,
+                    "threads": cluster.cpus_per_worker,
+                    "use_gpu": cluster.use_gpu,
+                },
+                scaling_config=ScalingConfig(
+                    num_workers=cluster.workers,
+                    use_gpu=cluster.use_gpu,
+                    resources_per_worker=(
+                        None if cluster.use_gpu else {"CPU": cluster.cpus_per_worker}
+                    ),
+                ),
+                run_config=RunConfig(storage_path=str(storage or tmp), name="graphsona-train"),
+            )
+            trainer.fit()
+        blob: dict[str, Any] | None = ray.get(keeper.get_result.remote())
+    finally:
+        ray.kill(keeper)
+    if blob is None:
+        raise RuntimeError("Ray training ended without a result")
     out_dim = model.dim + (1 if model.target_bias else 0)
     enc = Encoder(x.shape[1], model.hidden, out_dim, model.layers, model.dropout)
     enc.load_state_dict(blob["encoder"])
     model.history = blob["history"]
+    if model.progress is not None:  # the epochs as they went (reported once training ended)
+        h = model.history
+        for epoch, (loss, auc) in enumerate(zip(h.loss, h.val_auc, strict=True)):
+            model.progress(epoch, loss, auc)
     return model.finish(enc.to(model.device), blob["out"].to(model.device))

@@ -50,7 +50,9 @@ def test_scale_section_sets_ray_and_checks_workers(tmp_path: Path) -> None:
     assert options.address == "auto" and options.workers == 4
     assert load_config(None).job.ray_options() is None  # no [scale]: one process, as before
     with pytest.raises(ConfigError, match="ray_workers must be >= 1"):
-        load_config(None, ["scale.workers=0"])
+        load_config(None, ["scale.ray=local", "scale.workers=0"])
+    with pytest.raises(ConfigError, match="ray_workers needs ray"):
+        load_config(None, ["scale.workers=2"])
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:

@@ -207,12 +207,14 @@ def test_job_fuses_image_vectors_or_says_they_were_skipped(tmp_path: Path, clip_
 
 
 def test_update_embeds_new_posts_images_like_the_full_run(tmp_path: Path, clip_dir: Path) -> None:
-    """u5, who had only text, posts a picture: the update's profile of u5 differs from the one
-    it gives when the same post comes without the picture (both from the same full run)."""
+    """u5, who had only text, posts a picture: after the update, the image part of u5's input
+    row in the saved state is that picture's CLIP vector (zeros when the same post comes
+    without it), right after the text vector as in the full run."""
+    from graphsona.jobs.state import load_state
     from graphsona.jobs.update import run_update
 
     ds, _ = load_dataset(_dataset(tmp_path / "data"))
-    profiles = {}
+    emb = ClipImageEmbedder(clip_dir, device="cpu")
     for case in ("with", "without"):
         store = EmbeddedStore(tmp_path / f"{case}.lbdb")
         try:
@@ -227,18 +229,22 @@ def test_update_embeds_new_posts_images_like_the_full_run(tmp_path: Path, clip_d
                 work_dir=tmp_path / f"w-{case}",
             )
             run_profile(store, cfg)
+            text_dim = int(load_state(cfg.work_dir).meta["text_dim"])  # type: ignore[arg-type]
             delta = tmp_path / f"delta-{case}"
             delta.mkdir()
-            _image(delta / "new.png", (220, 20, 20))
+            picture = _image(delta / "new.png", (30, 200, 30))
             post = {"post_id": ["p9"], "user_id": ["u5"], "text": ["my garden"]}
             if case == "with":
                 post["images"] = ["new.png"]
             write_table(delta, "posts", pl.DataFrame(post))
             run_update(store, delta, cfg)
-            users = store.read_users().filter(pl.col("user_id") == "u5")
-            profiles[case] = np.array(users["profile"].to_list()[0])
-            has = store.read_post_images().filter(pl.col("user_id") == "u5").height
-            assert has == (1 if case == "with" else 0)
+            state = load_state(cfg.work_dir)  # type: ignore[arg-type]
+            row = state.users.filter(pl.col("user_id") == "u5")["x"].to_list()[0]
+            image_part = np.array(row[text_dim - 8 : text_dim], dtype=np.float32)
+            if case == "with":
+                assert np.allclose(image_part, emb.encode([_open(picture)])[0], atol=1e-5)
+            else:
+                assert np.abs(image_part).max() == 0.0
+            assert int(state.meta["text_dim"]) == text_dim  # the layout of the full run
         finally:
             store.close()
-    assert not np.allclose(profiles["with"], profiles["without"], atol=1e-4)

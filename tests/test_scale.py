@@ -150,8 +150,10 @@ def test_neo4j_reads_and_write_back_by_user_ranges(
         store.clear()
         store.load(small_dataset)
         ids = store.read_user_ids().sort()
-        bounds = id_bounds(ids, 2)
-        assert bounds[0][0] is None and bounds[-1][1] is None and bounds[0][1] == bounds[1][0]
+        bounds = id_bounds(pl.concat([ids, pl.Series([None], dtype=pl.String)]), 2)
+        assert len(bounds) == 2 and bounds[0][0] is None and bounds[-1][1] is None
+        cut = bounds[0][1]  # the middle user's id: half the users on each side, nulls ignored
+        assert cut == ids[ids.len() // 2 + ids.len() % 2]
         # the workers' ranges add up to exactly what one reader sees
         posts, follows, interactions = read_graph_on_ray(store, cluster)
         for got, want, key in (
@@ -182,7 +184,13 @@ def test_neo4j_reads_and_write_back_by_user_ranges(
             assert np.allclose(np.array(both["vec"].to_list()), got)
         # the whole job on Neo4j with Ray: read and written back by user id range
         cfg = ProfileJobConfig(
-            embedder_kind="static", cache=None, dim=16, epochs=4, batch_size=1024, ray="local"
+            embedder_kind="static",
+            cache=None,
+            dim=16,
+            epochs=4,
+            batch_size=1024,
+            ray="local",
+            ray_workers=2,
         )
         said: list[str] = []
         run_profile(store, cfg, progress=lambda stage, msg: said.append(msg))
