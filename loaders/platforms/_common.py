@@ -155,18 +155,31 @@ class Rows:
     frame every :attr:`CHUNK` rows, so a dump of millions of records costs its columnar size,
     not a Python object per value.
 
-    With ``spill`` (a Parquet file path) each chunk is appended to that file instead of kept
-    in memory (``graphsona convert``): memory stays at one chunk whatever the number of rows.
-    Read it back with :meth:`lazy`, :meth:`batches` or :meth:`frame` once all rows are in."""
+    With ``spill`` (a Parquet file path) each chunk is appended to disk instead of kept in
+    memory (``graphsona convert``): memory stays at one chunk whatever the number of rows.
+    With ``buckets`` > 1 and a ``key`` column the rows are also split by a hash of the key into
+    that many files, so that a join or a de-duplication on the key can run one bucket at a
+    time (:meth:`bucket`), in memory bounded by a bucket, not by the table. Read the rows back
+    with :meth:`lazy`, :meth:`bucket`, :meth:`batches` or :meth:`frame` once all are in."""
 
     CHUNK = 65_536
 
-    def __init__(self, schema: dict[str, Any], spill: Path | None = None) -> None:
+    def __init__(
+        self,
+        schema: dict[str, Any],
+        spill: Path | None = None,
+        *,
+        buckets: int = 1,
+        key: str | None = None,
+    ) -> None:
+        if buckets > 1 and (spill is None or key is None):
+            raise ValueError("buckets need a spill path and a key column")
         self.schema = schema
         self.spill = spill
+        self.buckets, self.key = buckets, key
         self._buffer: list[tuple[Any, ...]] = []
         self._chunks: list[pl.DataFrame] = []
-        self._writer: Any = None
+        self._writers: dict[int, Any] = {}
         self._spilled = 0
 
     def add(self, *values: Any) -> None:
@@ -180,55 +193,72 @@ class Rows:
         if frame.height:
             self._store(frame.select([pl.col(c).cast(t) for c, t in self.schema.items()]))
 
-    def add_lazy(self, frame: pl.LazyFrame) -> None:
-        """Append a lazy query's rows; when spilling, through a file in batches (the query's
-        result is never in memory at once)."""
-        if self.spill is None:
-            self.add_frame(frame.collect())
-            return
-        import pyarrow.parquet as pq
-
-        tmp = self.spill.with_suffix(".add.parquet")
-        frame.sink_parquet(tmp)
-        for batch in pq.ParquetFile(tmp).iter_batches(batch_size=self.CHUNK):
-            self.add_frame(pl.from_arrow(batch))  # type: ignore[arg-type]
-        tmp.unlink()
-
     def _flush(self) -> None:
         if self._buffer:
             self._store(pl.DataFrame(self._buffer, schema=self.schema, orient="row"))
             self._buffer = []
 
+    def _file(self, b: int) -> Path:
+        assert self.spill is not None
+        if self.buckets == 1:
+            return self.spill
+        return self.spill.with_name(f"{self.spill.stem}.{b}{self.spill.suffix}")
+
     def _store(self, chunk: pl.DataFrame) -> None:
         if self.spill is None:
             self._chunks.append(chunk)
             return
+        if self.buckets == 1:
+            self._write(0, chunk)
+        else:
+            assert self.key is not None
+            which = (pl.col(self.key).hash(seed=7) % self.buckets).alias("_bucket")
+            for (b,), part in chunk.with_columns(which).group_by("_bucket"):
+                self._write(int(b), part.drop("_bucket"))
+        self._spilled += chunk.height
+
+    def _write(self, b: int, chunk: pl.DataFrame) -> None:
         import pyarrow.parquet as pq
 
         table = chunk.to_arrow()
-        if self._writer is None:
-            self.spill.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.spill, table.schema)
-        self._writer.write_table(table)
-        self._spilled += chunk.height
+        writer = self._writers.get(b)
+        if writer is None:
+            self._file(b).parent.mkdir(parents=True, exist_ok=True)
+            writer = self._writers[b] = pq.ParquetWriter(self._file(b), table.schema)
+        writer.write_table(table)
 
     def close(self) -> None:
-        """No more rows: the spill file is finished (nothing to do in memory)."""
+        """No more rows: the spill files are finished (nothing to do in memory)."""
         self._flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
 
-    def lazy(self) -> pl.LazyFrame:
+    def files(self) -> list[Path]:
+        """The spill files written (none in memory)."""
+        self.close()
+        if self.spill is None:
+            return []
+        return [self._file(b) for b in range(self.buckets) if self._file(b).exists()]
+
+    def bucket(self, b: int) -> pl.LazyFrame:
+        """The rows of bucket ``b`` (every row when not bucketed)."""
         self.close()
         if self.spill is None:
             return self.frame().lazy()
-        if not self.spill.exists():
+        f = self._file(b)
+        return pl.scan_parquet(f) if f.exists() else pl.DataFrame(schema=self.schema).lazy()
+
+    def lazy(self) -> pl.LazyFrame:
+        files = self.files()
+        if self.spill is None:
+            return self.frame().lazy()
+        if not files:
             return pl.DataFrame(schema=self.schema).lazy()
-        return pl.scan_parquet(self.spill)
+        return pl.scan_parquet(files)
 
     def batches(self) -> Iterator[pl.DataFrame]:
-        """The rows in chunks (from the spill file without reading it whole)."""
+        """The rows in chunks (from the spill files without reading them whole)."""
         if self.spill is None:
             frame = self.frame()
             for lo in range(0, frame.height, self.CHUNK):
@@ -236,10 +266,14 @@ class Rows:
             return
         import pyarrow.parquet as pq
 
-        self.close()
-        if self.spill.exists():
-            for batch in pq.ParquetFile(self.spill).iter_batches(batch_size=self.CHUNK):
+        for f in self.files():
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=self.CHUNK):
                 yield pl.from_arrow(batch)  # type: ignore[misc]
+
+    def remove(self) -> None:
+        """Delete the spill files (work tables)."""
+        for f in self.files():
+            f.unlink(missing_ok=True)
 
     def frame(self) -> pl.DataFrame:
         if self.spill is not None:
@@ -252,6 +286,9 @@ class Rows:
 
     def __len__(self) -> int:
         return len(self._buffer) + sum(c.height for c in self._chunks) + self._spilled
+
+
+BUCKETS = 64  # spilled tables joined or de-duplicated one hash bucket at a time (convert)
 
 
 POSTS = {
@@ -277,7 +314,11 @@ class Collector:
         self.fmt = fmt
         self.spill = spill  # a folder: posts and edges go to Parquet files there (convert)
         self.users: dict[str, dict[str, Any]] = {}
-        self.posts = Rows(POSTS, spill / "posts.part.parquet" if spill else None)
+        self.posts = (
+            Rows(POSTS, spill / "posts.part.parquet", buckets=BUCKETS, key="post_id")
+            if spill
+            else Rows(POSTS)
+        )
         self.follows = Rows(FOLLOWS, spill / "follows.part.parquet" if spill else None)
         self.interactions = Rows(
             INTERACTIONS, spill / "interactions.part.parquet" if spill else None
@@ -351,8 +392,16 @@ class Collector:
         users = self.users_frame()
         users.write_parquet(out / "users.parquet")
         n_posts = len(self.posts)
-        self._unique_posts().sink_parquet(out / "posts.parquet")
-        kept = pl.scan_parquet(out / "posts.parquet").select(pl.len()).collect().item()
+        if self.posts.buckets > 1:  # one bucket at a time: a post's copies share a bucket
+            posts = Rows(POSTS, out / "posts.parquet")
+            for b in range(self.posts.buckets):
+                part = self.posts.bucket(b).unique("post_id", keep="first", maintain_order=True)
+                posts.add_frame(part.collect())
+            posts.close()
+            kept = len(posts)
+        else:
+            self._unique_posts().sink_parquet(out / "posts.parquet")
+            kept = pl.scan_parquet(out / "posts.parquet").select(pl.len()).collect().item()
         self.repair("duplicate_post", n_posts - kept)
         self.follows.lazy().sink_parquet(out / "follows.parquet")
         self.interactions.lazy().sink_parquet(out / "interactions.parquet")

@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 from graphsona.loaders.platforms._common import (
+    BUCKETS,
     TIME,
     Collector,
     Rows,
@@ -54,12 +55,15 @@ def read_reddit(path: Path, spill: Path | None = None) -> Collector:
     the posts, only with the distinct authors)."""
     out = Collector("reddit", spill)
 
-    def rows(schema: dict[str, Any], name: str) -> Rows:
-        return Rows(schema, spill / f"{name}.work.parquet" if spill else None)
+    def rows(schema: dict[str, Any], name: str, key: str | None = None) -> Rows:
+        if spill is None:
+            return Rows(schema)
+        return Rows(schema, spill / f"{name}.work.parquet", buckets=BUCKETS if key else 1, key=key)
 
-    # resolved once everything is read (a parent may come later, or in another file)
-    authors = rows({"parent": pl.String, "dst": pl.String}, "authors")  # fullname -> author
-    replies = rows({"src": pl.String, "parent": pl.String, "created_at": TIME}, "replies")
+    # resolved once everything is read (a parent may come later, or in another file); when
+    # spilling, both tables are in hash buckets of the fullname and join a bucket at a time
+    authors = rows({"parent": pl.String, "dst": pl.String}, "authors", "parent")
+    replies = rows({"src": pl.String, "parent": pl.String, "created_at": TIME}, "replies", "parent")
     mentions = rows({"src": pl.String, "name": pl.String, "created_at": TIME}, "mentions")
     for file in files_in(path, SUFFIXES):
         out.files.append(str(file))
@@ -100,11 +104,14 @@ def read_reddit(path: Path, spill: Path | None = None) -> Collector:
             out.post(fullname, uid, text, when, d.get("lang"))
             for name in MENTION.findall(text):
                 mentions.add(uid, name, when)
-    found = replies.lazy().join(authors.lazy(), on="parent", how="left")
-    out.repair("parent_not_in_dump", found.select(pl.col("dst").null_count()).collect().item())
-    out.interactions.add_lazy(
-        found.drop_nulls("dst").select("src", "dst", pl.lit("reply").alias("kind"), "created_at")
-    )
+    for b in range(replies.buckets):
+        found = replies.bucket(b).join(authors.bucket(b), on="parent", how="left").collect()
+        out.repair("parent_not_in_dump", found["dst"].null_count())
+        out.interactions.add_frame(
+            found.drop_nulls("dst").select(
+                "src", "dst", pl.lit("reply").alias("kind"), "created_at"
+            )
+        )
     # Reddit names are unique without case: u/Foo is the author foo when foo wrote here
     known = {u.lower(): u for u in out.users}
     for batch in mentions.batches():
@@ -112,7 +119,5 @@ def read_reddit(path: Path, spill: Path | None = None) -> Collector:
             target = known.get(name.lower()) or out.user(name, handle=name)
             out.interact(src, target, "mention", when)
     for work in (authors, replies, mentions):
-        if work.spill is not None:
-            work.close()
-            work.spill.unlink(missing_ok=True)
+        work.remove()
     return out
