@@ -1601,35 +1601,62 @@ def convert(fmt: str, path: Path, out_dir: Path) -> None:
 
 
 @main.command()
-@click.argument("platform", type=click.Choice(["mastodon"]))
-@click.argument("accounts", nargs=-1, required=True)
+@click.argument("platform", type=click.Choice(["mastodon", "bluesky", "x", "reddit"]))
+@click.argument("names", nargs=-1, required=True)
 @click.option(
     "--out", "out", type=click.Path(path_type=Path), required=True, help="Folder to save into."
 )
-@click.option("--statuses", type=int, default=200, show_default=True, help="Newest per account.")
-@click.option("--follows", type=int, default=400, show_default=True, help="Each way per account.")
+@click.option(
+    "--posts",
+    "--statuses",
+    "posts",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Newest posts per account (Bluesky: each of posts, reposts, likes; Reddit: "
+    "submissions per subreddit or user).",
+)
+@click.option(
+    "--follows",
+    type=int,
+    default=400,
+    show_default=True,
+    help="Follows each way per account (Bluesky: follows made).",
+)
+@click.option(
+    "--comments",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Reddit: comments per submission (r/NAME) or per user (u/NAME).",
+)
 @_friendly
-def fetch(platform: str, accounts: tuple[str, ...], out: Path, statuses: int, follows: int) -> None:
-    """Save accounts' profiles, statuses and follows from a live API, ready for `load`.
+def fetch(
+    platform: str, names: tuple[str, ...], out: Path, posts: int, follows: int, comments: int
+) -> None:
+    """Save accounts' profiles, posts and follows from a live API, ready for `load`.
 
-    Mastodon through Mastodon.py (pip install Mastodon.py); the server and token come from
-    MASTODON_API_BASE_URL and MASTODON_ACCESS_TOKEN.
+    NAMES: Mastodon accounts (name@host), Bluesky handles or DIDs, X usernames, or Reddit
+    r/SUBREDDIT and u/USER. Each platform needs its maintained client (pip install
+    'graphsona[fetch]') and reads credentials from the environment: MASTODON_API_BASE_URL and
+    MASTODON_ACCESS_TOKEN; nothing for Bluesky (public records); X_BEARER_TOKEN;
+    REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET.
 
     \b
     Example:
       MASTODON_API_BASE_URL=https://mastodon.social graphsona fetch mastodon \\
           alice@mastodon.social bob@mastodon.social --out exports/masto
       graphsona load --format mastodon exports/masto --store g.lbdb
+      graphsona fetch reddit r/AskHistorians --posts 50 --out exports/reddit
+      graphsona load --format reddit exports/reddit --store g.lbdb
     """
-    from graphsona.loaders.platforms.fetch import fetch_mastodon
+    from graphsona.loaders.platforms.fetch import FETCHERS
 
-    counts = fetch_mastodon(
-        list(accounts), out, statuses=statuses, follows=follows, progress=console.print
-    )
-    console.print(
-        f"saved {counts['accounts']} accounts, {counts['statuses']} statuses, "
-        f"{counts['following']} following and {counts['followers']} followers into {out}"
-    )
+    extra = {"comments": comments} if platform == "reddit" else {"follows": follows}
+    counts = FETCHERS[platform](list(names), out, posts=posts, progress=console.print, **extra)
+    saved = ", ".join(f"{n:,} {what}" for what, n in counts.items())
+    fmt = {"x": "x-api"}.get(platform, platform)
+    console.print(f"saved {saved} into {out}; next: graphsona load --format {fmt} {out}")
 
 
 @main.command()

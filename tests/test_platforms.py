@@ -519,7 +519,7 @@ def test_fetch_mastodon_saves_pages_the_importer_reads(tmp_path: Path) -> None:
 
     client = _FakeMastodon()
     out = tmp_path / "masto"
-    counts = fetch_mastodon(["@alice", "bob@other.example"], out, statuses=3, client=client)
+    counts = fetch_mastodon(["@alice", "bob@other.example"], out, posts=3, client=client)
     assert counts == {"accounts": 2, "statuses": 3, "following": 1, "followers": 2}
     assert [c for c in client.calls if c.startswith("lookup")] == [
         "lookup alice",
@@ -536,14 +536,275 @@ def test_fetch_mastodon_saves_pages_the_importer_reads(tmp_path: Path) -> None:
     assert {(alice, bob, "reply"), (alice, bob, "mention")} <= _edges(ds)
     # with a limit the later page is not asked for
     client.calls.clear()
-    fetch_mastodon(["alice"], tmp_path / "two", statuses=2, follows=0, client=client)
+    fetch_mastodon(["alice"], tmp_path / "two", posts=2, follows=0, client=client)
     assert client.calls == ["lookup alice"]
     assert len(json.loads((tmp_path / "two" / "statuses" / "alice.json").read_text())) == 2
     assert not (tmp_path / "two" / "following").exists()
 
 
-def test_fetch_without_the_client_package_or_server_says_what_to_do(tmp_path: Path) -> None:
-    done = run_cli("fetch", "mastodon", "alice@mastodon.social", "--out", str(tmp_path / "m"))
+@pytest.mark.parametrize(
+    ("platform", "name", "needs"),
+    [
+        ("mastodon", "alice@mastodon.social", ("pip install Mastodon.py", "MASTODON_API_BASE_URL")),
+        ("x", "alice", ("pip install tweepy", "X_BEARER_TOKEN")),
+        ("reddit", "r/python", ("pip install praw", "REDDIT_CLIENT_ID")),
+    ],
+)
+def test_fetch_without_the_client_package_or_credentials_says_what_to_do(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    platform: str,
+    name: str,
+    needs: tuple[str, str],
+) -> None:
+    for var in ("MASTODON_API_BASE_URL", "X_BEARER_TOKEN", "REDDIT_CLIENT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    done = run_cli("fetch", platform, name, "--out", str(tmp_path / "m"))
     assert done.returncode == 1
-    assert "pip install Mastodon.py" in done.stderr or "MASTODON_API_BASE_URL" in done.stderr
+    assert any(n in done.stderr for n in needs), done.stderr
     assert not (tmp_path / "m").exists()
+
+
+class _NS:
+    """Attribute access over keyword arguments (nested client namespaces, praw objects)."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+class _FakeBluesky:
+    """atproto's resolver, PDS client and AppView client, answering from memory."""
+
+    ALICE, BOB = "did:plc:alice", "did:plc:bob"
+
+    def __init__(self) -> None:
+        a, b = self.ALICE, self.BOB
+        post = "app.bsky.feed.post"
+        self.repos: dict[tuple[str, str], list[dict[str, Any]]] = {
+            (a, post): [
+                {"uri": f"at://{a}/{post}/3", "cid": "c3", "value": {
+                    "$type": post, "text": "roses for @bob", "createdAt": "2024-01-03T00:00:00Z",
+                    "langs": ["en"], "facets": [{"features": [
+                        {"$type": "app.bsky.richtext.facet#mention", "did": b}]}]}},
+                {"uri": f"at://{a}/{post}/2", "cid": "c2", "value": {
+                    "$type": post, "text": "re: tulips", "createdAt": "2024-01-02T00:00:00Z",
+                    "reply": {"parent": {"uri": f"at://{b}/{post}/9"},
+                              "root": {"uri": f"at://{b}/{post}/9"}}}},
+                {"uri": f"at://{a}/{post}/1", "cid": "c1", "value": {
+                    "$type": post, "text": "first", "createdAt": "2024-01-01T00:00:00Z"}},
+            ],
+            (a, "app.bsky.feed.like"): [
+                {"uri": f"at://{a}/app.bsky.feed.like/l1", "cid": "l", "value": {
+                    "$type": "app.bsky.feed.like", "createdAt": "2024-01-04T00:00:00Z",
+                    "subject": {"uri": f"at://{b}/{post}/9", "cid": "x"}}},
+            ],
+            (a, "app.bsky.graph.follow"): [
+                {"uri": f"at://{a}/app.bsky.graph.follow/f1", "cid": "f", "value": {
+                    "$type": "app.bsky.graph.follow", "subject": b,
+                    "createdAt": "2023-12-01T00:00:00Z"}},
+            ],
+            (b, post): [
+                {"uri": f"at://{b}/{post}/9", "cid": "c9", "value": {
+                    "$type": post, "text": "tulips", "createdAt": "2023-12-31T00:00:00Z"}},
+            ],
+        }  # fmt: skip
+        self.calls: list[tuple[str, str, str | None]] = []
+        self.handle = _NS(resolve=lambda h: {"alice.bsky.social": a}.get(h))
+        self.did = _NS(resolve_atproto_data=lambda did: _NS(pds=f"https://pds.example/{did}"))
+        self.pds: list[str] = []
+
+    def for_pds(self, url: str) -> Any:
+        self.pds.append(url)
+
+        def list_records(params: dict[str, Any]) -> dict[str, Any]:
+            key = (params["repo"], params["collection"])
+            self.calls.append((*key, params.get("cursor")))
+            rows = self.repos.get(key, [])
+            start = int(params.get("cursor") or 0)
+            page = rows[start : start + 2]  # two records a page
+            more = start + 2 < len(rows)
+            return {"records": page, **({"cursor": str(start + 2)} if more else {})}
+
+        return _NS(com=_NS(atproto=_NS(repo=_NS(list_records=list_records))))
+
+    def appview(self) -> Any:
+        profiles = {
+            self.ALICE: {"did": self.ALICE, "handle": "alice.bsky.social",
+                         "displayName": "Alice", "followersCount": 3},
+            self.BOB: {"did": self.BOB, "handle": "bob.bsky.social"},
+        }  # fmt: skip
+
+        def get_profiles(params: dict[str, Any]) -> dict[str, Any]:
+            return {"profiles": [profiles[d] for d in params["actors"] if d in profiles]}
+
+        return _NS(app=_NS(bsky=_NS(actor=_NS(get_profiles=get_profiles))))
+
+
+def test_fetch_bluesky_saves_records_the_importer_reads(tmp_path: Path) -> None:
+    from graphsona.errors import ConfigError
+    from graphsona.loaders.platforms.fetch import fetch_bluesky
+
+    fake = _FakeBluesky()
+    out = tmp_path / "bsky"
+    clients = (fake, fake.for_pds, fake.appview())
+    counts = fetch_bluesky(["@alice.bsky.social", fake.BOB], out, posts=3, clients=clients)
+    assert counts == {"actors": 2, "records": 6, "profiles": 2}
+    assert fake.pds == [f"https://pds.example/{fake.ALICE}", f"https://pds.example/{fake.BOB}"]
+    posts = json.loads((out / "records" / "did_plc_alice" / "app.bsky.feed.post.json").read_text())
+    assert [r["cid"] for r in posts["records"]] == ["c3", "c2", "c1"]  # both pages, in order
+    ds, _ = import_platform("bluesky", out)
+    a, b = fake.ALICE, fake.BOB
+    users = dict(ds.users.select("user_id", "handle").iter_rows())
+    assert users == {a: "alice.bsky.social", b: "bob.bsky.social"}
+    assert ds.posts.height == 4
+    assert {(a, b)} == set(ds.follows.select("src", "dst").iter_rows())
+    assert _edges(ds) == {(a, b, "mention"), (a, b, "reply"), (a, b, "like")}
+    # the limit stops paging: one record per collection, the second page never asked for
+    fake.calls.clear()
+    fetch_bluesky([a], tmp_path / "one", posts=1, follows=0, clients=clients)
+    assert (a, "app.bsky.feed.post", None) in fake.calls
+    assert all(cursor is None for _, _, cursor in fake.calls)
+    assert not any(c == "app.bsky.graph.follow" for _, c, _ in fake.calls)
+    with pytest.raises(ConfigError, match="cannot resolve"):
+        fetch_bluesky(["nobody.example"], tmp_path / "x", clients=clients)
+    with pytest.raises(ConfigError, match="at least one"):
+        fetch_bluesky([], tmp_path / "x", clients=clients)
+
+
+class _FakeX:
+    """tweepy.Client(return_type=dict): API v2 JSON answered from memory, paged by next_token."""
+
+    def __init__(self) -> None:
+        self.alice = {"id": "1", "username": "alice", "name": "Alice",
+                      "created_at": "2020-01-02T00:00:00.000Z",
+                      "public_metrics": {"followers_count": 5}}  # fmt: skip
+        self.bob = {"id": "2", "username": "bob", "name": "Bob",
+                    "created_at": "2021-01-02T00:00:00.000Z"}  # fmt: skip
+        self.carol = {"id": "3", "username": "carol", "created_at": "2022-01-02T00:00:00.000Z"}
+        self.tweets = [
+            {"id": "13", "author_id": "1", "text": "hello @bob", "lang": "en",
+             "created_at": "2024-01-03T00:00:00.000Z",
+             "entities": {"mentions": [{"username": "bob", "id": "2"}]}},
+            {"id": "12", "author_id": "1", "text": "@bob yes", "lang": "en",
+             "created_at": "2024-01-02T00:00:00.000Z", "in_reply_to_user_id": "2",
+             "referenced_tweets": [{"type": "replied_to", "id": "90"}]},
+            {"id": "11", "author_id": "1", "text": "look", "lang": "en",
+             "created_at": "2024-01-01T00:00:00.000Z",
+             "referenced_tweets": [{"type": "quoted", "id": "90"}]},
+        ]  # fmt: skip
+        self.quoted = {"id": "90", "author_id": "2", "text": "tulips",
+                       "created_at": "2023-12-31T00:00:00.000Z"}  # fmt: skip
+        self.calls: list[tuple[str, Any]] = []
+
+    def get_users(self, usernames: list[str], **kw: Any) -> dict[str, Any]:
+        known = {"alice": self.alice, "bob": self.bob}
+        return {"data": [known[u.lower()] for u in usernames if u.lower() in known]}
+
+    def _paged(self, what: str, items: list[Any], kw: dict[str, Any], **extra: Any) -> Any:
+        self.calls.append((what, kw.get("pagination_token")))
+        start = int(kw.get("pagination_token") or 0)
+        page = items[start : start + 2]
+        meta = {"result_count": len(page)}
+        if start + 2 < len(items):
+            meta["next_token"] = str(start + 2)
+        return {"data": page, "meta": meta, **extra} if page else {"meta": {"result_count": 0}}
+
+    def get_users_tweets(self, id: str, **kw: Any) -> Any:
+        assert "referenced_tweets.id.author_id" in kw["expansions"]
+        own = [t for t in self.tweets if t["author_id"] == id]
+        inc = {"includes": {"users": [self.alice, self.bob], "tweets": [self.quoted]}}
+        return self._paged("tweets", own, kw, **inc)
+
+    def get_users_following(self, id: str, **kw: Any) -> Any:
+        return self._paged("following", [self.bob, self.carol] if id == "1" else [], kw)
+
+    def get_users_followers(self, id: str, **kw: Any) -> Any:
+        return self._paged("followers", [self.alice] if id == "2" else [], kw)
+
+
+def test_fetch_x_saves_api_pages_the_importer_reads(tmp_path: Path) -> None:
+    from graphsona.errors import ConfigError
+    from graphsona.loaders.platforms.fetch import fetch_x
+
+    client = _FakeX()
+    out = tmp_path / "x"
+    counts = fetch_x(["@alice", "bob"], out, posts=3, client=client)
+    assert counts == {"users": 2, "tweets": 3, "following": 2, "followers": 1}
+    assert sorted(f.name for f in (out / "tweets").iterdir()) == ["1-0.json", "1-1.json"]
+    ds, _ = import_platform("x-api", out)
+    assert set(ds.users["user_id"]) == {"1", "2", "3"}
+    assert set(ds.posts["post_id"]) == {"11", "12", "13", "90"}
+    # bob's follower list names alice again: one follow, not two
+    assert set(ds.follows.select("src", "dst").iter_rows()) == {("1", "2"), ("1", "3")}
+    assert ds.follows.height == 2
+    assert _edges(ds) == {("1", "2", "mention"), ("1", "2", "reply"), ("1", "2", "quote")}
+    # limits: one page of tweets, no follows asked for
+    client.calls.clear()
+    fetch_x(["alice"], tmp_path / "two", posts=2, follows=0, client=client)
+    assert client.calls == [("tweets", None)]
+    with pytest.raises(ConfigError, match="no user named nobody"):
+        fetch_x(["alice", "nobody"], tmp_path / "three", client=client)
+    assert not (tmp_path / "three").exists()
+
+
+class _FakeReddit:
+    """praw.Reddit's subreddit/redditor listings over plain objects (no network)."""
+
+    def __init__(self) -> None:
+        def comment(cid: str, author: str | None, parent: str, body: str, t: int) -> _NS:
+            who = _NS(name=author) if author else None
+            return _NS(id=cid, author=who, body=body, parent_id=parent, created_utc=t,
+                       link_id="t3_s1", subreddit=_NS(display_name="gardening"), score=1)  # fmt: skip
+
+        self.comments = [
+            comment("c1", "bob", "t3_s1", "nice roses u/carol", 1_704_070_000),
+            comment("c2", "alice", "t1_c1", "thanks", 1_704_080_000),
+            comment("c3", None, "t1_c1", "[deleted]", 1_704_090_000),
+        ]
+        self.replaced: list[int | None] = []
+
+        def replace_more(limit: int | None) -> None:
+            self.replaced.append(limit)
+
+        forest = _NS(replace_more=replace_more, list=lambda: list(self.comments))
+        self.submissions = [
+            _NS(id="s1", author=_NS(name="alice"), title="Roses", selftext="my roses",
+                created_utc=1_704_060_000, subreddit=_NS(display_name="gardening"),
+                num_comments=3, score=10, comments=forest),
+        ]  # fmt: skip
+
+    def subreddit(self, name: str) -> Any:
+        assert name == "gardening"
+        return _NS(new=lambda limit: iter(self.submissions[:limit]))
+
+    def redditor(self, name: str) -> Any:
+        own = [c for c in self.comments if c.author and c.author.name == name]
+        return _NS(
+            submissions=_NS(new=lambda limit: iter([])),
+            comments=_NS(new=lambda limit: iter(own[:limit])),
+        )
+
+
+def test_fetch_reddit_saves_dump_lines_the_importer_reads(tmp_path: Path) -> None:
+    from graphsona.errors import ConfigError
+    from graphsona.loaders.platforms.fetch import fetch_reddit
+
+    client = _FakeReddit()
+    out = tmp_path / "reddit"
+    counts = fetch_reddit(["r/gardening"], out, posts=5, comments=10, client=client)
+    assert counts == {"submissions": 1, "comments": 3}
+    assert client.replaced == [0]  # no "load more" round trips
+    line = json.loads((out / "RC_r_gardening.jsonl").read_text().splitlines()[0])
+    assert line == {"id": "c1", "author": "bob", "created_utc": 1_704_070_000,
+                    "body": "nice roses u/carol", "parent_id": "t3_s1", "link_id": "t3_s1",
+                    "subreddit": "gardening", "score": 1}  # fmt: skip
+    ds, _ = import_platform("reddit", out)
+    assert set(ds.posts["post_id"]) == {"t3_s1", "t1_c1", "t1_c2"}
+    assert _edges(ds) == {("bob", "alice", "reply"), ("alice", "bob", "reply"),
+                          ("bob", "carol", "mention")}  # fmt: skip
+    # a user's comments alone: their parents are not in the files (a counted repair)
+    counts = fetch_reddit(["u/alice"], tmp_path / "u", posts=5, comments=10, client=client)
+    assert counts == {"submissions": 0, "comments": 1}
+    assert read_platform("reddit", tmp_path / "u").repairs["reddit.parent_not_in_dump"] == 1
+    with pytest.raises(ConfigError, match="r/NAME"):
+        fetch_reddit(["gardening"], tmp_path / "bad", client=client)
