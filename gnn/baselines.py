@@ -91,16 +91,26 @@ def fastrp(
     return np.asarray(out, dtype=np.float32)
 
 
+LOBPCG_ABOVE = 5_000  # users; below, ARPACK (exact and quick at this size)
+
+
 def spectral(edge_index: torch.Tensor, n: int, *, dim: int = 32, seed: int = 0) -> np.ndarray:
-    """Laplacian eigenmaps of the undirected graph, ``n x dim`` (fewer when ``n`` is small)."""
+    """Laplacian eigenmaps of the undirected graph, ``n x dim`` (fewer when ``n`` is small).
+
+    Above :data:`LOBPCG_ABOVE` users the eigenvectors come from LOBPCG instead of ARPACK:
+    scikit-learn's ARPACK path factorises the Laplacian for shift-invert, which took 959 s on
+    git_web_ml (37.7k users, 289k links) against 16 s for LOBPCG on this 2-core machine."""
     import warnings
 
     from sklearn.manifold import spectral_embedding
 
     k = max(1, min(dim, n - 2))
+    solver = "lobpcg" if n > LOBPCG_ABOVE else "arpack"
     with warnings.catch_warnings():  # "graph is not fully connected": expected on social graphs
         warnings.simplefilter("ignore", UserWarning)
-        emb = spectral_embedding(_adjacency(edge_index, n), n_components=k, random_state=seed)
+        emb = spectral_embedding(
+            _adjacency(edge_index, n), n_components=k, random_state=seed, eigen_solver=solver
+        )
     return np.asarray(emb, dtype=np.float32)
 
 
