@@ -143,9 +143,10 @@ def graph_context(store: GraphStore, seed: int = 0, ray: Any = None) -> Context:
         from graphsona.scale import ray_session
         from graphsona.scale.neo4j import read_graph_on_ray
 
+        ids = store.read_user_ids()  # read once: the ranges and the graph's rows
         with ray_session(ray) as cluster:
-            posts, follows, interactions = read_graph_on_ray(store, cluster)
-        graph = to_pyg_frames(store.read_user_ids(), follows, interactions)
+            posts, follows, interactions = read_graph_on_ray(store, cluster, ids)
+        graph = to_pyg_frames(ids, follows, interactions)
     else:
         frames = list(store.iter_posts())  # read once: embedding and naming both need them
         posts = (

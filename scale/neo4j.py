@@ -74,16 +74,17 @@ def _tasks(fn: Any, cluster: Cluster) -> Any:
 
 
 def read_graph_on_ray(
-    store: Any, cluster: Cluster
+    store: Any, cluster: Cluster, ids: pl.Series | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(posts, follows, interactions) of a Neo4j store opened from a URI, read by
-    ``cluster.workers`` Ray tasks, one user id range each."""
+    ``cluster.workers`` Ray tasks, one user id range each (``ids``: the store's user ids when
+    the caller has already read them)."""
     import ray
 
     if getattr(store, "uri", None) is None:
         raise ValueError("the store was not opened from a URI: read from this process")
     task = _tasks(_read_range, cluster)
-    bounds = id_bounds(store.read_user_ids(), cluster.workers)
+    bounds = id_bounds(store.read_user_ids() if ids is None else ids, cluster.workers)
     parts = ray.get(
         [task.remote(store.uri, store.database, store.mapping, lo, hi) for lo, hi in bounds]
     )
