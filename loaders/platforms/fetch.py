@@ -105,10 +105,7 @@ def _pages(client: Any, first: Any, limit: int) -> list[Any]:
 
 
 def _save(path: Path, items: Iterable[Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(list(items), default=_plain, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)  # a file is whole or absent
+    _save_doc(path, list(items))
 
 
 def fetch_mastodon(
@@ -254,7 +251,7 @@ def _save_doc(path: Path, doc: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, default=_plain, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    tmp.replace(path)  # a file is whole or absent
 
 
 # ---------------------------------------------------------------------------- X
