@@ -71,7 +71,9 @@ def save_state(work_dir: Path, state: JobState) -> Path:
         shutil.rmtree(tmp)
     tmp.mkdir()
     for name in FILES:
-        getattr(state, name).write_parquet(tmp / f"{name}.parquet")
+        # lz4, not zstd: the state is mostly float vectors, which barely compress; at 100k
+        # users lz4 wrote users.parquet in 0.34 s against zstd's 1.0 s, 12% larger
+        getattr(state, name).write_parquet(tmp / f"{name}.parquet", compression="lz4")
     torch.save(state.model, tmp / "model.pt")
     (tmp / "meta.json").write_text(json.dumps(state.meta, indent=2, default=str))
     if version.exists():  # the same run id again (a rerun after a crash): same content
@@ -232,6 +234,13 @@ def _no_alerts() -> pl.DataFrame:
     return pl.DataFrame(schema=ALERT_SCHEMA)
 
 
+def _matrix(column: pl.Series, dtype: Any) -> np.ndarray:
+    """A vector column (``Array`` without copying through Python, or ``List``) as a 2-D array."""
+    if isinstance(column.dtype, pl.Array):
+        return np.array(column.to_numpy(), dtype=dtype)  # a writable copy
+    return np.array(column.to_list(), dtype=dtype)
+
+
 def erase_from_state(work_dir: Path, user_ids: list[str], post_ids: list[str]) -> int:
     """Take erased users (and their posts) out of the saved state; returns user rows removed.
 
@@ -263,11 +272,11 @@ def erase_from_state(work_dir: Path, user_ids: list[str], post_ids: list[str]) -
         new_row = np.full(len(keep), -1, dtype=np.int64)
         new_row[keep] = np.arange(int(keep.sum()))
         k = len(st.users["knn"][0])
-        nbr = new_row[np.array(users["knn"].to_list(), dtype=np.int64).reshape(-1, k)]
-        sim = np.array(users["knn_sim"].to_list(), dtype=np.float32).reshape(-1, k)
+        nbr = new_row[_matrix(users["knn"], np.int64).reshape(-1, k)]
+        sim = _matrix(users["knn_sim"], np.float32).reshape(-1, k)
         redo = np.flatnonzero((nbr < 0).any(1))
         if len(redo):
-            z = torch.tensor(np.array(users["profile"].to_list(), dtype=np.float32))
+            z = torch.from_numpy(_matrix(users["profile"], np.float32))
             zc = torch.nn.functional.normalize(z - z.mean(0, keepdim=True), dim=1)
             got_nbr, got_sim = knn_rows(zc, redo, k)
             if got_nbr.shape[1] < k:  # fewer users left than neighbours: repeat the last
