@@ -3,6 +3,10 @@ the live data comes through exactly, table by table or through the engine's expo
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -99,7 +103,7 @@ def test_compaction_falls_back_to_export_and_import(
     assert ids == [0, 1, 2]
 
 
-def test_a_crashed_compaction_leaves_the_store_as_it_was(
+def test_a_failed_copy_falls_back_to_export_and_import(
     filled: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = filled
@@ -108,13 +112,41 @@ def test_a_crashed_compaction_leaves_the_store_as_it_was(
     def broken(self: EmbeddedStore, conn: Any, ddl: list[str], tables: Any) -> None:
         for statement in ddl:
             conn.execute(statement)
-        raise RuntimeError("killed mid-copy")
+        raise RuntimeError("a column type the copy cannot carry")
 
     monkeypatch.setattr(EmbeddedStore, "_copy_into", broken)
-    with pytest.raises(RuntimeError, match="killed mid-copy"):
-        store.compact()
-    monkeypatch.undo()
-    assert _snapshot(store) == before
-    store.compact()  # the next call clears the leftovers and completes
+    store.compact()
     assert _snapshot(store) == before
     assert not list(store.path.parent.glob(store.path.name + ".compact*"))
+
+
+def test_a_killed_compaction_leaves_the_store_as_it_was(filled: EmbeddedStore) -> None:
+    """kill -9 after the new file is filled, before the swap: the old file stays whole and the
+    next compaction clears the leftovers."""
+    store = filled
+    before = _snapshot(store)
+    path = store.path
+    store.close()
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from graphsona.graph.embedded_store import EmbeddedStore; "
+            "EmbeddedStore(sys.argv[1]).compact()",
+            str(path),
+        ],
+        env={**os.environ, "GRAPHSONA_CRASH_AT": "compact:copied"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert list(path.parent.glob(path.name + ".compact*"))  # what the killed run left
+    again = EmbeddedStore(path)
+    try:
+        assert _snapshot(again) == before
+        again.compact()
+        assert _snapshot(again) == before
+        assert not list(path.parent.glob(path.name + ".compact*"))
+    finally:
+        again.close()
