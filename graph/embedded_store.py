@@ -234,14 +234,13 @@ class EmbeddedStore(GraphStore):
         person stays on disk.
 
         The new file gets the same schema (``EXPORT DATABASE ... (schema_only=true)``) and then
-        every table's rows, read as Arrow pages and bulk-copied in (``COPY ... FROM``): 19.5 s
+        every table's rows, read as Arrow pages and bulk-copied in (``COPY ... FROM``): 24.2 s
         at 100k users / 684k posts on 2 cores, where ``EXPORT DATABASE`` to Parquet and
-        ``IMPORT DATABASE`` took 32.5 s (the files of both versions: BENCHMARKS.md, Privacy).
-        A schema this path cannot rebuild exactly (an index, a sequence, a ``SERIAL`` key, a
-        relationship table between several pairs of labels), or a copy that fails, goes through
-        export and import as before. Row counts of every table are compared before the swap. A crash keeps the old
-        file (the swap is the last step) and leaves only temporary files, removed by the next
-        call."""
+        ``IMPORT DATABASE`` took 38.3 s in the same run (BENCHMARKS.md, "Privacy"). A schema
+        this path cannot rebuild exactly (an index, a sequence, a ``SERIAL`` key, a
+        relationship table between several pairs of labels), or a copy that fails, goes
+        through export and import instead. A crash keeps the old file (the swap is the last
+        step) and leaves only temporary files, removed by the next call."""
         import shutil
 
         if "'" in str(self.path):
@@ -256,9 +255,6 @@ class EmbeddedStore(GraphStore):
         self._execute("CHECKPOINT")
         self._execute(f"EXPORT DATABASE '{export}' (schema_only=true)")
         plan = self._copy_plan(export)
-        if plan is None:  # not rebuildable table by table: the engine's own export and import
-            shutil.rmtree(export)
-            self._execute(f"EXPORT DATABASE '{export}' (format='parquet')")
         lb = _ladybug()
 
         def rebuild(fill: Any) -> None:
@@ -275,17 +271,18 @@ class EmbeddedStore(GraphStore):
         def engine_import(conn: Any) -> None:
             conn.execute(f"IMPORT DATABASE '{export}'")
 
+        copied = False
         if plan is not None:
             try:
                 rebuild(lambda conn: self._copy_into(conn, *plan))
+                copied = True
             except Exception:  # a type the Arrow round trip does not carry: the engine's way
                 for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
                     if leftover.exists():
                         leftover.unlink()
-                shutil.rmtree(export)
-                plan = None
-                self._execute(f"EXPORT DATABASE '{export}' (format='parquet')")
-        if plan is None:
+        if not copied:  # not rebuildable table by table: the engine's own export and import
+            shutil.rmtree(export)
+            self._execute(f"EXPORT DATABASE '{export}' (format='parquet')")
             rebuild(engine_import)
         self.release_memory()
         wal = self.path.with_name(self.path.name + ".wal")
@@ -323,43 +320,35 @@ class EmbeddedStore(GraphStore):
         return ddl, tables
 
     def _copy_into(self, conn: Any, ddl: list[str], tables: list[tuple[str, Any]]) -> None:
-        """Every table of this database into the empty database of ``conn``, in pages."""
+        """Every table of this database into the empty database of ``conn``, in pages of about
+        :data:`COMPACT_PAGE_ROWS` rows (nodes by offset, relationships by their source's)."""
         for statement in ddl:
             conn.execute(statement)
-        for name, connection in tables:  # node tables first: relationships need their ends
-            if connection is not None:
-                continue
+        counts: dict[str, int] = {}
+        # node tables first: relationships need their ends
+        for name, connection in sorted(tables, key=lambda t: t[1] is not None):
             props = self.run(f"CALL table_info('{name}') RETURN name")["name"].to_list()
-            cols = ", ".join(f"n.`{p}` AS `{p}`" for p in props)
-            top = self.run(f"MATCH (n:`{name}`) RETURN max(offset(id(n))) AS m")["m"][0]
-            for lo in range(0, -1 if top is None else int(top) + 1, COMPACT_PAGE_ROWS):
-                page = self._execute(
-                    f"MATCH (n:`{name}`) WHERE offset(id(n)) >= $lo AND offset(id(n)) < $hi "
-                    f"RETURN {cols}",
-                    {"lo": lo, "hi": lo + COMPACT_PAGE_ROWS},
-                ).get_as_arrow(chunk_size=-1)
-                if page.num_rows:
-                    conn.execute(f"COPY `{name}` FROM $frame", {"frame": page})
-        for name, connection in tables:
             if connection is None:
+                node = f"(n:`{name}`)"
+                returns = ", ".join(f"n.`{p}` AS `{p}`" for p in props)
+                count_q = f"MATCH {node} RETURN count(*) AS n, max(offset(id(n))) AS m"
+                match, key = f"MATCH {node}", "n"
+            else:
+                src, dst, src_key, dst_key = connection[:4]
+                returns = f"a.`{src_key}` AS `from`, b.`{dst_key}` AS `to`"
+                returns += "".join(f", r.`{p}` AS `{p}`" for p in props)
+                count_q = f"MATCH (a:`{src}`)-[r:`{name}`]->() RETURN count(*) AS n, max(offset(id(a))) AS m"
+                match, key = f"MATCH (a:`{src}`)-[r:`{name}`]->(b:`{dst}`)", "a"
+            stats = self.run(count_q)
+            counts[name] = int(stats["n"][0])
+            if not counts[name]:
                 continue
-            src, dst, src_key, dst_key = connection[:4]
-            props = self.run(f"CALL table_info('{name}') RETURN name")["name"].to_list()
-            cols = "".join(f", r.`{p}` AS `{p}`" for p in props)
-            stats = self.run(
-                f"MATCH (a:`{src}`)-[r:`{name}`]->() RETURN count(*) AS n, max(offset(id(a))) AS m"
-            )
-            count, top = int(stats["n"][0]), stats["m"][0]
-            if not count:
-                continue
-            # pages of about COMPACT_PAGE_ROWS relationships, by ranges of their source nodes
-            pages = -(-count // COMPACT_PAGE_ROWS)
-            step = -(-(int(top) + 1) // pages)
-            for lo in range(0, int(top) + 1, step):
+            top = int(stats["m"][0]) + 1
+            step = -(-top // -(-counts[name] // COMPACT_PAGE_ROWS))  # offsets per page
+            for lo in range(0, top, step):
                 page = self._execute(
-                    f"MATCH (a:`{src}`)-[r:`{name}`]->(b:`{dst}`) "
-                    "WHERE offset(id(a)) >= $lo AND offset(id(a)) < $hi "
-                    f"RETURN a.`{src_key}` AS `from`, b.`{dst_key}` AS `to`{cols}",
+                    f"{match} WHERE offset(id({key})) >= $lo AND offset(id({key})) < $hi "
+                    f"RETURN {returns}",
                     {"lo": lo, "hi": lo + step},
                 ).get_as_arrow(chunk_size=-1)
                 if page.num_rows:
@@ -370,12 +359,11 @@ class EmbeddedStore(GraphStore):
                 if connection is None
                 else f"MATCH ()-[r:`{name}`]->() RETURN count(*)"
             )
-            before = self._execute(q).get_as_pl().item()
             after = conn.execute(q).get_as_pl().item()
-            if before != after:
+            if after != counts[name]:
                 raise StoreError(
-                    f"compaction copied {after} rows of {name} where the store has {before}; "
-                    "the store file was left as it was"
+                    f"compaction copied {after} rows of {name} where the store has "
+                    f"{counts[name]}; the store file was left as it was"
                 )
 
     def _q(self, name: str, **extra: str | list[str]) -> str:

@@ -786,12 +786,12 @@ class _Update:
         if moved.height:
             store.write_user_properties(moved)
         self.written = rows.height
+        # a membership link changes only for new users and users who moved (rewriting the
+        # links of every user whose profile was refreshed took 4 s of the 100k update)
         store.write_communities(
             self.shown_names.with_columns(pl.col("community_id").cast(pl.Int64)),
             pl.DataFrame(
                 {"user_id": self.ids, "community_id": self.membership.astype(np.int64)}
-                # a membership link changes only for new users and users who moved (rewriting the
-                # links of every user whose profile was refreshed took 4 s of the 100k update)
             ).filter(pl.Series(self.is_new | (self.membership != self.prev_membership))),
         )
         if self.store.mapping.post_label is not None and self.new_scored.height:
