@@ -105,6 +105,30 @@ def modularity(
     return _modularity(pairs, w, np.asarray(membership, dtype=np.int64))
 
 
+def _contract(
+    pairs: np.ndarray, w: np.ndarray, initial: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The graph with every user outside ``free`` merged into one node per community of
+    ``initial`` (the aggregate graph Leiden itself builds between its passes: a community's
+    internal weight becomes a self-loop, links between two nodes are summed, so each node's
+    strength and the total weight, and with them modularity, are those of the full graph).
+
+    Returns the contracted pairs (self-loops kept) and weights, each user's node, and the
+    starting membership of the nodes (free users first, then one node per community).
+    """
+    n_free = int(free.sum())
+    node = np.empty(len(initial), dtype=np.int64)
+    node[free] = np.arange(n_free)
+    comms, rank = np.unique(initial[~free], return_inverse=True)
+    node[~free] = n_free + rank
+    k = n_free + len(comms)
+    a, b = node[pairs[:, 0]], node[pairs[:, 1]]
+    key = np.minimum(a, b) * k + np.maximum(a, b)
+    uniq, inv = np.unique(key, return_inverse=True)
+    start = np.concatenate([initial[free], comms])
+    return np.stack([uniq // k, uniq % k], 1), np.bincount(inv, weights=w), node, start
+
+
 def _leiden(
     pairs: np.ndarray,
     w: np.ndarray,
@@ -112,17 +136,32 @@ def _leiden(
     resolution: float,
     seed: int,
     initial: np.ndarray | None = None,
+    free: np.ndarray | None = None,
 ) -> np.ndarray:
     """Leiden (modularity objective with ``resolution``) until no pass improves; ``initial``
     warm-starts it from an earlier partition (igraph's ``initial_membership``, as GDS's
     ``seedProperty``): the incremental update keeps communities where the graph barely moved.
+    With ``free`` (a mask, with ``initial``) only those users move on their own: every other
+    user stays with the rest of its starting community, which Leiden handles as one node (it
+    can still join another community whole). This is the dynamic-frontier variant of
+    incremental Leiden: igraph builds a graph at about 1 µs per link, so on a 100k-user update
+    (2.4M weighted pairs, 22k users touched) the contracted graph is what keeps Leiden from
+    costing as much as in the full run.
 
     igraph's C implementation, the same algorithm as ``leidenalg``'s RBConfiguration partition:
     on a 1M-user graph (14.6M weighted pairs, this machine) it converged in 77 s at the same
     modularity (0.7551) as ``leidenalg`` reached in 462 s with two passes. igraph draws from
     Python's ``random``; it is seeded for this call and the caller's state restored.
     """
+    node = None
+    if free is not None and initial is not None and not free.all():
+        pairs, w, node, initial = _contract(pairs, w, initial, free)
+        n = len(initial)
     g = _graph(pairs, w, n)
+    # igraph's default node weight leaves self-loops out; a merged community's is its members'
+    # strength, loops counted twice (without it, whole communities merged: modularity 0.39
+    # instead of 0.72 on a test graph)
+    strength = None if node is None else g.strength(weights="weight", loops=True)
     state = random.getstate()
     random.seed(seed)
     try:
@@ -132,10 +171,12 @@ def _leiden(
             resolution=resolution,
             n_iterations=-1,
             initial_membership=None if initial is None else initial.tolist(),
+            node_weights=strength,
         )
     finally:
         random.setstate(state)
-    return np.asarray(part.membership, dtype=np.int64)
+    mem = np.asarray(part.membership, dtype=np.int64)
+    return mem if node is None else mem[node]
 
 
 def _tidy(membership: np.ndarray, pairs: np.ndarray, w: np.ndarray, min_size: int) -> np.ndarray:
@@ -180,11 +221,14 @@ def leiden(
     min_size: int = 1,
     seed: int = 0,
     initial: np.ndarray | None = None,
+    free: np.ndarray | None = None,
 ) -> Partition:
     """Structural reference: Leiden with the modularity objective (resolution 1) on the social
-    graph (``initial``: warm start from an earlier membership)."""
+    graph (``initial``: warm start from an earlier membership; ``free``: only these users move
+    on their own, see :func:`_leiden`)."""
     pairs, w = _undirected(edge_index, weight, num_nodes)
-    mem = _tidy(_leiden(pairs, w, num_nodes, resolution, seed, initial), pairs, w, min_size)
+    mem = _leiden(pairs, w, num_nodes, resolution, seed, initial, free)
+    mem = _tidy(mem, pairs, w, min_size)
     return Partition(mem, _modularity(pairs, w, mem))
 
 
@@ -200,6 +244,7 @@ def text_aware_communities(
     seed: int = 0,
     initial: np.ndarray | None = None,
     knn: tuple[np.ndarray, np.ndarray] | None = None,
+    free: np.ndarray | None = None,
 ) -> Partition:
     """Leiden on the social graph re-weighted by profile similarity, plus k-NN profile edges.
 
@@ -212,6 +257,8 @@ def text_aware_communities(
         initial: warm start (an earlier membership, one entry per user).
         knn: the neighbours to use instead of searching them (``(indices, similarities)``,
             ``n x k``; the incremental update passes the kept ones with touched rows redone).
+        free: with ``initial``, only these users move on their own; the others move only
+            with their whole starting community (see :func:`_leiden`).
     """
     n = profiles.shape[0]
     if k < 0 or knn_weight < 0 or min_size < 1:
@@ -234,7 +281,7 @@ def text_aware_communities(
     merged = np.concatenate(all_pairs)
     pairs2, w2 = _collapse(merged[:, 0], merged[:, 1], np.concatenate(all_w), n)
     del merged, all_pairs, all_w
-    mem = _tidy(_leiden(pairs2, w2, n, resolution, seed, initial), pairs, w, min_size)
+    mem = _tidy(_leiden(pairs2, w2, n, resolution, seed, initial, free), pairs, w, min_size)
     return Partition(mem, _modularity(pairs, w, mem), knn if k and knn_weight else None)
 
 

@@ -12,13 +12,16 @@ store first. Then only what the delta touches is recomputed:
 * **profiles**: touched users' encoder inputs are rebuilt (text, degrees, FastRP with each
   user's basis row of the full run, standardised as the full run did), and the profiles of
   touched users and of their neighbours within the encoder's reach (``layers`` hops) are
-  inferred with the full run's trained encoder, no retraining. A neighbour whose profile moved
-  by less than :data:`PROFILE_TOLERANCE` keeps its stored one; every other user keeps its
-  profile bit for bit;
+  inferred with the full run's trained encoder, no retraining. A profile that moved by less
+  than :data:`PROFILE_TOLERANCE` (touched user or neighbour) keeps its stored one; every other
+  user keeps its profile bit for bit;
 * **communities**: Leiden warm-started from the previous membership (igraph's
   ``initial_membership``), on the same text-aware graph as the full run, with the profile
-  neighbours of touched users searched again; ids matched to the previous ones; a new user
-  starts in the community it is most linked to;
+  neighbours of touched users searched again; only touched users move on their own, every
+  other user moves only with its whole community, merged into one node (the dynamic-frontier
+  form of incremental Leiden; the graph is a fraction of the full run's, and igraph builds
+  graphs at about 1 µs per link); ids matched to the previous ones; a new user starts in the
+  community it is most linked to;
 * **influence**: PageRank by power iteration warm-started from the previous scores, combined
   with predicted engagement: the full run's engagement model (not refitted) for touched users,
   the kept prediction for everyone else;
@@ -425,12 +428,16 @@ class _Update:
                 torch.from_numpy(self.x), self.ei, self.ew, torch.from_numpy(reach)
             )
             zr_np, br_np = zr.numpy(), br.numpy()
-            # a profile that moved only through its neighbourhood, by less than the tolerance,
-            # keeps its stored value bit for bit (and is not written back)
+            # a profile that moved by less than the tolerance (cosine to the stored one above
+            # 1 - tolerance) keeps its stored value bit for bit and is not written back, a
+            # touched user's as well as a neighbour's: one new link among a user's dozens
+            # moves it by less than that (70% of the touched users of a 1% update at 100k,
+            # whose rewriting was a third of the update's write-back). New users (no stored
+            # profile) always move. The comparison is with the stored profile, so small moves
+            # over several updates add up until one is written.
             moved = (zr_np * z[reach]).sum(1) < 1.0 - PROFILE_TOLERANCE
-            take = reach[moved | self.touched[reach]]
-            keep_new = moved | self.touched[reach]
-            z[take], bias[take] = zr_np[keep_new], br_np[keep_new]
+            take = reach[moved]
+            z[take], bias[take] = zr_np[moved], br_np[moved]
             refreshed[take] = True
             lone = refreshed & (deg == 0) & (self.x[:, -1] > 0)
             if lone.any():
@@ -500,6 +507,7 @@ class _Update:
                 seed=c.seed,
                 initial=initial,
                 knn=self.knn,
+                free=self.touched,
             )
         else:
             self.knn = None
@@ -511,6 +519,7 @@ class _Update:
                 min_size=c.min_community_size,
                 seed=c.seed,
                 initial=initial,
+                free=self.touched,
             )
         previous = dict(
             zip(
@@ -743,7 +752,7 @@ class _Update:
             )
         # rows that changed: new users, refreshed profiles, and any other difference
         compare = [c for c in results.columns if c in old.columns]
-        changed = np.asarray(self.is_new | self.refreshed | self.touched)
+        changed = np.asarray(self.is_new | self.refreshed)
         cur_h = _row_hash(_rounded(results.select(compare)))
         old_h = self.rows.select("user_id").join(
             old.select(compare).pipe(_rounded).with_columns(_row_hash_expr(compare)),

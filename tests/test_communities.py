@@ -83,3 +83,27 @@ def test_approximate_knn_matches_exact_on_clustered_vectors() -> None:
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx, strict=True)])
     assert recall > 0.9
     assert np.allclose(sims[:, 0], (z[0:3000] * z[approx[:, 0]]).sum(1).numpy(), atol=1e-4)
+
+
+def test_warm_start_with_free_users_moves_only_them_and_keeps_the_quality() -> None:
+    """The incremental update's Leiden: users outside ``free`` stay with their starting
+    community (merged into one node); the partition's modularity is that of the full run's."""
+    ei, _, truth = planted(0.1)
+    n = len(truth)
+    full = leiden(ei, n)
+    rng = np.random.default_rng(0)
+    start = full.membership.copy()
+    free = np.zeros(n, dtype=bool)
+    free[rng.choice(n, 60, replace=False)] = True
+    start[free] = rng.integers(0, start.max() + 1, int(free.sum()))  # the free users misplaced
+    local = leiden(ei, n, initial=start, free=free)
+    fixed = ~free
+    # users outside free stay together exactly as they started
+    pairs = rng.choice(np.flatnonzero(fixed), (2000, 2))
+    same_before = start[pairs[:, 0]] == start[pairs[:, 1]]
+    same_after = local.membership[pairs[:, 0]] == local.membership[pairs[:, 1]]
+    assert (same_after[same_before]).all()
+    # no whole-community merging (self-loops weighed right): as many communities, same quality
+    assert len(np.unique(local.membership)) == len(np.unique(full.membership))
+    assert local.modularity >= full.modularity - 1e-3
+    assert nmi(full.membership, local.membership) > 0.97
