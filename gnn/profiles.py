@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 with warnings.catch_warnings():  # PyG 2.8 still calls torch.jit.script at import time
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*torch.jit.script.*")
-    from torch_geometric.utils import k_hop_subgraph, negative_sampling, to_undirected
+    from torch_geometric.utils import negative_sampling, to_undirected
 
 from graphsona.errors import ConfigError
 from graphsona.gnn.checkpoints import data_fingerprint, resume_checkpoint, save_checkpoint
@@ -548,7 +548,7 @@ class ProfileModel:
 
     @classmethod
     def restore(cls, blob: dict[str, Any], device: str = "cpu") -> ProfileModel:
-        """A model from :meth:`export`'s output, ready for :meth:`embed_nodes`."""
+        """A model from :meth:`export`'s output, ready for :meth:`embed_around`."""
         model = cls(**blob["config"], device=device)
         out_dim = model.dim + (1 if model.target_bias else 0)
         enc = Encoder(blob["in_dim"], model.hidden, out_dim, model.layers, model.dropout)
@@ -557,22 +557,25 @@ class ProfileModel:
         return model
 
     @torch.no_grad()
-    def embed_nodes(
+    def embed_around(
         self,
         x: torch.Tensor,
         edge_index: torch.Tensor,
         edge_weight: torch.Tensor | None,
-        nodes: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Profiles and target biases of ``nodes`` only (inductive: any graph with the training
-        feature layout), computed on their ``layers``-hop neighbourhood, which is exact: every
-        edge into a node within ``layers - 1`` hops lies inside it. Messages flow both ways
-        along ``edge_index``, as in training."""
+        seeds: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(nodes, profiles, target biases)`` of every node within ``layers`` hops of
+        ``seeds``: the nodes whose profile can change when the seeds' inputs or links change
+        (inductive: any graph with the training feature layout). Exact: a node's profile
+        depends only on its ``layers``-hop neighbourhood, and the encoder runs on the whole
+        graph when that neighbourhood is most of it (a 1% update at 100k users reaches
+        everyone in two hops), else on the neighbourhood alone. Messages flow both ways along
+        ``edge_index``, as in training."""
         if self._encoder is None:
-            raise ConfigError("call fit() or restore() before embed_nodes()")
+            raise ConfigError("call fit() or restore() before embed_around()")
         n = x.shape[0]
-        if len(nodes) == 0:
-            return torch.zeros(0, self.dim), torch.zeros(0)
+        if len(seeds) == 0:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, self.dim), torch.zeros(0)
         w = (
             edge_weight.float()
             if edge_weight is not None and self.weighted
@@ -580,15 +583,32 @@ class ProfileModel:
         )
         msg, msg_w = to_undirected(edge_index, w, num_nodes=n, reduce="add")
         msg, msg_w = self_loops_for_isolated(msg, msg_w, n)
-        subset, sub_ei, mapping, mask = k_hop_subgraph(
-            nodes, self.layers, msg, relabel_nodes=True, num_nodes=n
-        )
-        k = len(subset)
-        sub_w = msg_w[mask]
-        adj = csr_adjacency(sub_ei, normalise(sub_ei, sub_w, k), k, k)
+        adj = csr_adjacency(msg, normalise(msg, msg_w, n), n, n)
+
+        def grow(mask: torch.Tensor) -> torch.Tensor:
+            v = mask.float()[:, None]
+            for _ in range(self.layers):  # weights are positive: a sum > 0 means a neighbour
+                v = v + adj @ v
+            return v[:, 0] > 0
+
+        start = torch.zeros(n, dtype=torch.bool)
+        start[seeds] = True
+        reach = grow(start)
+        inputs = grow(reach)
+        nodes = torch.nonzero(reach).ravel()
         self._encoder.eval()
-        out = self._encoder(x[subset].to(self.device), adj.to(self.device))[mapping].cpu()
-        return F.normalize(out[:, : self.dim], dim=-1), self._target_bias(out)
+        if int(inputs.sum()) > n // 2:
+            out = self._encoder(x.to(self.device), adj.to(self.device))[nodes].cpu()
+        else:
+            subset = torch.nonzero(inputs).ravel()
+            local = torch.full((n,), -1, dtype=torch.long)
+            local[subset] = torch.arange(len(subset))
+            keep = inputs[msg[0]] & inputs[msg[1]]
+            sub_ei, sub_w = local[msg[:, keep]], msg_w[keep]
+            k = len(subset)
+            sub = csr_adjacency(sub_ei, normalise(sub_ei, sub_w, k), k, k)
+            out = self._encoder(x[subset].to(self.device), sub.to(self.device))[local[nodes]].cpu()
+        return nodes, F.normalize(out[:, : self.dim], dim=-1), self._target_bias(out)
 
     def get_embedding(self) -> torch.Tensor:
         """The fitted graph's profiles, ``n x dim`` (unit vectors)."""

@@ -417,17 +417,12 @@ class _Update:
         refreshed = np.zeros(n, dtype=bool)
         if len(t_idx):
             model = ProfileModel.restore(st.model)  # type: ignore[arg-type]
-            from torch_geometric.utils import k_hop_subgraph, to_undirected
-
-            und = to_undirected(self.ei, num_nodes=n)
-            reach, _, _, _ = k_hop_subgraph(torch.from_numpy(t_idx), model.layers, und, num_nodes=n)
-            reach = reach.numpy()
-            # only users inside the reach can change; isolated users beyond it cannot
-            self.say("profiles", f"inferring {len(reach):,} profiles ({len(t_idx):,} touched)")
-            zr, br = model.embed_nodes(
-                torch.from_numpy(self.x), self.ei, self.ew, torch.from_numpy(reach)
+            # only users within the encoder's reach of the touched ones can change
+            self.say("profiles", f"inferring the profiles around {len(t_idx):,} touched users")
+            reach_t, zr, br = model.embed_around(
+                torch.from_numpy(self.x), self.ei, self.ew, torch.from_numpy(t_idx)
             )
-            zr_np, br_np = zr.numpy(), br.numpy()
+            reach, zr_np, br_np = reach_t.numpy(), zr.numpy(), br.numpy()
             # a profile that moved by less than the tolerance (cosine to the stored one above
             # 1 - tolerance) keeps its stored value bit for bit and is not written back, a
             # touched user's as well as a neighbour's: one new link among a user's dozens

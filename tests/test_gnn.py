@@ -66,6 +66,32 @@ def test_inductive_profile_for_a_new_user(planted) -> None:  # type: ignore[no-u
     assert int(sims.argmax()) == 2
 
 
+def test_embed_around_gives_the_whole_graph_profiles_of_exactly_the_reach(planted) -> None:  # type: ignore[no-untyped-def]
+    """The incremental update's inference: the nodes within ``layers`` hops of the seeds,
+    with the profiles a whole-graph pass gives them, on both of its paths (a neighbourhood
+    smaller than half the graph, and the whole graph)."""
+    from graphsona.gnn.encoder import csr_adjacency, normalise
+    from torch_geometric.utils import k_hop_subgraph, to_undirected
+
+    x, ei, _ = planted
+    model = ProfileModel(dim=16, hidden=32, epochs=20, seed=0).fit(x, ei)
+    n = x.shape[0]
+    # the whole-graph pass, messages both ways as in training (a reciprocal pair weighs 2)
+    und, w = to_undirected(ei, torch.ones(ei.shape[1]), num_nodes=n, reduce="add")
+    encoder = model._encoder
+    assert encoder is not None
+    encoder.eval()
+    whole_out = encoder(x, csr_adjacency(und, normalise(und, w, n), n, n))
+    whole = torch.nn.functional.normalize(whole_out[:, : model.dim], dim=-1)
+    for seeds in (torch.tensor([3]), torch.arange(0, n, 4)):
+        nodes, z, bias = model.embed_around(x, ei, None, seeds)
+        want, _, _, _ = k_hop_subgraph(seeds, model.layers, und, num_nodes=n)
+        assert sorted(nodes.tolist()) == sorted(want.tolist())
+        assert torch.allclose(z, whole[nodes], atol=1e-5)
+        assert bias.shape == (len(nodes),)
+    assert len(model.embed_around(x, ei, None, torch.arange(0, n, 4))[0]) > n // 2
+
+
 def test_use_before_fit_is_an_error() -> None:
     with pytest.raises(ConfigError, match="fit"):
         ProfileModel().get_embedding()
