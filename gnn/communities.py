@@ -15,6 +15,7 @@ renumbered by size, and :func:`match_ids` keeps ids stable across reruns by memb
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,6 +233,28 @@ def leiden(
     return Partition(mem, _modularity(pairs, w, mem))
 
 
+def _pair_cosines(z: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
+    """``z[a] . z[b]`` for each pair ``(a, b)`` of ``pairs``, which are sorted by ``a`` then
+    ``b`` (as :func:`_collapse` returns them): one sampled product of ``z`` with itself at the
+    pairs' positions (``torch.sparse.sampled_addmm`` on their CSR pattern), without gathering
+    both rows of every pair: 0.22 s instead of 2.0 s for 1.9M pairs of 128-d rows on 2 cores,
+    the same values to 3e-7."""
+    n = z.shape[0]
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.float32)
+    a, b = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
+    crow = torch.zeros(n + 1, dtype=torch.long)
+    crow[1:] = torch.cumsum(torch.bincount(a, minlength=n), 0)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": used as documented
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
+        pattern = torch.sparse_csr_tensor(
+            crow, b, torch.zeros(len(pairs), dtype=z.dtype), (n, n), check_invariants=False
+        )
+        out = torch.sparse.sampled_addmm(pattern, z, z.T.contiguous(), beta=0.0)
+    sim: np.ndarray = out.values().numpy().astype(np.float32, copy=False)
+    return sim
+
+
 def text_aware_communities(
     edge_index: torch.Tensor,
     profiles: torch.Tensor,
@@ -265,10 +288,7 @@ def text_aware_communities(
         raise ConfigError("need k >= 0, knn_weight >= 0 and min_size >= 1")
     z = torch.nn.functional.normalize(profiles.float(), dim=1)
     pairs, w = _undirected(edge_index, weight, n)
-    sim = np.empty(len(pairs), dtype=np.float32)
-    for lo in range(0, len(pairs), _SIM_CHUNK):  # chunks: 15M x dim gathers would take ~15 GB
-        p = torch.from_numpy(pairs[lo : lo + _SIM_CHUNK])
-        sim[lo : lo + len(p)] = (z[p[:, 0]] * z[p[:, 1]]).sum(1).numpy()
+    sim = _pair_cosines(z, pairs)
     w_social = (
         w * (1.0 + np.clip(sim, -1, 1)) / 2.0
     )  # similar ends keep their weight, opposite lose it
@@ -315,7 +335,6 @@ def knn_rows(z: torch.Tensor, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return idx, val
 
 
-_SIM_CHUNK = 1_000_000
 EXACT_KNN_MAX = 50_000
 
 

