@@ -122,3 +122,21 @@ def test_profile_job_writes_moods_back(
 def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None:
     scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
     assert methods == ["hownet", "hownet"] and scores == [1.0, 1.0]
+
+
+def test_posts_with_a_given_lang_are_not_run_through_the_detector(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import graphsona.text.language as language
+
+    seen: list[list[str]] = []
+
+    def detect(texts):  # type: ignore[no-untyped-def]
+        texts = list(texts)
+        seen.append(texts)
+        return ["fr"] * len(texts)
+
+    monkeypatch.setattr(language, "detect_languages", detect)
+    posts = pl.DataFrame(
+        {"text": ["one", "deux", "three", "quatre"], "lang": ["EN", "", "en_GB", None]}
+    )
+    assert post_languages(posts).to_list() == ["en", "fr", "en", "fr"]
+    assert seen == [["deux", "quatre"]]

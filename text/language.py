@@ -58,10 +58,10 @@ def detect_languages(texts: Iterable[str | None]) -> list[str]:
 
 
 def post_languages(posts: pl.DataFrame) -> pl.Series:
-    """One code per post row: ``lang`` when given and not empty, else detected from ``text``."""
-    detected = pl.Series("lang", detect_languages(posts["text"].to_list()), dtype=pl.String)
+    """One code per post row: ``lang`` when given and not empty, else detected from ``text``
+    (only the rows without one are run through the detector)."""
     if "lang" not in posts.columns:
-        return detected
+        return pl.Series("lang", detect_languages(posts["text"].to_list()), dtype=pl.String)
     given = (
         posts["lang"]
         .cast(pl.String)
@@ -72,13 +72,11 @@ def post_languages(posts: pl.DataFrame) -> pl.Series:
         .str.split_exact("_", 1)
         .struct.field("field_0")
     )
-    return (
-        pl.DataFrame({"given": given, "detected": detected})
-        .select(
-            pl.when(pl.col("given").is_not_null() & (pl.col("given") != ""))
-            .then(pl.col("given"))
-            .otherwise(pl.col("detected"))
-            .alias("lang")
-        )
-        .to_series()
-    )
+    missing = (given.is_null() | (given == "")).fill_null(True)
+    out = given.alias("lang").to_list()
+    todo = missing.arg_true().to_list()
+    if todo:
+        texts = posts["text"].gather(todo).to_list()
+        for i, code in zip(todo, detect_languages(texts), strict=True):
+            out[i] = code
+    return pl.Series("lang", out, dtype=pl.String)
