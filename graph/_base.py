@@ -380,18 +380,30 @@ class GraphStore(ABC):
         counts.update(self._refresh_aggregates(scope))
         return counts
 
-    def compact(self) -> None:
+    def compact(self, *, drop: dict[str, tuple[str, list[str]]] | None = None) -> dict[str, int]:
         """Remove deleted data from the store's files where the store can do so itself (the
-        embedded store rewrites its file). Neo4j reuses the space of deleted records but does
-        not overwrite it on delete; `neo4j-admin database copy` (offline) rewrites the store
-        without them. Default: nothing."""
-        return None
+        embedded store rewrites its file, leaving out ``drop``'s nodes: see its docstring).
+        Neo4j reuses the space of deleted records but does not overwrite it on delete;
+        `neo4j-admin database copy` (offline) rewrites the store without them. Default:
+        nothing (``drop`` refused); returns the rows left out per table."""
+        if drop:
+            raise StoreError(f"{type(self).__name__} cannot leave rows out while compacting")
+        return {}
 
-    def _refresh_aggregates(self, scope: ErasureScope) -> dict[str, int]:
+    def _refresh_aggregates(
+        self, scope: ErasureScope, *, still_stored: bool = False
+    ) -> dict[str, int]:
+        """Community and topic sizes, texts and lists, and alerts, without ``scope``'s
+        people. ``still_stored``: they are still in the graph (a store that erases by
+        rewriting its file without them, after this), so their members and posts are
+        counted and taken off each size; either way a rerun writes the same values."""
         m = self.mapping
         needles = [*scope.user_ids, *scope.handles, *scope.posts["post_id"].to_list()]
         out = {"communities_stale": 0, "topics_stale": 0, "alerts_changed": 0}
         found = self._optional("community_sizes", [], None)
+        if found is not None and found.height and still_stored:
+            found = _less(found, "community_id", self._optional(
+                "forget_community_counts", scope.user_ids, None))  # fmt: skip
         if found is not None and found.height:
             hit = _scrubbed(found, "community_id", needles, scope.communities)
             if hit.height:
@@ -401,6 +413,9 @@ class GraphStore(ABC):
             out["communities_stale"] = hit.height
         if m.post_label is not None:
             found = self._optional("topic_sizes", [], None)
+            if found is not None and found.height and still_stored:
+                found = _less(found, "topic_id", self._optional(
+                    "forget_topic_counts", scope.user_ids, None))  # fmt: skip
             if found is not None and found.height:
                 hit = _scrubbed(found, "topic_id", needles, scope.topics)
                 if hit.height:
@@ -867,6 +882,18 @@ def _scrubbed(
             exprs.append(new)
     out = frame.with_columns(exprs).filter(frame.select(changed.alias("c"))["c"])
     return out.with_columns(pl.lit(True).alias("stale"))
+
+
+def _less(sizes: pl.DataFrame, key: str, erased: pl.DataFrame | None) -> pl.DataFrame:
+    """``sizes`` (``key``, ``size``, ...) with ``erased`` (``key``, ``erased``) taken off."""
+    if erased is None or erased.height == 0:
+        return sizes
+    erased = erased.select(pl.col(key).cast(sizes.schema[key]), pl.col("erased"))
+    return (
+        sizes.join(erased, on=key, how="left")
+        .with_columns((pl.col("size") - pl.col("erased").fill_null(0)).cast(sizes.schema["size"]))
+        .drop("erased")
+    )
 
 
 def _concat(frames: list[pl.DataFrame], schema: dict[str, Any]) -> pl.DataFrame:

@@ -1,13 +1,15 @@
 """Erasure: ``graphsona forget USER...`` removes people from everything graphsona keeps.
 
-Where, in order (each step idempotent):
+Where (each step idempotent; step 1 runs in a thread beside steps 2-4, which touch only
+files):
 
 1. **the store** (:meth:`~graphsona.graph.GraphStore.erase`): their posts with their topic
    links, their user nodes with every link (follows, interactions, membership,
    recommendations to and from them), their vectors; community and topic sizes recounted,
    ``top_members``, alert drivers and sample posts filtered, and the communities, topics and
    alerts that included them marked ``stale`` (names and terms came partly from their words;
-   the next full run writes them afresh);
+   the next full run writes them afresh). The embedded store does it by rewriting its file
+   without them, so that no deleted bytes stay in it; Neo4j deletes;
 2. **the vector cache**: the vectors of their posts' texts, under every model the cache
    recorded (pages overwritten on delete);
 3. **the work dir**: the saved stage outputs and checkpoints are deleted (they are per-row
@@ -142,32 +144,35 @@ def run_forget(
         tmp = journal_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(journal))
         os.replace(tmp, journal_path)
-        say("forget", f"erasing {len(scope.user_ids)} users from the store")
-        counts = store.erase(ErasureScope(scope.user_ids, scope.posts.select("post_id"),
-                                          scope.communities, scope.topics,
-                                          journal["handles"]))  # fmt: skip
-        crash_point("forget:store")
-        # compacting the store (native code, the GIL released) runs beside the rest, which
-        # touches only files: each step is idempotent, so a crash anywhere is completed by
-        # the next run from the journal
-        say("forget", "compacting the store (no deleted bytes left in its files), meanwhile:")
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="compact") as pool:
-            compacting = pool.submit(store.compact)
+        # the store's part (the embedded store rewrites its file without them, native code
+        # with the GIL released) runs beside the rest, which touches only files: each step is
+        # idempotent, so a crash anywhere is completed by the next run from the journal
+        say("forget", f"erasing {len(scope.user_ids)} users from the store, meanwhile:")
+        store_scope = ErasureScope(scope.user_ids, scope.posts.select("post_id"),
+                                   scope.communities, scope.topics, journal["handles"])  # fmt: skip
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="erase") as pool:
+            erasing = pool.submit(_erase_store, store, store_scope)
             say("forget", "erasing their vectors from the cache")
-            counts["cache_entries"] = _delete_cache(cache, keys)
+            file_counts = {"cache_entries": _delete_cache(cache, keys)}
             say("forget", "erasing them from the work dir")
-            counts.update(_work_dir(work_dir, cache, scope.user_ids, journal["posts"]))
+            file_counts.update(_work_dir(work_dir, cache, scope.user_ids, journal["posts"]))
             crash_point("forget:work_dir")
             say("forget", "erasing them from exports and reports")
-            counts.update(_outputs(work_dir, scope.user_ids, journal["posts"]))
-            say("forget", "waiting for the store's compaction")
-            compacting.result()
+            file_counts.update(_outputs(work_dir, scope.user_ids, journal["posts"]))
+            say("forget", "waiting for the store")
+            counts = {**erasing.result(), **file_counts}
         counts["users_requested"] = result.requested
         log = work_dir / LOG
         append_log(log, counts)
         journal_path.unlink()
         result.counts, result.log = counts, log
         return result
+
+
+def _erase_store(store: GraphStore, scope: ErasureScope) -> dict[str, int]:
+    counts = store.erase(scope)
+    crash_point("forget:store")
+    return counts
 
 
 def _cache_keys(cache: Path | None, texts: list[str]) -> list[str]:

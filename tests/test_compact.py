@@ -67,9 +67,9 @@ def test_compaction_keeps_every_row_and_value(
     copied: list[str] = []
     real = EmbeddedStore._copy_into
 
-    def spy(self: EmbeddedStore, conn: Any, ddl: list[str], tables: Any) -> None:
+    def spy(self: EmbeddedStore, conn: Any, ddl: list[str], tables: Any, drop: Any = None) -> Any:
         copied.extend(name for name, _ in tables)
-        real(self, conn, ddl, tables)
+        return real(self, conn, ddl, tables, drop)
 
     monkeypatch.setattr(EmbeddedStore, "_copy_into", spy)
     store.compact()
@@ -109,7 +109,9 @@ def test_a_failed_copy_falls_back_to_export_and_import(
     store = filled
     before = _snapshot(store)
 
-    def broken(self: EmbeddedStore, conn: Any, ddl: list[str], tables: Any) -> None:
+    def broken(
+        self: EmbeddedStore, conn: Any, ddl: list[str], tables: Any, drop: Any = None
+    ) -> None:
         for statement in ddl:
             conn.execute(statement)
         raise RuntimeError("a column type the copy cannot carry")
@@ -118,6 +120,54 @@ def test_a_failed_copy_falls_back_to_export_and_import(
     store.compact()
     assert _snapshot(store) == before
     assert not list(store.path.parent.glob(store.path.name + ".compact*"))
+
+
+def _without(snap: dict[str, Any], users: set[str], posts: set[str]) -> dict[str, Any]:
+    """``snap`` as it should be once ``users`` and ``posts`` are left out with their links."""
+    names = [*users, *posts]
+    return {
+        table: [r for r in rows if not any(repr(n) in r for n in names)]
+        for table, rows in snap.items()
+    }
+
+
+@pytest.mark.parametrize("path", ["copy", "export_import"])
+def test_compaction_leaves_out_dropped_nodes_and_their_links(
+    filled: EmbeddedStore, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """What erasure uses: the named users and posts, their vector rows and every relationship
+    with one of them at an end are not in the new file; everything else is, value for value;
+    the counts say how many rows of each node table were left out. The same with the engine's
+    export/import (the nodes are then deleted first)."""
+    store = filled
+    monkeypatch.setattr(es, "COMPACT_PAGE_ROWS", 97)
+    users = set(store.read_user_ids().sort().head(3).to_list())
+    posts = set(
+        store.run(
+            "MATCH (u:User)-[:POSTED]->(p:Post) WHERE u.user_id IN $ids RETURN p.post_id AS p",
+            {"ids": sorted(users)},
+        )["p"].to_list()
+    )
+    assert posts
+    before = _snapshot(store)
+    if path == "export_import":
+        monkeypatch.setattr(EmbeddedStore, "_copy_plan", lambda self, export: None)
+    dropped = store.compact(
+        drop={
+            "User": ("user_id", sorted(users)),
+            "User__profile": ("user_id", sorted(users)),
+            "Post": ("post_id", sorted(posts)),
+        }
+    )
+    assert dropped == {"User": 3, "User__profile": 3, "Post": len(posts)}
+    after = _snapshot(store)
+    assert after == _without(before, users, posts)
+    assert len(after["FOLLOWS"]) < len(before["FOLLOWS"])  # links to and from them went too
+    raw = store.path.read_bytes().decode("latin-1")
+    assert not [u for u in users if u in raw]
+    again = store.compact(drop={"User": ("user_id", sorted(users))})  # a rerun finds nobody
+    assert again == {"User": 0}
+    assert _snapshot(store) == after
 
 
 def test_a_killed_compaction_leaves_the_store_as_it_was(filled: EmbeddedStore) -> None:
