@@ -182,6 +182,8 @@ def main() -> None:
                         "full_update": rep.full,
                         "rss_gib": round(_rss_gib(), 2),
                         "at": round(done, 1),
+                        # the update's own seconds per step (load, read, embed, profiles, ...)
+                        "steps": (rep.update or {}).get("seconds"),
                     }
                 )
                 _say(f"  batch {len(batches)}: {batches[-1]}")
