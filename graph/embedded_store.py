@@ -233,7 +233,7 @@ class EmbeddedStore(GraphStore):
         the sizes), then :meth:`compact` copies every table leaving out their user and post
         rows, their vector rows and every relationship with an end among those, and swaps
         the new file in. One rewrite instead of deleting in place and then rewriting to get
-        the deleted bytes out of the file (LadybugDB leaves them), about 6 s less at 1,000
+        the deleted bytes out of the file (LadybugDB leaves them), about 4 s less at 1,000
         of 100k users (BENCHMARKS.md, "Privacy"). A schema that cannot be copied table by
         table is deleted from in place and then exported and imported.
 
