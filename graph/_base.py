@@ -541,7 +541,12 @@ class GraphStore(ABC):
         return frame.height
 
     def write_communities(
-        self, communities: pl.DataFrame, memberships: pl.DataFrame, *, batch_size: int = 10_000
+        self,
+        communities: pl.DataFrame,
+        memberships: pl.DataFrame,
+        *,
+        batch_size: int = 10_000,
+        keep: list[int] | None = None,
     ) -> None:
         """Replace community nodes and user memberships with the given ones.
 
@@ -549,6 +554,10 @@ class GraphStore(ABC):
         top_members, ...). ``memberships``: ``user_id, community_id``. Community nodes are merged
         by id and their properties set; each user keeps exactly one membership link; communities
         no longer listed are removed at the end. Every step is idempotent.
+
+        ``keep``: the ids of every community that stays, when ``communities`` holds only the
+        rows that changed (an update); a stored community outside ``keep`` is removed, one in
+        ``keep`` but not in ``communities`` is left as stored.
         """
         if "stale" not in communities.columns:  # written afresh: not stale (see erase)
             communities = communities.with_columns(pl.lit(False).alias("stale"))
@@ -560,9 +569,13 @@ class GraphStore(ABC):
                 raise ConfigError(
                     f"memberships need columns user_id, community_id; got {memberships.columns}"
                 )
-        unknown = set(memberships["community_id"].unique().to_list()) - set(
-            communities["community_id"].to_list()
-        )
+        listed = set(communities["community_id"].to_list())
+        staying = listed if keep is None else set(keep)
+        if not listed <= staying:
+            raise ConfigError(
+                f"communities to write are not all in keep: {sorted(listed - staying)[:5]}"
+            )
+        unknown = set(memberships["community_id"].unique().to_list()) - staying
         if unknown:
             raise ConfigError(
                 f"memberships name communities not in communities: {sorted(unknown)[:5]}"
@@ -574,7 +587,7 @@ class GraphStore(ABC):
             self._write_community_batch(communities.slice(start, batch_size), cols)
         for start in range(0, memberships.height, batch_size):
             self._write_membership_batch(memberships.slice(start, batch_size))
-        self._drop_stale_communities(communities["community_id"].to_list())
+        self._drop_stale_communities(sorted(staying))
 
     def write_recommendations(self, recs: pl.DataFrame, *, batch_size: int = 5_000) -> int:
         """Replace the ``RECOMMENDED {score, rank}`` links of every user in ``recs``.

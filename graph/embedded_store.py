@@ -685,7 +685,7 @@ class EmbeddedStore(GraphStore):
 
     # ------------------------------------------------------------------ write-back hooks
     def _prepare_user_properties(self, sample: pl.DataFrame) -> None:
-        frame = _vectors_fixed(sample)
+        frame = _vectors_fixed(sample, self._columns(self.mapping.user_label))
         scalars = [c for c, t in frame.schema.items() if not isinstance(t, pl.Array)]
         self._add_columns(self.mapping.user_label, frame.select(scalars))
         for name, dtype in frame.schema.items():
@@ -703,7 +703,7 @@ class EmbeddedStore(GraphStore):
         return table
 
     def _write_user_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
-        frame = _for_table(_vectors_fixed(batch))
+        frame = _for_table(_vectors_fixed(batch, self._columns(self.mapping.user_label)))
         vectors = [c for c in columns if isinstance(frame.schema[c], pl.Array)]
         scalars = [c for c in columns if c not in vectors]
         if scalars:
@@ -733,7 +733,8 @@ class EmbeddedStore(GraphStore):
                 self._transaction([(q, {"frame": update.slice(start, VECTOR_ROWS_PER_TX)})])
 
     def _prepare_communities(self, sample: pl.DataFrame) -> None:
-        self._add_columns(self.mapping.community_label, _vectors_fixed(sample))
+        label = self.mapping.community_label
+        self._add_columns(label, _vectors_fixed(sample, self._columns(label)))
 
     def _write_community_batch(self, batch: pl.DataFrame, columns: list[str]) -> None:
         q = (
@@ -844,11 +845,15 @@ class EmbeddedStore(GraphStore):
         )
 
 
-def _vectors_fixed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Lists of floats with one common length become Array(Float32, d) (stored as FLOAT[d])."""
+def _vectors_fixed(frame: pl.DataFrame, stored: dict[str, str] | None = None) -> pl.DataFrame:
+    """Lists of floats with one common length become Array(Float32, d) (stored as FLOAT[d]),
+    except where ``stored`` (the table's column types) already holds the column as a list: a
+    few rows of a list column (an update's changed rows) can all have one length by chance."""
     out = []
+    stored = stored or {}
     for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.List) and dtype.inner.is_numeric():
+        as_list = stored.get(name, "").endswith("[]")
+        if isinstance(dtype, pl.List) and dtype.inner.is_numeric() and not as_list:
             lengths = frame[name].list.len().drop_nulls().unique()
             if lengths.len() == 1 and int(lengths[0]) > 0:  # FLOAT[0] is no type
                 out.append(pl.col(name).cast(pl.List(pl.Float32)).list.to_array(int(lengths[0])))

@@ -310,10 +310,15 @@ class Neo4jStore(GraphStore):
             return super().write_user_properties(frame, batch_size=batch_size)
 
     def write_communities(
-        self, communities: pl.DataFrame, memberships: pl.DataFrame, *, batch_size: int = 10_000
+        self,
+        communities: pl.DataFrame,
+        memberships: pl.DataFrame,
+        *,
+        batch_size: int = 10_000,
+        keep: list[int] | None = None,
     ) -> None:
         with self._pipelined():
-            super().write_communities(communities, memberships, batch_size=batch_size)
+            super().write_communities(communities, memberships, batch_size=batch_size, keep=keep)
 
     def _stream(self, query: str, fetch: int, **params: Any) -> Iterator[list[Any]]:
         """Yield lists of records of at most ``fetch`` rows from one auto-commit read."""

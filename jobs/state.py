@@ -88,8 +88,13 @@ def save_state(work_dir: Path, state: JobState) -> Path:
     return version
 
 
-def load_state(work_dir: Path) -> JobState:
-    """The current state, or a :class:`ConfigError` saying to run the full job first."""
+def load_state(work_dir: Path, *, held: JobState | None = None) -> JobState:
+    """The current state, or a :class:`ConfigError` saying to run the full job first.
+
+    ``held``: a state the caller kept in memory (a stream's last update made it); handed back
+    as it is when it is still the current version on disk (same run id), which spares reading
+    every user's vectors again per micro-batch. Anything else (a full run, an erasure or
+    another updater since) reads the files."""
     root = state_dir(work_dir)
     pointer = root / "CURRENT"
     if not pointer.exists():
@@ -97,7 +102,10 @@ def load_state(work_dir: Path) -> JobState:
             f"no saved state of a full run in {work_dir}: run `graphsona profile` once (with this "
             "work dir) before `graphsona update`"
         )
-    version = root / pointer.read_text().strip()
+    current = pointer.read_text().strip()
+    if held is not None and current == f"v-{held.meta.get('run_id')}":
+        return held
+    version = root / current
     frames = {name: pl.read_parquet(version / f"{name}.parquet") for name in FILES}
     model = torch.load(version / "model.pt", weights_only=False)
     meta = json.loads((version / "meta.json").read_text())
@@ -215,6 +223,8 @@ def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
         "influence_model": ctx.get("influence_model") or {},
         "topic_outlier_share": (ctx.get("topics_report") or {}).get("outlier_share"),
         "settings": settings_of(cfg),
+        # the k the write-back published community rows with: an update compares against them
+        "published_min_group_size": cfg.min_group_size,
     }
     return JobState(
         users=users,

@@ -50,9 +50,10 @@ and when new posts fall outside every fitted topic far more often than the full 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,9 +114,15 @@ class UpdateResult:
     seconds: dict[str, float] = field(default_factory=dict)
     #: alerts raised by this update that the previous state did not hold (one dict each)
     new_alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: the state this update saved, for the next update of the same process (``run_update``'s
+    #: ``state``); not part of the summary
+    state: JobState | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
-        out = asdict(self)
+        # not asdict(): it would deep-copy the state's frames
+        out = {
+            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "state"
+        }
         out["new_alerts"] = len(self.new_alerts)
         out["communities_kept"] = round(self.communities_kept, 4)
         out["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
@@ -131,6 +138,7 @@ def run_update(
     source: str | None = None,
     light: bool = False,
     privacy: PrivacySettings | None = None,
+    state: JobState | None = None,
 ) -> UpdateResult:
     """Apply ``delta`` (a folder of changes, or a validated :class:`Dataset` from
     :func:`~graphsona.loaders.load_delta`) to ``store`` and update every result it touches.
@@ -146,6 +154,10 @@ def run_update(
     The changes are read with the store's own privacy policy (:func:`delta_options`): a
     pseudonymised store gets pseudonyms again, with the key found through ``privacy`` (its
     ``key_file``) or the usual places; ``privacy.reid_table`` is extended with new users.
+
+    ``state``: the ``state`` of the previous :class:`UpdateResult` of this process, used instead
+    of reading the work dir's state when it is still the current one there
+    (:func:`~graphsona.jobs.state.load_state`); a stream passes it from batch to batch.
     """
     cfg = config or ProfileJobConfig()
     cfg.check()
@@ -155,7 +167,7 @@ def run_update(
     with contextlib.ExitStack() as locks:
         locks.enter_context(hold(store.lock_path(), f"the store {store.locator()}"))
         locks.enter_context(hold(cfg.work_dir / ".graphsona.lock", f"the work dir {cfg.work_dir}"))
-        state = load_state(cfg.work_dir)
+        state = load_state(cfg.work_dir, held=state)
         cfg = _continue(state, cfg)
         store.check_complete()
         if not isinstance(delta, Dataset):
@@ -263,7 +275,8 @@ class _Update:
         self._write()
         self._lap("write_back")
         drift = self._drift()
-        save_state(self.cfg.work_dir, self._new_state(drift))  # type: ignore[arg-type]
+        saved = self._new_state(drift)
+        save_state(self.cfg.work_dir, saved)  # type: ignore[arg-type]
         self._lap("state")
         old_ids = ~self.is_new
         kept = (
@@ -286,6 +299,7 @@ class _Update:
             drift=drift,
             seconds=self.seconds,
             new_alerts=self._new_alerts(),
+            state=saved,
         )
 
     # ------------------------------------------------------------------ steps
@@ -748,7 +762,8 @@ class _Update:
         # rows that changed: new users, refreshed profiles, and any other difference
         compare = [c for c in results.columns if c in old.columns]
         changed = np.asarray(self.is_new | self.refreshed)
-        cur_h = _row_hash(_rounded(results.select(compare)))
+        rounded = _rounded(results)  # once: it is also part of the run id below
+        cur_h = _row_hash(rounded.select(compare))
         old_h = self.rows.select("user_id").join(
             old.select(compare).pipe(_rounded).with_columns(_row_hash_expr(compare)),
             on="user_id",
@@ -762,7 +777,7 @@ class _Update:
         self.run_id = fingerprint(
             "update",
             st.meta["run_id"],
-            _rounded(results),
+            rounded,
             _rounded(names.drop("top_members", strict=False)),
             _rounded(self.influence),
         )
@@ -791,12 +806,20 @@ class _Update:
             store.write_user_properties(moved)
         self.written = rows.height
         # a membership link changes only for new users and users who moved (rewriting the
-        # links of every user whose profile was refreshed took 4 s of the 100k update)
+        # links of every user whose profile was refreshed took 4 s of the 100k update), and a
+        # community row only where it changed (all of them: 0.9 s of a stream's micro-batch)
+        communities = self.shown_names.with_columns(pl.col("community_id").cast(pl.Int64))
+        keep = None
+        before = self._published_communities()
+        if before is not None:
+            keep = communities["community_id"].to_list()
+            communities = changed_rows(communities, before, "community_id")
         store.write_communities(
-            self.shown_names.with_columns(pl.col("community_id").cast(pl.Int64)),
+            communities,
             pl.DataFrame(
                 {"user_id": self.ids, "community_id": self.membership.astype(np.int64)}
             ).filter(pl.Series(self.is_new | (self.membership != self.prev_membership))),
+            keep=keep,
         )
         if self.store.mapping.post_label is not None and self.new_scored.height:
             props = self.new_scored.select(
@@ -818,6 +841,17 @@ class _Update:
             shown = publishable_topics(self.topics, self._topic_authors(), self.cfg.min_group_size)
             small_topics = shown.filter(pl.col("suppressed"))["topic_id"].to_list()
         store.write_alerts(publishable_alerts(self.alerts, small, small_topics))
+
+    def _published_communities(self) -> pl.DataFrame | None:
+        """The community rows the last run wrote (its names, published with the same minimum
+        group size), or None when they cannot be known: another minimum, or an erasure since
+        the full run (it marked rows stale in the store but not in the state)."""
+        meta = self.state.meta
+        k = self.cfg.min_group_size
+        if meta.get("published_min_group_size") != k or meta.get("erased_since_full_run"):
+            return None
+        before = publishable_communities(self.state.names, k)
+        return before.with_columns(pl.col("community_id").cast(pl.Int64))
 
     def _topic_authors(self) -> pl.DataFrame:
         if "topic_id" not in self.posts.columns:
@@ -968,6 +1002,7 @@ class _Update:
             "updates_since_full_run": drift["updates_since_full_run"],
             "modularity": self.modularity,
             "last_drift": drift,
+            "published_min_group_size": self.cfg.min_group_size,
         }
         return JobState(
             users=users,
@@ -979,6 +1014,27 @@ class _Update:
             model=st.model,
             meta=meta,
         )
+
+
+def changed_rows(new: pl.DataFrame, old: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The rows of ``new`` that ``old`` lacks or holds otherwise (floats compared at six
+    significant digits, :func:`~graphsona.jobs.stages._rounded`); every row when ``new`` has
+    a column ``old`` lacks."""
+    from graphsona.jobs.stages import _rounded
+
+    if not set(new.columns) <= set(old.columns) or new.height == 0:
+        return new
+    cols = new.columns
+    mine = (
+        _rounded(new).with_columns(_row_hash_expr([c for c in cols if c != key])).select(key, "h")
+    )
+    theirs = (
+        _rounded(old.select(cols))
+        .with_columns(_row_hash_expr([c for c in cols if c != key]))
+        .select(key, pl.col("h").alias("h_old"))
+    )
+    same = mine.join(theirs, on=key, how="left", maintain_order="left")
+    return new.filter((same["h"] != same["h_old"]).fill_null(True))
 
 
 def _row_hash_expr(columns: list[str]) -> pl.Expr:

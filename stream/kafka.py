@@ -166,6 +166,10 @@ class KafkaStream:
         self.batch_messages, self.batch_seconds = batch_messages, batch_seconds
         self.full_every = full_every
         self._last_full = float("-inf")
+        # kept from batch to batch: the last update's state (so the next one need not read it
+        # back from the work dir) and the loaded text model(s)
+        self._state: Any = None
+        self._embedders: dict[Any, Any] = {}
         ck = _kafka()
         common = {"bootstrap.servers": bootstrap, **(extra or {})}
         self.consumer = ck.Consumer(
@@ -331,6 +335,7 @@ class KafkaStream:
     def apply(self, messages: list[Any]) -> BatchReport:
         """Parse, validate and apply ``messages`` as one update, publish new alerts, then commit
         their offsets."""
+        from graphsona.embeddings import reuse_embedders
         from graphsona.jobs.update import run_update
 
         t0 = time.perf_counter()
@@ -341,7 +346,11 @@ class KafkaStream:
         if delta is not None:
             report.applied = {t: getattr(delta, t).height for t in TABLES}
             full = time.monotonic() - self._last_full >= self.full_every
-            result = run_update(self.store, delta, self.cfg, source="kafka", light=not full)
+            with reuse_embedders(self._embedders):
+                result = run_update(
+                    self.store, delta, self.cfg, source="kafka", light=not full, state=self._state
+                )
+            self._state = result.state
             # the embedded store's page cache (up to a quarter of RAM) is given back after each
             # batch: a stream runs for days, and the next batch reads the graph afresh anyway
             self.store.release_memory()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -202,3 +202,19 @@ def test_bf16_vectors_stay_close_to_fp32_and_are_cached_apart(minilm: Embedder) 
     assert b.dtype == np.float32
     assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)  # normalised in float32
     assert ((a * b).sum(axis=1) > 0.99).all()
+
+
+def test_reuse_embedders_loads_each_model_once_per_pool() -> None:
+    """A stream's micro-batches share one loaded model (reuse_embedders); elsewhere every call
+    loads its own, as before."""
+    from graphsona.embeddings import reuse_embedders
+
+    pool: dict[Any, Any] = {}
+    with reuse_embedders(pool):
+        a = load_embedder("default", kind="static")
+        b = load_embedder("default", kind="static")
+        other = load_embedder("default", kind="static", prefix="query: ")
+    assert a is b and other is not a and len(pool) == 2
+    assert load_embedder("default", kind="static") is not a  # outside the block: fresh
+    with reuse_embedders(pool):
+        assert load_embedder("default", kind="static") is a  # the pool outlives the block

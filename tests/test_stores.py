@@ -159,6 +159,52 @@ def test_communities_written_idempotently_and_replaced(
     assert list(terms["t"][0]) == ["recipe", "oven"]
 
 
+def test_writing_only_changed_communities_keeps_the_others(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
+    """``keep``: the rows written are only those that changed (an update); the communities in
+    ``keep`` stay as stored, those outside it go. A list property whose few changed rows all
+    have one length stays a list (it is no vector)."""
+    store.load(small_dataset)
+    ids = small_dataset.users["user_id"]
+    comms = pl.DataFrame(
+        {
+            "community_id": [0, 1, 2],
+            "name": ["football fans", "chefs", "coders"],
+            "top_topics": [[1, 2], [3], [4, 5, 6]],
+            "topic_shares": [[0.5, 0.5], [1.0], [0.2, 0.3, 0.5]],
+        }
+    )
+    members = pl.DataFrame({"user_id": ids, "community_id": np.arange(ids.len()) % 3})
+    store.write_communities(comms, members)
+    changed = pl.DataFrame(
+        {
+            "community_id": [1],
+            "name": ["bakers"],
+            "top_topics": [[3, 7]],
+            "topic_shares": [[0.6, 0.4]],
+        }
+    )
+    moved = members.head(1).with_columns(pl.lit(1).alias("community_id"))
+    store.write_communities(changed, moved, keep=[0, 1])
+    got = store.run(
+        "MATCH (c:Community) RETURN c.community_id AS id, c.name AS name, "
+        "c.top_topics AS top, c.topic_shares AS shares ORDER BY id"
+    )
+    assert got["id"].to_list() == [0, 1]
+    assert got["name"].to_list() == ["football fans", "bakers"]
+    assert [list(t) for t in got["top"]] == [[1, 2], [3, 7]]
+    assert [list(t) for t in got["shares"]] == [[0.5, 0.5], [0.6, 0.4]]
+    first = store.run(
+        "MATCH (u:User)-[:IN_COMMUNITY]->(c:Community) WHERE u.user_id = $id "
+        "RETURN c.community_id AS c",
+        {"id": moved["user_id"][0]},
+    )
+    assert first["c"].to_list() == [1]
+    with pytest.raises(ConfigError, match="not all in keep"):
+        store.write_communities(changed, moved, keep=[0])
+
+
 def test_vector_search_finds_the_nearest_users(store: GraphStore, small_dataset: Dataset) -> None:
     store.load(small_dataset)
     res = _results(small_dataset)

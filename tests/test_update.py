@@ -323,3 +323,58 @@ def test_stream_watch_and_update_from_the_command_line(tmp_path: Path) -> None:
     text = _cli("update", str(tmp_path / "delta"), "--store", str(store), *cache)
     assert text.returncode == 0, text.stderr
     assert "users written" in text.stdout and "drift:" in text.stdout
+
+
+def _store_communities(store: GraphStore) -> pl.DataFrame:
+    return store.run(
+        "MATCH (c:Community) RETURN c.community_id AS community_id, c.name AS name, "
+        "c.size AS size, c.suppressed AS suppressed ORDER BY community_id"
+    ).with_columns(pl.col("community_id").cast(pl.Int64), pl.col("size").cast(pl.Int64))
+
+
+def test_update_rewrites_only_the_communities_that_changed(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    """An update writes the community rows that differ from what the last run published and
+    keeps (does not delete) the others; the store then holds exactly what a rewrite of every
+    row would. The second update continues from the first one's state held in memory (what a
+    stream does); a state that no longer is the current one on disk is read again."""
+    from graphsona.privacy.groups import publishable_communities
+
+    split = _split(tmp_path)
+    cfg = _cfg(tmp_path)
+    store.load(load_dataset(tmp_path / "base")[0])
+    run_profile(store, cfg)
+    written: list[int] = []
+    write = store.write_communities
+
+    def spy(communities: pl.DataFrame, *args: Any, **kwargs: Any) -> None:
+        written.append(communities.height)
+        write(communities, *args, **kwargs)
+
+    store.write_communities = spy  # type: ignore[method-assign]
+    first = run_update(store, tmp_path / "delta", cfg)
+    # one more post by an earlier user: only that user's community can change
+    author = split["net"].posts["user_id"][5]
+    post = pl.DataFrame(
+        {
+            "post_id": ["later-2"],
+            "user_id": [author],
+            "text": ["another post about the recallgate affair"],
+            "created_at": [split["net"].posts["created_at"].max()],
+            "lang": ["en"],
+        },
+        schema=split["net"].posts.schema,
+    )
+    delta, _ = load_delta({"posts": post}, store.read_user_ids())
+    second = run_update(store, delta, cfg, light=True, state=first.state)
+    state = load_state(tmp_path / "work")
+    assert state.meta["run_id"] == second.run_id
+    shown = publishable_communities(state.names, cfg.min_group_size).select(
+        pl.col("community_id").cast(pl.Int64), "name", pl.col("size").cast(pl.Int64), "suppressed"
+    )
+    assert _store_communities(store).equals(shown.sort("community_id"))
+    assert written[1] <= 1 < shown.height  # the second update rewrote at most the author's
+    # a held state that is no longer current on disk is not used
+    assert load_state(tmp_path / "work", held=first.state) is not first.state
+    assert load_state(tmp_path / "work", held=second.state) is second.state
