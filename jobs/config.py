@@ -34,6 +34,7 @@ Example ``job.toml``::
     [monitor]
     topics = true                     # topics of the posts (BERTopic)
     bucket = "1d"                     # series and alerts: 15m, 1h, 6h, 1d, 1w
+    chinese_sentiment = "embedding"   # zero-shot, multilingual encoder; or "lexicon" (HowNet)
 
     [privacy]                         # see README "Privacy"
     pseudonymise = true               # keyed pseudonyms for ids, handles, post ids, mentions
@@ -96,7 +97,11 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "min_size": ((int,), "job.min_community_size"),
     },
     "influence": {"later_fraction": ((float,), "job.later_fraction")},
-    "monitor": {"topics": ((bool,), "job.topics"), "bucket": ((str,), "job.bucket")},
+    "monitor": {
+        "topics": ((bool,), "job.topics"),
+        "bucket": ((str,), "job.bucket"),
+        "chinese_sentiment": ((str,), "job.chinese_sentiment"),
+    },
     "privacy": {
         "pseudonymise": ((bool,), "privacy.pseudonymise"),
         "key_file": ((str,), "privacy.key_file"),

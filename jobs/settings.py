@@ -35,6 +35,9 @@ class ProfileJobConfig:
         labels: train supervised heads for ``label_*`` user columns.
         topics: model the posts' topics (BERTopic over the post vectors).
         bucket: time bucket of the monitoring series and alerts (``1h``, ``6h``, ``1d``, ``1w``).
+        chinese_sentiment: how Chinese posts get their zero-label sentiment: ``embedding``
+            (zero-shot with the multilingual encoder) or ``lexicon`` (HowNet; faster, weaker);
+            :mod:`graphsona.text.sentiment`.
         profile_property: user property for the profile vector (a vector index is made on it).
         work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
         ray: run embedding and training on Ray (``local``, ``auto`` or a cluster address;
@@ -64,6 +67,7 @@ class ProfileJobConfig:
     labels: bool = True
     topics: bool = True
     bucket: str = "1d"
+    chinese_sentiment: str = "embedding"
     profile_property: str = "profile"
     work_dir: Path | None = None
     ray: str | None = None
@@ -104,6 +108,13 @@ class ProfileJobConfig:
         if not BUCKETS.fullmatch(self.bucket):
             errors.append(
                 f"bucket must be a count and a unit m/h/d/w, e.g. 1d (got {self.bucket!r})"
+            )
+        from graphsona.text.sentiment import CHINESE_METHODS
+
+        if self.chinese_sentiment not in CHINESE_METHODS:
+            errors.append(
+                f"chinese_sentiment ([monitor] chinese_sentiment) must be one of "
+                f"{list(CHINESE_METHODS)} (got {self.chinese_sentiment!r})"
             )
         if self.embedder_precision not in PRECISIONS:
             errors.append(

@@ -258,14 +258,16 @@ class SentimentStage(Stage):
         return posts.select(cols)
 
     def fingerprint(self, ctx: Context) -> str:
-        return fingerprint("sentiment-v1", self._posts(ctx))
+        return fingerprint("sentiment-v2", self.cfg.chinese_sentiment, self._posts(ctx))
 
     def run(self, ctx: Context, say: Progress) -> Context:
         from graphsona.text.sentiment import language_counts, score_posts
 
         posts = self._posts(ctx)
         say("sentiment", f"scoring {posts.height:,} posts")
-        scored = score_posts(posts).drop("text")
+        scored = score_posts(posts, chinese=self.cfg.chinese_sentiment, cache=self.cfg.cache).drop(
+            "text"
+        )
         report = {"languages": language_counts(scored)}
         return {"post_sentiment": scored, "sentiment_report": report}
 

@@ -145,6 +145,7 @@ def settings_of(cfg: ProfileJobConfig) -> dict[str, Any]:
         "profile_property": cfg.profile_property,
         "topics": cfg.topics,
         "bucket": cfg.bucket,
+        "chinese_sentiment": cfg.chinese_sentiment,
         "seed": cfg.seed,
     }
 

