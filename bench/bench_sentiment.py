@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -41,7 +42,16 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _provenance
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweets" / "sentiment"
+# ../shared beside the checkout; GRAPHSONA_SHARED_DATA names another place (a clone elsewhere)
+DATA = (
+    Path(
+        os.environ.get(
+            "GRAPHSONA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "tweets"
+    / "sentiment"
+)
 BUDGETS = (8, 32, 128)
 
 
