@@ -114,7 +114,7 @@ def english(seed: int) -> dict[str, Any]:
 
     def head(idx: list[int]) -> dict[str, float]:
         clf = train_classifier(
-            "sentiment",
+            "sentiment_tuned",
             x_val[idx],
             [str(v) for v in val[1][idx]],
             embedder="default",
