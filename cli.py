@@ -966,8 +966,9 @@ def sentiment(
     """Sentiment of the posts (language per post, then VADER for English and, for Chinese,
     zero-shot with the multilingual encoder, or the HowNet lexicon with ``--set
     monitor.chinese_sentiment=lexicon``; other languages are not scored) and the mood it gives
-    each community or user: mean sentiment, share of negative posts, posts scored. Read-only:
-    computed from the store's posts; ``--by community`` needs a profile run (the communities).
+    each community or user: mean sentiment, share of negative posts, posts scored. Read-only
+    on the store: computed from its posts (Chinese posts' vectors go to the vector cache);
+    ``--by community`` needs a profile run (the communities).
 
     
     Examples:
@@ -986,7 +987,12 @@ def sentiment(
 
             require_profiles(users, cfg.job.profile_property, also=("community_id",))
             names = community_table(store, cfg.job.profile_property).select("community_id", "name")
-    scored = score_posts(posts, chinese=cfg.job.chinese_sentiment, cache=cfg.job.cache)
+    scored = score_posts(
+        posts,
+        chinese=cfg.job.chinese_sentiment,
+        cache=cfg.job.cache,
+        say=lambda message: click.echo(message, err=True),
+    )
     if by == "post":
         keep = [c for c in ("post_id", "user_id", "created_at", "lang") if c in scored.columns]
         frame = scored.select(*keep, "sentiment", "sentiment_label", "text")

@@ -182,13 +182,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--results-dir", default=None)
+    ap.add_argument("--zh-per-class", type=int, default=2000, help="Chinese reviews per class")
     args = ap.parse_args()
     run = _provenance.start("sentiment", args.results_dir)
     results: dict[str, Any] = {"seed": args.seed}
     results["english_tweeteval"] = english(args.seed)
     print("english", results["english_tweeteval"]["default_vader"], flush=True)
     run.write(results, complete=False)
-    results["chinese_reviews"] = chinese(args.seed)
+    results["chinese_reviews"] = chinese(args.seed, args.zh_per_class)
     print("chinese", results["chinese_reviews"], flush=True)
     print("results:", run.write(results))
 

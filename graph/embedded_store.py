@@ -249,16 +249,14 @@ class EmbeddedStore(GraphStore):
         counts.update(self._refresh_aggregates(scope, still_stored=True))
         crash_point("forget:posts")
         m = self.mapping
-        drop = {
-            m.user_label: (m.user_id, ids),
-            **{t: ("user_id", ids) for t in self._vector_tables().values()},
-        }
+        vector_tables = list(self._vector_tables().values())
+        drop = {m.user_label: (m.user_id, ids), **{t: ("user_id", ids) for t in vector_tables}}
         if m.post_label is not None:
             drop[m.post_label] = (m.post_id, scope.posts["post_id"].to_list())
         dropped = self.compact(drop=drop)
         counts["users"] = dropped.get(m.user_label, 0)
         counts["posts"] = dropped.get(m.post_label or "", 0)
-        counts["vector_rows"] = sum(dropped.get(t, 0) for t in self._vector_tables().values())
+        counts["vector_rows"] = sum(dropped.get(t, 0) for t in vector_tables)
         return counts
 
     def compact(self, *, drop: dict[str, tuple[str, list[str]]] | None = None) -> dict[str, int]:

@@ -242,7 +242,7 @@ class EmbedStage(Stage):
 
 
 class SentimentStage(Stage):
-    """Language and zero-label lexicon sentiment of every post (:mod:`graphsona.text`); the
+    """Language and zero-label sentiment of every post (:mod:`graphsona.text.sentiment`); the
     results stage turns them into each user's and community's mood."""
 
     name = "sentiment"
@@ -258,7 +258,11 @@ class SentimentStage(Stage):
         return posts.select(cols)
 
     def fingerprint(self, ctx: Context) -> str:
-        return fingerprint("sentiment-v2", self.cfg.chinese_sentiment, self._posts(ctx))
+        from graphsona.text.sentiment import method_fingerprint
+
+        return fingerprint(
+            "sentiment-v2", method_fingerprint(self.cfg.chinese_sentiment), self._posts(ctx)
+        )
 
     def run(self, ctx: Context, say: Progress) -> Context:
         from graphsona.text.sentiment import language_counts, score_posts

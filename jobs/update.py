@@ -770,15 +770,7 @@ class _Update:
         compare = [c for c in results.columns if c in old.columns]
         changed = np.asarray(self.is_new | self.refreshed)
         rounded = _rounded(results)  # once: it is also part of the run id below
-        cur_h = _row_hash(rounded.select(compare))
-        old_h = self.rows.select("user_id").join(
-            old.select(compare).pipe(_rounded).with_columns(_row_hash_expr(compare)),
-            on="user_id",
-            how="left",
-            maintain_order="left",
-        )["h"]
-        differs = (cur_h != old_h).fill_null(True).to_numpy()
-        changed |= differs
+        changed |= _differs(rounded.select(compare), _rounded(old.select(compare)), "user_id")
         self.changed = changed
         self.results = results
         self.run_id = fingerprint(
@@ -1031,25 +1023,18 @@ def changed_rows(new: pl.DataFrame, old: pl.DataFrame, key: str) -> pl.DataFrame
 
     if not set(new.columns) <= set(old.columns) or new.height == 0:
         return new
-    cols = new.columns
-    mine = (
-        _rounded(new).with_columns(_row_hash_expr([c for c in cols if c != key])).select(key, "h")
-    )
-    theirs = (
-        _rounded(old.select(cols))
-        .with_columns(_row_hash_expr([c for c in cols if c != key]))
-        .select(key, pl.col("h").alias("h_old"))
-    )
+    return new.filter(_differs(_rounded(new), _rounded(old.select(new.columns)), key))
+
+
+def _differs(new: pl.DataFrame, old: pl.DataFrame, key: str) -> np.ndarray:
+    """Per row of ``new``: whether ``old`` (the same columns, keys unique) lacks its ``key``
+    or holds other values in the other columns (both frames rounded by the caller)."""
+    values = pl.struct([c for c in new.columns if c != key]).hash(seed=0)
+    mine = new.select(key, values.alias("h"))
+    theirs = old.select(key, values.alias("h_old"))
     same = mine.join(theirs, on=key, how="left", maintain_order="left")
-    return new.filter((same["h"] != same["h_old"]).fill_null(True))
-
-
-def _row_hash_expr(columns: list[str]) -> pl.Expr:
-    return pl.struct([c for c in columns if c != "user_id"]).hash(seed=0).alias("h")
-
-
-def _row_hash(frame: pl.DataFrame) -> pl.Series:
-    return frame.select(_row_hash_expr(frame.columns))["h"]
+    out: np.ndarray = (same["h"] != same["h_old"]).fill_null(True).to_numpy()
+    return out
 
 
 def _warm_start(prev: np.ndarray, ei: torch.Tensor, ew: torch.Tensor, n: int) -> np.ndarray:

