@@ -29,7 +29,14 @@ with warnings.catch_warnings():  # PyG 2.8 still calls torch.jit.script at impor
 from graphsona.errors import ConfigError
 from graphsona.graph._base import GraphStore
 
-__all__ = ["DEFAULT_KIND_WEIGHTS", "PygGraph", "to_pyg"]
+__all__ = [
+    "DEFAULT_KIND_WEIGHTS",
+    "PygGraph",
+    "edge_list",
+    "graph_from_edges",
+    "to_pyg",
+    "upsert_edges",
+]
 
 # How much one interaction says about affinity, relative to a follow (1.0). Replies and quotes
 # are deliberate engagement; likes are cheap. Unknown kinds get OTHER_KIND_WEIGHT.
@@ -150,6 +157,10 @@ def to_pyg_frames(
         )
     schema = {"s": pl.UInt32, "d": pl.UInt32, "t": pl.Int64, "w": pl.Float64, "ts": pl.Int64}
     edges = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
+    return _graph(edges, ids, relations)
+
+
+def _graph(edges: pl.DataFrame, ids: pl.DataFrame, relations: list[str]) -> PygGraph:
     edges = edges.sort("t", "s", "d")
     edge_index = torch.from_numpy(
         np.stack([edges["s"].to_numpy(), edges["d"].to_numpy()]).astype(np.int64)
@@ -162,3 +173,73 @@ def to_pyg_frames(
         num_nodes=ids.height,
     )
     return PygGraph(data=data, ids=ids, relations=relations)
+
+
+EDGE_LIST_SCHEMA = {
+    "src": pl.String,
+    "dst": pl.String,
+    "relation": pl.String,
+    "w": pl.Float32,
+    "ts": pl.Int64,
+}
+
+
+def edge_list(graph: PygGraph) -> pl.DataFrame:
+    """``graph``'s edges by user id and relation name (``src, dst, relation, w, ts``: weight and
+    time as in the graph): :func:`graph_from_edges` turns them back into the same graph, for
+    the same users or more. An update keeps them beside its state so that it need not read
+    every link back from the store (:mod:`graphsona.jobs.update`)."""
+    d = graph.data
+    ids = graph.ids["user_id"]
+    ei = d.edge_index.numpy()
+    return pl.DataFrame(
+        {
+            "src": ids.gather(ei[0]),
+            "dst": ids.gather(ei[1]),
+            "relation": pl.Series(graph.relations, dtype=pl.String).gather(d.edge_type.numpy()),
+            "w": d.edge_weight.numpy(),
+            "ts": d.edge_time.numpy(),
+        },
+        schema=EDGE_LIST_SCHEMA,
+    )
+
+
+def graph_from_edges(user_ids: pl.Series, edges: pl.DataFrame) -> PygGraph:
+    """The graph of ``user_ids`` and an :func:`edge_list`: the one :func:`to_pyg_frames` builds
+    from the frames the edges came from (``follows`` first, then the interaction kinds in
+    sorted order; edges with an end outside ``user_ids`` left out)."""
+    users = user_ids.rename("user_id").to_frame()
+    ids = users.sort("user_id").with_row_index("index").select("user_id", "index")
+    indexed = _indexed(edges, ids)
+    kinds = sorted(set(indexed["relation"].unique().to_list()) - {"follows"})
+    relations = ["follows", *kinds]
+    rel_ix = pl.DataFrame(
+        {"relation": relations, "t": np.arange(len(relations), dtype=np.int64)},
+        schema={"relation": pl.String, "t": pl.Int64},
+    )
+    out = indexed.join(rel_ix, on="relation").select(
+        pl.col("s").cast(pl.UInt32),
+        pl.col("d").cast(pl.UInt32),
+        "t",
+        pl.col("w").cast(pl.Float64),
+        "ts",
+    )
+    return _graph(out, ids, relations)
+
+
+def upsert_edges(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """Edge lists merged as a store's load merges links (:meth:`GraphStore.load`): a link
+    already there (same ``src, dst, relation``) takes the new weight and keeps its time when
+    the new one is unknown (-1); other new links are added."""
+    key = ["src", "dst", "relation"]
+    new = (
+        new.join(old.select(*key, pl.col("ts").alias("ts_old")), on=key, how="left")
+        .with_columns(
+            pl.when(pl.col("ts") < 0)
+            .then(pl.col("ts_old").fill_null(-1))
+            .otherwise(pl.col("ts"))
+            .alias("ts")
+        )
+        .select(old.columns)
+    )
+    return pl.concat([old.join(new.select(key), on=key, how="anti"), new])

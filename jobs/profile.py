@@ -288,6 +288,7 @@ def run_profile(
         say("read", "reading the graph")
         t = time.perf_counter()
         ctx = graph_context(store, cfg.seed, cfg.ray_options())
+        ctx["data_version"] = version  # the state's graph is this version's (jobs.state)
         read_seconds = time.perf_counter() - t
         cfg = choose_embedder(cfg, ctx["posts"], say)
         stages = profile_stages(

@@ -63,6 +63,7 @@ import polars as pl
 import torch
 from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore, to_pyg
+from graphsona.graph.export import PygGraph
 from graphsona.graph.lock import hold
 from graphsona.jobs.runner import Context, fingerprint
 from graphsona.jobs.settings import ProfileJobConfig
@@ -170,17 +171,29 @@ def run_update(
         state = load_state(cfg.work_dir, held=state)
         cfg = _continue(state, cfg)
         store.check_complete()
+        saved = saved_graph_matches(store, state)
         if not isinstance(delta, Dataset):
             from graphsona.loaders import load_delta
 
             source = source or str(delta)
             opts = delta_options(store, privacy)
-            delta, _ = load_delta(delta, store.read_user_ids(), opts)
-            result = _Update(store, cfg, state, delta, say, light=light).run(source)
+            # the store's users are the state's while the store is at the state's version
+            known = state.users["user_id"] if saved else store.read_user_ids()
+            delta, _ = load_delta(delta, known, opts)
+            result = _Update(store, cfg, state, delta, say, light=light, saved=saved).run(source)
             if opts.privacy is not None and privacy is not None and privacy.reid_table:
                 opts.privacy.write_reid(privacy.reid_table)
             return result
-        return _Update(store, cfg, state, delta, say, light=light).run(source)
+        return _Update(store, cfg, state, delta, say, light=light, saved=saved).run(source)
+
+
+def saved_graph_matches(store: GraphStore, state: JobState) -> bool:
+    """Whether ``state``'s edge list is the store's graph: the store is still at the data
+    version the state's run read or wrote (every :meth:`GraphStore.load` draws a new one).
+    The update then also checks the counts after loading its changes (:meth:`_Update._graph`),
+    which catches links written around graphsona (a Cypher ``CREATE`` by hand)."""
+    version = state.meta.get("graph_version")
+    return bool(state.edges is not None and version and store.data_version() == version)
 
 
 def delta_options(
@@ -235,9 +248,11 @@ class _Update:
         say: Say,
         *,
         light: bool = False,
+        saved: bool = False,
     ) -> None:
         self.store, self.cfg, self.state, self.delta, self.say = store, cfg, state, delta, say
         self.light = light
+        self.saved = saved  # the state's edge list is the store's graph before this update
         self.knn: tuple[np.ndarray, np.ndarray] | None = None
         self.seconds: dict[str, float] = {}
         self._t = time.perf_counter()
@@ -257,7 +272,7 @@ class _Update:
         )
         if d.users.height or d.posts.height or d.follows.height or d.interactions.height:
             self.store.load(d, source=source)
-        self.graph = to_pyg(self.store)
+        self.graph = self._graph()
         self._lap("load")
         self._align()
         self._touched()
@@ -305,6 +320,32 @@ class _Update:
         )
 
     # ------------------------------------------------------------------ steps
+    def _graph(self) -> PygGraph:
+        """The graph after this update's changes: the saved edge list with the changes merged
+        in as the store merged them (:func:`~graphsona.graph.export.upsert_edges`), when the
+        saved list is the store's graph (:func:`saved_graph_matches`) and the store's counts
+        agree; else read from the store (and its edge list kept for the next update)."""
+        from graphsona.graph.export import edge_list, graph_from_edges, to_pyg_frames, upsert_edges
+
+        st, d = self.state, self.delta
+        if self.saved and st.edges is not None:
+            ids = pl.concat([st.users["user_id"], d.users["user_id"]]).unique()
+            mine = edge_list(to_pyg_frames(ids, d.follows, d.interactions))
+            edges = upsert_edges(st.edges, mine)
+            follows = int((edges["relation"] == "follows").sum())
+            counts = self.store.counts()
+            if (
+                counts.get("users") == ids.len()
+                and counts.get("follows") == follows
+                and counts.get("interactions") == edges.height - follows
+            ):
+                self.edges = edges
+                return graph_from_edges(ids, edges)
+            self.say("load", "the store's links differ from the saved graph: reading them all")
+        graph = to_pyg(self.store)
+        self.edges = edge_list(graph)
+        return graph
+
     def _align(self) -> None:
         """The store's users (sorted ids) against the state's rows."""
         ids = self.graph.ids.select("user_id")
@@ -1002,6 +1043,7 @@ class _Update:
             "modularity": self.modularity,
             "last_drift": drift,
             "published_min_group_size": self.cfg.min_group_size,
+            "graph_version": self.store.data_version(),
         }
         return JobState(
             users=users,
@@ -1012,6 +1054,7 @@ class _Update:
             alerts=self.alerts,
             model=st.model,
             meta=meta,
+            edges=self.edges,
         )
 
 

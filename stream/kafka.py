@@ -292,10 +292,21 @@ class KafkaStream:
     def _validate(self, msgs: list[_Message]) -> tuple[Any, list[_Message], int]:
         """The batch as a validated delta; a message failing validation goes to the dead
         letters and the rest are validated again."""
+        from graphsona.jobs.state import is_current
+        from graphsona.jobs.update import saved_graph_matches
         from graphsona.loaders import load_delta
 
         dead = 0
-        known = self.store.read_user_ids().cast(pl.String)
+        held = self._state
+        if (
+            held is not None
+            and self.cfg.work_dir is not None
+            and is_current(self.cfg.work_dir, held)
+            and saved_graph_matches(self.store, held)
+        ):  # the store's users are the held state's: no read of every id per batch
+            known = held.users["user_id"].cast(pl.String)
+        else:
+            known = self.store.read_user_ids().cast(pl.String)
         while True:
             by_table: dict[str, list[_Message]] = {t: [] for t in TABLES}
             for msg in msgs:

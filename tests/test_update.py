@@ -378,3 +378,85 @@ def test_update_rewrites_only_the_communities_that_changed(
     # a held state that is no longer current on disk is not used
     assert load_state(tmp_path / "work", held=first.state) is not first.state
     assert load_state(tmp_path / "work", held=second.state) is second.state
+
+
+def _sorted_edges(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("relation", "src", "dst")
+
+
+def test_update_builds_its_graph_from_the_saved_edges_unless_the_store_changed(
+    store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update merges its changes into the graph saved with the state instead of reading
+    every link back (the store is still at the state's data version); the graph it works on is
+    exactly the store's, re-sent links included. A link written around graphsona makes the
+    counts differ and the next update reads the store again; an erasure takes the people's
+    links out of the saved graph too."""
+    from graphsona.graph.export import edge_list, to_pyg
+    from graphsona.jobs.forget import run_forget
+
+    split = _split(tmp_path)
+    cfg = _cfg(tmp_path)
+    store.load(load_dataset(tmp_path / "base")[0])
+    run_profile(store, cfg)
+    full = load_state(tmp_path / "work")
+    assert full.edges is not None
+    assert _sorted_edges(full.edges).equals(_sorted_edges(edge_list(to_pyg(store))))
+
+    reads: list[str] = []
+    for name in ("read_follows", "read_interactions"):
+        original = getattr(store, name)
+
+        def counted(*a: Any, _name: str = name, _f: Any = original, **k: Any) -> Any:
+            reads.append(_name)
+            return _f(*a, **k)
+
+        monkeypatch.setattr(store, name, counted)
+    first = run_update(store, tmp_path / "delta", cfg)
+    assert reads == []  # the graph came from the saved edges and the delta
+    assert first.state is not None and first.state.edges is not None
+    monkeypatch.undo()
+    assert _sorted_edges(first.state.edges).equals(_sorted_edges(edge_list(to_pyg(store))))
+
+    # re-sent links with a new weight and an unknown time: merged as the store merges them
+    inter = (
+        split["net"]
+        .interactions.head(3)
+        .with_columns(
+            (pl.col("weight") * 3).alias("weight"),
+            pl.lit(None).cast(pl.Datetime("us")).alias("created_at"),
+        )
+    )
+    delta, _ = load_delta(
+        {"interactions": inter, "follows": split["net"].follows.head(2)}, store.read_user_ids()
+    )
+    second = run_update(store, delta, cfg, light=True, state=first.state)
+    assert second.state is not None and second.state.edges is not None
+    assert _sorted_edges(second.state.edges).equals(_sorted_edges(edge_list(to_pyg(store))))
+
+    # a follow created by hand: the counts no longer agree and the store is read again
+    a, b = split["net"].users["user_id"][0], split["net"].users["user_id"][1]
+    exists = store.run(
+        "MATCH (x:User {user_id: $a})-[f:FOLLOWS]->(y:User {user_id: $b}) RETURN count(f) AS n",
+        {"a": b, "b": a},
+    )["n"][0]
+    if not exists:
+        store.run(
+            "MATCH (x:User {user_id: $a}), (y:User {user_id: $b}) CREATE (x)-[:FOLLOWS]->(y)",
+            {"a": b, "b": a},
+        )
+    said: list[str] = []
+    post = split["net"].posts.head(1).with_columns(pl.lit("hand-1").alias("post_id"))
+    delta, _ = load_delta({"posts": post}, store.read_user_ids())
+    third = run_update(store, delta, cfg, light=True, progress=lambda s, m: said.append(m))
+    assert third.state is not None and third.state.edges is not None
+    assert _sorted_edges(third.state.edges).equals(_sorted_edges(edge_list(to_pyg(store))))
+    if not exists:
+        assert any("reading them all" in m for m in said)
+
+    # erasure: the person's links leave the saved graph with them
+    gone = split["net"].users["user_id"][2]
+    run_forget(store, [gone], work_dir=cfg.work_dir, cache=cfg.cache)
+    after = load_state(tmp_path / "work")
+    assert after.edges is not None
+    assert not after.edges.filter((pl.col("src") == gone) | (pl.col("dst") == gone)).height
