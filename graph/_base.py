@@ -772,6 +772,12 @@ class GraphStore(ABC):
     def counts(self) -> dict[str, int]:
         """Numbers of users, posts, follows, interactions and communities in the store."""
 
+    def link_counts(self) -> dict[str, int]:
+        """``users``, ``follows`` and ``interactions`` of :meth:`counts`, as cheaply as the
+        store can (an update checks them after every upsert)."""
+        c = self.counts()
+        return {k: c.get(k, 0) for k in ("users", "follows", "interactions")}
+
     @abstractmethod
     def run(
         self, query: str, parameters: dict[str, Any] | None = None, *, read_only: bool = False

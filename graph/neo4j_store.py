@@ -376,6 +376,22 @@ class Neo4jStore(GraphStore):
         row = self.run(self._q("counts")).row(0, named=True)
         return {k: int(v) for k, v in row.items()}
 
+    def link_counts(self) -> dict[str, int]:
+        """From Neo4j's count store (constant time; :meth:`counts` checks both ends' labels and
+        scans every link: 0.4 s at 20k users). Exact for graphsona's own schema, where these
+        relationships only join users; a mapped graph may count other links too."""
+        if not self.mapping.is_native:
+            return super().link_counts()
+        n = self._names()
+        out = {}
+        for key, query in (
+            ("users", f"MATCH (u:`{n['user_label']}`) RETURN count(u) AS n"),
+            ("follows", f"MATCH ()-[r:`{n['follows']}`]->() RETURN count(r) AS n"),
+            ("interactions", f"MATCH ()-[r:`{n['interacts']}`]->() RETURN count(r) AS n"),
+        ):
+            out[key] = int(self.run(query)["n"][0])
+        return out
+
     def clear(self) -> None:
         self._trace("clear", {})
         with self.driver.session(database=self.database) as s:

@@ -333,7 +333,7 @@ class _Update:
             mine = edge_list(to_pyg_frames(ids, d.follows, d.interactions))
             edges = upsert_edges(st.edges, mine)
             follows = int((edges["relation"] == "follows").sum())
-            counts = self.store.counts()
+            counts = self.store.link_counts()
             if (
                 counts.get("users") == ids.len()
                 and counts.get("follows") == follows

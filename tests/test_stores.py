@@ -386,3 +386,20 @@ def test_topics_alerts_and_post_properties_are_replaced_idempotently(
     got = store.run(q)
     assert got["post_id"].to_list() == posts[:3]
     assert got["s"].to_list() == [0.5, -0.25, 0.0] and got["t"].to_list() == [0, 1, -1]
+
+
+def test_counts_and_link_counts_agree_with_the_loaded_data(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
+    """``counts`` (every part of the graph) and ``link_counts`` (what an update checks after its
+    upsert; Neo4j answers it from its count store) give the loaded rows."""
+    store.load(small_dataset)
+    expected = {
+        "users": small_dataset.users.height,
+        "follows": small_dataset.follows.height,
+        "interactions": small_dataset.interactions.height,
+    }
+    counts = store.counts()
+    assert {k: counts[k] for k in expected} == expected
+    assert counts["posts"] == small_dataset.posts.height and counts["communities"] == 0
+    assert store.link_counts() == expected
