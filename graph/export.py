@@ -34,6 +34,7 @@ __all__ = [
     "PygGraph",
     "edge_list",
     "graph_from_edges",
+    "kind_weights_in_use",
     "to_pyg",
     "upsert_edges",
 ]
@@ -175,6 +176,12 @@ def _graph(edges: pl.DataFrame, ids: pl.DataFrame, relations: list[str]) -> PygG
     return PygGraph(data=data, ids=ids, relations=relations)
 
 
+def kind_weights_in_use() -> dict[str, float]:
+    """The interaction kind weights :func:`to_pyg` applies by default (``"*"``: any other
+    kind), recorded beside a saved edge list whose weights include them."""
+    return {**DEFAULT_KIND_WEIGHTS, "*": OTHER_KIND_WEIGHT}
+
+
 EDGE_LIST_SCHEMA = {
     "src": pl.String,
     "dst": pl.String,
@@ -230,12 +237,13 @@ def graph_from_edges(user_ids: pl.Series, edges: pl.DataFrame) -> PygGraph:
 def upsert_edges(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     """Edge lists merged as a store's load merges links (:meth:`GraphStore.load`): a link
     already there (same ``src, dst, relation``) takes the new weight and keeps its time when
-    the new one is unknown (-1); other new links are added."""
+    the new one is unknown (-1, as :func:`to_pyg_frames` writes a null time); other new links
+    are added."""
     key = ["src", "dst", "relation"]
     new = (
         new.join(old.select(*key, pl.col("ts").alias("ts_old")), on=key, how="left")
         .with_columns(
-            pl.when(pl.col("ts") < 0)
+            pl.when(pl.col("ts") == -1)
             .then(pl.col("ts_old").fill_null(-1))
             .otherwise(pl.col("ts"))
             .alias("ts")

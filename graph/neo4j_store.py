@@ -389,7 +389,7 @@ class Neo4jStore(GraphStore):
             ("follows", f"MATCH ()-[r:`{n['follows']}`]->() RETURN count(r) AS n"),
             ("interactions", f"MATCH ()-[r:`{n['interacts']}`]->() RETURN count(r) AS n"),
         ):
-            out[key] = int(self.run(query)["n"][0])
+            out[key] = int(self.run(query, read_only=True)["n"][0])
         return out
 
     def clear(self) -> None:

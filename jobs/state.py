@@ -179,7 +179,7 @@ def settings_of(cfg: ProfileJobConfig) -> dict[str, Any]:
 def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
     """The state of a finished full run, from its context."""
     from graphsona.gnn.baselines import fastrp_basis
-    from graphsona.graph.export import edge_list
+    from graphsona.graph.export import edge_list, kind_weights_in_use
     from graphsona.jobs.stages import FASTRP_INPUT_DIM, _with_post_ids, node_features
 
     ids = ctx["ids"]["user_id"]
@@ -253,8 +253,10 @@ def full_run_state(cfg: ProfileJobConfig, ctx: Context) -> JobState:
         "settings": settings_of(cfg),
         # the k the write-back published community rows with: an update compares against them
         "published_min_group_size": cfg.min_group_size,
-        # the store's data version the run read (the graph in edges.parquet is that one)
+        # the store's data version the run read (the graph in edges.parquet is that one) and
+        # the kind weights baked into its edges
         "graph_version": ctx.get("data_version") or "",
+        "graph_kind_weights": kind_weights_in_use(),
     }
     return JobState(
         users=users,
@@ -308,7 +310,7 @@ def erase_from_state(work_dir: Path, user_ids: list[str], post_ids: list[str]) -
         frames[name], _ = frame_without(getattr(st, name), ids)
     edges = st.edges
     if edges is not None:  # their links go with them (the store loses the same ones)
-        edges, _ = frame_without(edges, list(user_ids))
+        edges = edges.filter(~pl.col("src").is_in(list(gone)) & ~pl.col("dst").is_in(list(gone)))
     users = st.users.filter(pl.Series(keep))
     if removed and "knn" in users.columns and users.height > 1:
         from graphsona.gnn.communities import knn_rows

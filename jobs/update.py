@@ -192,8 +192,18 @@ def saved_graph_matches(store: GraphStore, state: JobState) -> bool:
     version the state's run read or wrote (every :meth:`GraphStore.load` draws a new one).
     The update then also checks the counts after loading its changes (:meth:`_Update._graph`),
     which catches links written around graphsona (a Cypher ``CREATE`` by hand)."""
+    from graphsona.graph.export import kind_weights_in_use
+
     version = state.meta.get("graph_version")
-    return bool(state.edges is not None and version and store.data_version() == version)
+    return bool(
+        state.edges is not None
+        and version
+        and store.data_version() == version
+        # the weights baked into the saved edges are today's
+        and state.meta.get("graph_kind_weights") == kind_weights_in_use()
+        # an erasure changes no data version: the users must still be the state's
+        and store.link_counts()["users"] == state.users.height
+    )
 
 
 def delta_options(
@@ -272,6 +282,7 @@ class _Update:
         )
         if d.users.height or d.posts.height or d.follows.height or d.interactions.height:
             self.store.load(d, source=source)
+        self.loaded_version = self.store.data_version()  # the version this graph is
         self.graph = self._graph()
         self._lap("load")
         self._align()
@@ -1043,8 +1054,11 @@ class _Update:
             "modularity": self.modularity,
             "last_drift": drift,
             "published_min_group_size": self.cfg.min_group_size,
-            "graph_version": self.store.data_version(),
+            "graph_version": self.loaded_version,
         }
+        # a load by someone else since this update's own (another machine on the same Neo4j):
+        # the edges would miss its links, so the next update reads the store
+        edges = self.edges if self.store.data_version() == self.loaded_version else None
         return JobState(
             users=users,
             results=results,
@@ -1054,7 +1068,7 @@ class _Update:
             alerts=self.alerts,
             model=st.model,
             meta=meta,
-            edges=self.edges,
+            edges=edges,
         )
 
 

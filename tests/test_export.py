@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 import torch
 from graphsona.graph import EmbeddedStore, GraphStore, to_pyg
@@ -73,3 +75,53 @@ def test_follow_times_are_exported_on_request(store: GraphStore, small_dataset: 
     assert (plain.data.edge_time[follows] == -1).all()
     assert (timed.data.edge_time[follows] > 1_700_000_000).all()  # 2025 times, in seconds
     assert torch.equal(plain.data.edge_index, timed.data.edge_index)
+
+
+def test_edge_list_round_trip_and_upsert_match_a_graph_built_from_all_the_frames() -> None:
+    """A saved edge list plus a delta with new users, a new interaction kind, a re-sent link
+    with a new weight and an unknown time gives the graph built from the merged frames."""
+    from graphsona.graph.export import edge_list, graph_from_edges, to_pyg_frames, upsert_edges
+
+    t0, t1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    ids = pl.Series(["a", "b", "c"])
+    follows = pl.DataFrame({"src": ["a", "b"], "dst": ["b", "c"]})
+    inter = pl.DataFrame(
+        {"src": ["a"], "dst": ["c"], "kind": ["like"], "weight": [2.0], "created_at": [t0]}
+    )
+    base = to_pyg_frames(ids, follows, inter)
+    saved = edge_list(base)
+    again = graph_from_edges(ids, saved)
+    for k in ("edge_index", "edge_weight", "edge_type", "edge_time"):
+        assert torch.equal(getattr(again.data, k), getattr(base.data, k))
+    assert again.relations == base.relations
+
+    all_ids = pl.Series(["a", "b", "c", "0new"])  # a new user sorting first shifts every row
+    d_follows = pl.DataFrame({"src": ["0new", "a"], "dst": ["a", "b"]})  # a->b re-sent
+    d_inter = pl.DataFrame(
+        {
+            "src": ["a", "0new"],
+            "dst": ["c", "b"],
+            "kind": ["like", "reply"],  # like re-sent with a new weight and no time
+            "weight": [5.0, 1.0],
+            "created_at": [None, t1],
+        },
+        schema={**inter.schema},
+    )
+    merged = graph_from_edges(
+        all_ids, upsert_edges(saved, edge_list(to_pyg_frames(all_ids, d_follows, d_inter)))
+    )
+    # what the store holds after the upsert: the like keeps its time and takes the new weight
+    store_follows = pl.DataFrame({"src": ["a", "b", "0new"], "dst": ["b", "c", "a"]})
+    store_inter = pl.DataFrame(
+        {
+            "src": ["a", "0new"],
+            "dst": ["c", "b"],
+            "kind": ["like", "reply"],
+            "weight": [5.0, 1.0],
+            "created_at": [t0, t1],
+        }
+    )
+    expected = to_pyg_frames(all_ids, store_follows, store_inter)
+    assert merged.relations == expected.relations == ["follows", "like", "reply"]
+    for k in ("edge_index", "edge_weight", "edge_type", "edge_time"):
+        assert torch.equal(getattr(merged.data, k), getattr(expected.data, k))
