@@ -209,3 +209,42 @@ def test_killed_consumer_restarts_with_nothing_lost_or_doubled(
     assert after["follows"] == before["follows"] + delta["follows"].unique(["src", "dst"]).height
     new = users.filter(pl.col("user_id").is_in(delta["users"]["user_id"].implode()))
     assert new["profile"].null_count() == 0 and new["community_id"].null_count() == 0
+
+
+def test_a_batch_after_a_long_update_takes_what_came_meanwhile_at_once(
+    kafka: KafkaTestServer, tmp_path: Path
+) -> None:
+    """The batch window is a processing-time trigger: messages that waited through an update
+    longer than ``batch_seconds`` are taken without a further window; otherwise a batch
+    gathers for ``batch_seconds`` after its first message."""
+    import time
+
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    post = lambda i: {"post_id": f"p{i}", "user_id": "u1", "text": "hello"}  # noqa: E731
+    _produce(kafka.bootstrap, prefix, {"posts": [post(i) for i in range(25)]})
+    with open_store(str(tmp_path / "g.lbdb"), create=True) as store:
+        stream = KafkaStream(
+            store,
+            _cfg(tmp_path),
+            kafka.bootstrap,
+            topics=StreamTopics(prefix=prefix),
+            group=prefix,
+            batch_messages=20,
+            batch_seconds=5,
+        )
+        try:
+            stream._await_assignment()
+            first = stream.poll_batch(wait=30)
+            assert len(first) == 20  # a full batch closes at once
+            time.sleep(5.5)  # an update longer than the window
+            t = time.monotonic()
+            second = stream.poll_batch(wait=30)
+            took_second = time.monotonic() - t
+            _produce(kafka.bootstrap, prefix, {"posts": [post(i) for i in range(25, 28)]})
+            t = time.monotonic()
+            third = stream.poll_batch(wait=30)  # the last batch closed just now
+            took_third = time.monotonic() - t
+        finally:
+            stream.close()
+    assert len(second) == 5 and took_second < 2.5
+    assert len(third) == 3 and took_third >= 4.5
