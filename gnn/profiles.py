@@ -287,6 +287,18 @@ class ProfileModel:
             )
         return self.finish(enc, self._infer(enc, x, adj, sampler))
 
+    def messages(
+        self, n: int, edge_index: torch.Tensor, edge_weight: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The message edges of a whole graph (both directions, repeated pairs merged with
+        summed weight, a self-loop for each isolated user), as :meth:`embed_around` passes
+        messages. (A fit's own profiles pass them over its training edges only: the job's
+        stored profiles leave out the validation edges and the ranker's held-out follows,
+        which an update's inference over the whole graph then takes in.)"""
+        w = self.edge_weights(edge_index, edge_weight).float()
+        msg, msg_w = to_undirected(edge_index, w, num_nodes=n, reduce="add")
+        return self_loops_for_isolated(msg, msg_w, n)
+
     def edge_weights(
         self, edge_index: torch.Tensor, edge_weight: torch.Tensor | None
     ) -> torch.Tensor:
@@ -563,26 +575,21 @@ class ProfileModel:
         edge_index: torch.Tensor,
         edge_weight: torch.Tensor | None,
         seeds: torch.Tensor,
+        also: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(nodes, profiles, target biases)`` of every node within ``layers`` hops of
-        ``seeds``: the nodes whose profile can change when the seeds' inputs or links change
-        (inductive: any graph with the training feature layout). Exact: a node's profile
-        depends only on its ``layers``-hop neighbourhood, and the encoder runs on the whole
-        graph when that neighbourhood is most of it (a 1% update at 100k users reaches
-        everyone in two hops), else on the neighbourhood alone. Messages flow both ways along
-        ``edge_index``, as in training."""
+        ``seeds``, and of the nodes in ``also`` themselves: the nodes whose profile can change
+        when the seeds' inputs or links change (inductive: any graph with the training feature
+        layout). Exact: a node's profile depends only on its ``layers``-hop neighbourhood, and
+        the encoder runs on the whole graph when that neighbourhood is most of it (a 1% update
+        at 100k users reaches everyone in two hops), else on the neighbourhood alone. Messages
+        flow both ways along every edge of ``edge_index`` (:meth:`messages`)."""
         if self._encoder is None:
             raise ConfigError("call fit() or restore() before embed_around()")
         n = x.shape[0]
-        if len(seeds) == 0:
+        if len(seeds) == 0 and (also is None or len(also) == 0):
             return torch.zeros(0, dtype=torch.long), torch.zeros(0, self.dim), torch.zeros(0)
-        w = (
-            edge_weight.float()
-            if edge_weight is not None and self.weighted
-            else torch.ones(edge_index.shape[1])
-        )
-        msg, msg_w = to_undirected(edge_index, w, num_nodes=n, reduce="add")
-        msg, msg_w = self_loops_for_isolated(msg, msg_w, n)
+        msg, msg_w = self.messages(n, edge_index, edge_weight)
         adj = csr_adjacency(msg, normalise(msg, msg_w, n), n, n)
 
         def grow(mask: torch.Tensor) -> torch.Tensor:
@@ -594,6 +601,8 @@ class ProfileModel:
         start = torch.zeros(n, dtype=torch.bool)
         start[seeds] = True
         reach = grow(start)
+        if also is not None:
+            reach[also] = True
         inputs = grow(reach)
         nodes = torch.nonzero(reach).ravel()
         self._encoder.eval()

@@ -27,6 +27,9 @@ store first. Then only what the delta touches is recomputed:
   the kept prediction for everyone else;
 * **posts**: new posts get language, sentiment and the nearest fitted topic (topics are refitted
   by the full run); alerts are recomputed over all posts (cheap);
+* **light updates** (a stream's micro-batches between its full updates): no Leiden and no
+  alerts, and the neighbours' profile refresh and the untouched users' influence scores wait
+  for the next full update (:func:`run_update`);
 * **write-back**: result rows of users whose results changed (``result_run_id`` records the run
   that produced each row), the whole-graph influence scores where they moved, memberships that
   changed, the new posts' properties and topic links, the alerts. The updated state is saved last.
@@ -150,7 +153,10 @@ def run_update(
 
     ``light`` (what a stream's micro-batches use between full updates): no Leiden (earlier
     users keep their community, a new user joins the community it is most linked to, or one of
-    its own) and no alert detection (the last alerts stand); everything else as above.
+    its own) and no alert detection (the last alerts stand); profiles and influence scores are
+    written for the touched users only: their untouched neighbours whose profile moved are
+    marked (``profile_pending`` in the state) and refreshed, with everyone's moved influence
+    scores, by the next update that is not light. Everything else as above.
 
     The changes are read with the store's own privacy policy (:func:`delta_options`): a
     pseudonymised store gets pseudonyms again, with the key found through ``privacy`` (its
@@ -465,6 +471,7 @@ class _Update:
         if new_ids:
             signs[self.is_new] = fastrp_rows(new_ids, FASTRP_INPUT_DIM)
         self.basis = signs
+        deg = np.bincount(self.ei.reshape(-1).numpy(), minlength=n)
         if len(t_idx):
             raw = structural_raw(self.ei, n, self.n_posts).numpy()
             s_mean, s_std = np.array(scale["struct_mean"]), np.array(scale["struct_std"])
@@ -472,7 +479,6 @@ class _Update:
             fr = fastrp(self.ei, n, basis=signs, rows=t_idx)
             f_mean, f_std = np.array(scale["fastrp_mean"]), np.array(scale["fastrp_std"])
             fr = (fr - f_mean) / f_std
-            deg = np.bincount(self.ei.reshape(-1).numpy(), minlength=n)
             fr[deg[t_idx] == 0] = 0.0
             a = text_dim
             self.x[t_idx, a : a + 3] = struct
@@ -483,12 +489,22 @@ class _Update:
         bias = np.zeros(n, dtype=np.float32)
         bias[have] = st.users["bias"].to_numpy()[self.old_row[have]]
         refreshed = np.zeros(n, dtype=bool)
-        if len(t_idx):
+        # neighbours whose refresh a light update deferred (see below): an update that is not
+        # light infers them again (themselves only: their neighbours' inputs did not change)
+        pending = np.zeros(n, dtype=bool)
+        if "profile_pending" in st.users.columns:
+            pending[have] = st.users["profile_pending"].to_numpy()[self.old_row[have]]
+        also = None if self.light else np.flatnonzero(pending)
+        if len(t_idx) or (also is not None and len(also)):
             model = ProfileModel.restore(st.model)  # type: ignore[arg-type]
             # only users within the encoder's reach of the touched ones can change
             self.say("profiles", f"inferring the profiles around {len(t_idx):,} touched users")
             reach_t, zr, br = model.embed_around(
-                torch.from_numpy(self.x), self.ei, self.ew, torch.from_numpy(t_idx)
+                torch.from_numpy(self.x),
+                self.ei,
+                self.ew,
+                torch.from_numpy(t_idx),
+                None if also is None else torch.from_numpy(also),
             )
             reach, zr_np, br_np = reach_t.numpy(), zr.numpy(), br.numpy()
             # a profile that moved by less than the tolerance (cosine to the stored one above
@@ -499,7 +515,17 @@ class _Update:
             # profile) always move. The comparison is with the stored profile, so small moves
             # over several updates add up until one is written.
             moved = (zr_np * z[reach]).sum(1) < 1.0 - PROFILE_TOLERANCE
+            if self.light:
+                # a light update (a stream's micro-batch) refreshes the touched users only;
+                # their untouched neighbours that moved are marked and refreshed by the next
+                # full update (writing them was a third of a micro-batch's write-back)
+                later = moved & ~self.touched[reach]
+                pending[reach[later]] = True
+                moved &= self.touched[reach]
+            else:
+                pending[:] = False  # every pending user was inferred: written if it moved
             take = reach[moved]
+            pending[take] = False
             z[take], bias[take] = zr_np[moved], br_np[moved]
             refreshed[take] = True
             lone = refreshed & (deg == 0) & (self.x[:, -1] > 0)
@@ -512,7 +538,7 @@ class _Update:
                     seed=self.cfg.seed,
                 )
                 z[lone] = zt.numpy()[lone]
-        self.z, self.bias, self.refreshed = z, bias, refreshed
+        self.z, self.bias, self.refreshed, self.pending = z, bias, refreshed, pending
 
     def _centred(self) -> torch.Tensor:
         zc = torch.from_numpy(self.z - self.z.mean(0, keepdims=True))
@@ -843,18 +869,29 @@ class _Update:
         )
         self.say("write_back", f"writing {rows.height:,} changed users")
         store.write_user_properties(rows)
-        # whole-graph scores: written where they moved
+        # whole-graph scores: written where they moved; a light update writes only the
+        # touched users' (new users among them), the rest wait for the next full update, as
+        # their profiles do: PageRank moves nearly everyone a little with each micro-batch
+        scores = ["influence", "influence_rank", "pagerank"]
         infl = pl.concat([self.ids.to_frame(), self.influence], how="horizontal")
-        old = self.state.results.select("user_id", "influence", "influence_rank", "pagerank")
+        old = self.state.results.select("user_id", *scores)
         joined = infl.join(old, on="user_id", how="left", suffix="_old", maintain_order="left")
-        moved = joined.filter(
+        write = (
             pl.col("influence_old").is_null()
             | (pl.col("influence_rank") != pl.col("influence_rank_old"))
             | ((pl.col("influence") - pl.col("influence_old")).abs() > 1e-9)
             | ((pl.col("pagerank") - pl.col("pagerank_old")).abs() > 1e-12)
-        ).select("user_id", "influence", "influence_rank", "pagerank")
+        )
+        if self.light:
+            write = write & pl.Series(self.touched)
+        joined = joined.with_columns(write.alias("write"))
+        moved = joined.filter("write").select("user_id", *scores)
         if moved.height:
             store.write_user_properties(moved)
+        # what the store holds now, kept in the state's results for the next comparison
+        self.stored_influence = joined.select(
+            pl.when("write").then(pl.col(c)).otherwise(pl.col(f"{c}_old")).alias(c) for c in scores
+        )
         self.written = rows.height
         # a membership link changes only for new users and users who moved (rewriting the
         # links of every user whose profile was refreshed took 4 s of the 100k update), and a
@@ -1014,6 +1051,7 @@ class _Update:
                 "pagerank": self.influence["pagerank"].to_numpy(),
                 "engagement": self.engagement,
                 "n_posts": self.n_posts,
+                "profile_pending": self.pending,
             }
         )
         old_run = self.rows["run_id"].to_numpy() if "run_id" in self.rows.columns else None
@@ -1040,7 +1078,7 @@ class _Update:
                 ).drop("nb")
             if "bio" in bio.columns:
                 users = users.with_columns(bio["bio"])
-        results = pl.concat([self.results, self.influence], how="horizontal").with_columns(
+        results = pl.concat([self.results, self.stored_influence], how="horizontal").with_columns(
             pl.lit(st.meta["full_run_id"]).alias("profile_run_id"),
             pl.Series("result_run_id", run.astype(str)),
         )

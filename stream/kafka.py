@@ -25,9 +25,10 @@ user, a bad time) go to the dead-letter topic (default ``graphsona.dead-letter``
 object with the reason, the source topic, partition and offset and the original value, and the
 stream goes on; they are committed with their batch.
 
-**Full and light updates.** A micro-batch is a light update (profiles, sentiment, topics,
-influence; new users join the community they are most linked to) except every ``full_every``
-seconds (default 600), when it is a full update (warm-started Leiden, alerts).
+**Full and light updates.** A micro-batch is a light update (profiles and influence of the
+touched users, sentiment, topics; new users join the community they are most linked to) except
+every ``full_every`` seconds (default 600), when it is a full update (warm-started Leiden,
+alerts, the profiles of the touched users' neighbours and everyone's influence scores).
 
 **Alerts.** With ``alerts_topic``, every alert an update raises that the previous state did not
 hold is published there as JSON (key: the alert id).

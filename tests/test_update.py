@@ -299,6 +299,59 @@ def test_light_update_keeps_communities_and_alerts(tmp_path: Path) -> None:
     assert any(c in old_ids for c in linked["community_id"].to_list())
 
 
+def test_a_light_update_leaves_neighbours_and_influence_to_the_next_full_one(
+    tmp_path: Path,
+) -> None:
+    """A light update (a stream's micro-batch) writes the touched users' profiles and influence
+    only; the neighbours whose profile moved are marked and refreshed, and the influence scores
+    caught up, by the next full update, which then gives the profiles a full update of the same
+    changes gives."""
+    split = _split(tmp_path)
+    cfg = _cfg(tmp_path)
+    with open_store(str(tmp_path / "g.lbdb"), create=True) as store:
+        store.load(load_dataset(tmp_path / "base")[0])
+        run_profile(store, cfg)
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    for f in tmp_path.iterdir():
+        if f.name.startswith("g.lbdb") or f.name == "vectors.sqlite":
+            shutil.copy(f, twin / f.name)
+    shutil.copytree(tmp_path / "work", twin / "work")
+    with open_store(str(tmp_path / "g.lbdb")) as store:  # the full update, for reference
+        full = run_update(store, tmp_path / "delta", cfg)
+        want = _users(store)
+    assert full.state is not None
+    twin_cfg = _cfg(twin)
+    with open_store(str(twin / "g.lbdb")) as store:
+        before = _users(store)
+        light = run_update(store, tmp_path / "delta", twin_cfg, light=True)
+        mid = _users(store)
+        assert light.state is not None
+        pending = light.state.users.filter("profile_pending")["user_id"]
+        assert pending.len() > 0, "the delta must move some untouched neighbour"
+        # pending users keep their stored profile and influence until the full update
+        kept = before.join(mid, on="user_id", suffix="_mid").filter(
+            pl.col("user_id").is_in(pending.implode())
+        )
+        assert kept["profile"].to_list() == kept["profile_mid"].to_list()
+        assert kept["influence"].to_list() == kept["influence_mid"].to_list()
+        # the state's results are what the store holds
+        held = light.state.results.select("user_id", "influence").sort("user_id")
+        assert held.equals(mid.select("user_id", "influence"))
+        empty = split["net"].posts.head(0)
+        delta, _ = load_delta({"posts": empty}, store.read_user_ids())
+        after = run_update(store, delta, twin_cfg, state=light.state)
+        got = _users(store)
+    assert after.state is not None
+    assert not after.state.users["profile_pending"].any()
+    zw = np.array(want["profile"].to_list(), dtype=np.float32)
+    zg = np.array(got["profile"].to_list(), dtype=np.float32)
+    assert np.allclose(zw, zg, atol=1e-5)
+    # every influence score caught up with the computed one
+    computed = after.state.users.select("user_id", "pagerank").sort("user_id")
+    assert np.allclose(got["pagerank"].to_numpy(), computed["pagerank"].to_numpy(), atol=1e-12)
+
+
 def test_stream_watch_and_update_from_the_command_line(tmp_path: Path) -> None:
     _split(tmp_path)
     store = tmp_path / "one" / "graph.lbdb"
