@@ -287,14 +287,34 @@ class ProfileModel:
             )
         return self.finish(enc, self._infer(enc, x, adj, sampler))
 
+    @torch.no_grad()
+    def infer(
+        self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(profiles, target biases)`` of every node of a graph with the training feature
+        layout, messages passed over all its edges (:meth:`messages`): in one pass when the
+        graph fits, else layer by layer over chunks of receivers (exact either way).
+
+        :meth:`fit` keeps the profiles of its training messages (the validation edges left
+        out); the job serves profiles inferred with this over its whole graph, as an update
+        infers them (:meth:`embed_around`)."""
+        if self._encoder is None:
+            raise ConfigError("call fit() or restore() before infer()")
+        n = x.shape[0]
+        msg, msg_w = (t.to(self.device) for t in self.messages(n, edge_index, edge_weight))
+        if self._use_minibatch(n, msg.shape[1], x.shape[1]):
+            sampler, adj = NeighbourSampler(msg, msg_w, n), None
+        else:
+            sampler, adj = None, csr_adjacency(msg, normalise(msg, msg_w, n), n, n)
+        out = self._infer(self._encoder, x.to(self.device), adj, sampler)
+        return F.normalize(out[:, : self.dim], dim=-1).cpu(), self._target_bias(out).cpu()
+
     def messages(
         self, n: int, edge_index: torch.Tensor, edge_weight: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The message edges of a whole graph (both directions, repeated pairs merged with
         summed weight, a self-loop for each isolated user), as :meth:`embed_around` passes
-        messages. (A fit's own profiles pass them over its training edges only: the job's
-        stored profiles leave out the validation edges and the ranker's held-out follows,
-        which an update's inference over the whole graph then takes in.)"""
+        messages and :meth:`infer` does."""
         w = self.edge_weights(edge_index, edge_weight).float()
         msg, msg_w = to_undirected(edge_index, w, num_nodes=n, reduce="add")
         return self_loops_for_isolated(msg, msg_w, n)

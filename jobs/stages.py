@@ -15,10 +15,13 @@ Context keys the stages read and write:
 * :class:`TopicsStage` -> ``topics`` (one row per topic), ``post_topics`` (per post: topic id,
   similarity), ``topics_report``;
 * :func:`hold_out_for_ranker` (called when the context is made) -> ``rank_edge_index``,
-  ``rank_follows`` (the graph recommendations are served on), ``train_edge_index``,
-  ``train_edge_weight``, ``train_follows`` (the same without the ranker's held-out follows),
+  ``rank_edge_weight``, ``rank_follows`` (the graph recommendations are served on),
+  ``train_edge_index``, ``train_edge_weight``, ``train_follows`` (the same without the
+  ranker's held-out follows),
   ``ranker_held``;
-* :class:`TrainStage` -> ``<out>profiles``, ``<out>bias``, ``<out>train_info``;
+* :class:`TrainStage` -> ``<out>profiles``, ``<out>bias`` (inferred over the served graph),
+  ``<out>fit_profiles``, ``<out>fit_bias`` (the training graph's, for the ranker),
+  ``<out>train_info``;
 * :class:`RankerStage` -> ``ranker`` (a :class:`~graphsona.gnn.ranker.LinkRanker` or None),
   ``ranker_info``;
 * :class:`CommunitiesStage` -> ``membership``, ``modularity``, ``leiden_membership``,
@@ -566,6 +569,7 @@ def hold_out_for_ranker(
         else torch.zeros_like(edge_type, dtype=torch.bool)
     )
     ctx["rank_edge_index"], ctx["rank_follows"] = edge_index, edge_index[:, follow]
+    ctx["rank_edge_weight"] = edge_weight
     if int(follow.sum()) < MIN_RANKER_FOLLOWS:
         held, keep = edge_index[:, :0], torch.ones(edge_index.shape[1], dtype=torch.bool)
     else:
@@ -636,11 +640,12 @@ def isolated_text_profiles(
 
 
 class TrainStage(Stage):
-    """The GNN profile model trained by link prediction on ``train_edge_*`` (the job: all
-    edges; evaluation: the edges left after the hold-out)."""
+    """The GNN profile model trained by link prediction on ``train_edge_*`` (the served graph
+    without the ranker's held-out follows), its profiles inferred over ``rank_edge_*`` (the
+    graph served: the job's whole graph; evaluation's, the edges left after its hold-out)."""
 
     name = "train"
-    files = ("profiles.npy", "follow_bias.npy", "encoder.pt")
+    files = ("profiles.npy", "follow_bias.npy", "fit_profiles.npy", "fit_bias.npy", "encoder.pt")
 
     def __init__(
         self,
@@ -679,6 +684,8 @@ class TrainStage(Stage):
             x,
             ctx["train_edge_index"],
             ctx["train_edge_weight"],
+            ctx["rank_edge_index"],
+            ctx["rank_edge_weight"],
         )
 
     def run(self, ctx: Context, say: Progress) -> Context:
@@ -694,9 +701,21 @@ class TrainStage(Stage):
         # Stored profiles are the decoder's unit vectors: cosine similarity between two stored
         # profiles *is* the trained link decoder's score (up to its temperature), so the vector
         # index, similar-user search and who-to-follow all rank by what training optimised.
-        z = model.get_embedding()
+        # Two sets: the training graph's (the fit's own: what the ranker learns from, since its
+        # held-out follows must stay unseen) and the served graph's, inferred by the trained
+        # encoder over every link of ``rank_edge_*`` (the job: the whole graph), which everything
+        # else uses. Serving the training graph's left out a user's validation edges and held-out
+        # follows (a user whose one follow was held out got a profile from its text alone), and
+        # an update, which infers over the whole graph, then moved 234 of 596 users' profiles
+        # (some to cosine 0) on the same graph.
+        fit_z, fit_b = model.get_embedding(), model.get_target_bias()
+        sei, sew = ctx["rank_edge_index"], ctx["rank_edge_weight"]
+        z, b = model.infer(x, sei, sew)
         if self.features == "full":
-            z = isolated_text_profiles(z, ctx["tx"], ctx["has_text"] > 0, ei, seed=self.cfg.seed)
+            fit_z = isolated_text_profiles(
+                fit_z, ctx["tx"], ctx["has_text"] > 0, ei, seed=self.cfg.seed
+            )
+            z = isolated_text_profiles(z, ctx["tx"], ctx["has_text"] > 0, sei, seed=self.cfg.seed)
         h = model.history
         info = {
             "best_val_auc": max(h.val_auc) if h.val_auc else float("nan"),
@@ -708,7 +727,9 @@ class TrainStage(Stage):
         p = self.out
         return {
             f"{p}profiles": z,
-            f"{p}bias": model.get_target_bias(),
+            f"{p}bias": b,
+            f"{p}fit_profiles": fit_z,
+            f"{p}fit_bias": fit_b,
             f"{p}train_info": info,
             f"{p}encoder": model.export(),
         }
@@ -744,6 +765,8 @@ class TrainStage(Stage):
         return {
             f"{p}profiles": z,
             f"{p}bias": torch.zeros(x.shape[0]),
+            f"{p}fit_profiles": z,
+            f"{p}fit_bias": torch.zeros(x.shape[0]),
             f"{p}train_info": info,
             f"{p}encoder": None,
         }
@@ -753,6 +776,8 @@ class TrainStage(Stage):
             return {}
         np.save(folder / "profiles.npy", out["profiles"].numpy())
         np.save(folder / "follow_bias.npy", out["bias"].numpy())
+        np.save(folder / "fit_profiles.npy", out["fit_profiles"].numpy())
+        np.save(folder / "fit_bias.npy", out["fit_bias"].numpy())
         tmp = folder / "encoder.pt.tmp"
         torch.save(out["encoder"], tmp)
         tmp.replace(folder / "encoder.pt")
@@ -763,6 +788,8 @@ class TrainStage(Stage):
         return {
             "profiles": torch.from_numpy(np.load(folder / "profiles.npy")),
             "bias": torch.from_numpy(np.load(folder / "follow_bias.npy")),
+            "fit_profiles": torch.from_numpy(np.load(folder / "fit_profiles.npy")),
+            "fit_bias": torch.from_numpy(np.load(folder / "fit_bias.npy")),
             "train_info": {k: info.get(k) for k in keep},
             "encoder": torch.load(folder / "encoder.pt", weights_only=False),
         }
@@ -781,8 +808,8 @@ class RankerStage(Stage):
     def fingerprint(self, ctx: Context) -> str:
         return fingerprint(
             "ranker",
-            ctx["profiles"],
-            ctx["bias"],
+            ctx["fit_profiles"],
+            ctx["fit_bias"],
             ctx["train_edge_index"],
             ctx["train_follows"],
             ctx["ranker_held"],
@@ -798,7 +825,11 @@ class RankerStage(Stage):
             return {"ranker": None, "ranker_info": {"ranker": "none: too few follows"}}
         n = ctx["ids"].height
         g = PairGraph.build(
-            ctx["train_edge_index"], ctx["train_follows"], n, z=ctx["profiles"], bias=ctx["bias"]
+            ctx["train_edge_index"],
+            ctx["train_follows"],
+            n,
+            z=ctx["fit_profiles"],
+            bias=ctx["fit_bias"],
         )
         ranker = fit_ranker(g, held, seed=self.cfg.seed)
         if ranker is None:
