@@ -343,10 +343,8 @@ class ProfileModel:
         perm = torch.randperm(m, generator=gen)
         n_val = max(1, int(self.val_fraction * m))
         val_pos, train_pos = edge_index[:, perm[:n_val]], edge_index[:, perm[n_val:]]
-        train_w = w[perm[n_val:]].float()
         val_neg = negative_sampling(edge_index, num_nodes=n, num_neg_samples=n_val)
-        msg, msg_w = to_undirected(train_pos, train_w, num_nodes=n, reduce="add")
-        msg, msg_w = self_loops_for_isolated(msg, msg_w, n)
+        msg, msg_w = self.messages(n, train_pos, w[perm[n_val:]])
         return EdgeSplit(val_pos, val_neg, train_pos, msg, msg_w)
 
     def finish(self, enc: Encoder, out: torch.Tensor) -> ProfileModel:

@@ -498,7 +498,10 @@ class _Update:
         if len(t_idx) or (also is not None and len(also)):
             model = ProfileModel.restore(st.model)  # type: ignore[arg-type]
             # only users within the encoder's reach of the touched ones can change
-            self.say("profiles", f"inferring the profiles around {len(t_idx):,} touched users")
+            held = "" if also is None or not len(also) else f" and {len(also):,} held back"
+            self.say(
+                "profiles", f"inferring the profiles around {len(t_idx):,} touched users{held}"
+            )
             reach_t, zr, br = model.embed_around(
                 torch.from_numpy(self.x),
                 self.ei,
@@ -518,7 +521,7 @@ class _Update:
             if self.light:
                 # a light update (a stream's micro-batch) refreshes the touched users only;
                 # their untouched neighbours that moved are marked and refreshed by the next
-                # full update (writing them was a third of a micro-batch's write-back)
+                # full update (fewer rows written per micro-batch)
                 later = moved & ~self.touched[reach]
                 pending[reach[later]] = True
                 moved &= self.touched[reach]
