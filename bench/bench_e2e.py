@@ -90,14 +90,14 @@ def load_phase(n_users: int, tmp: Path) -> dict[str, Any]:
     return out
 
 
-def job_phase(tmp: Path, epochs: int, cache: bool) -> dict[str, Any]:
+def job_phase(tmp: Path, epochs: int, cache: bool, embedder_kind: str) -> dict[str, Any]:
     """Child process 2, like ``graphsona profile`` on the loaded store."""
     from graphsona.graph import EmbeddedStore
     from graphsona.jobs.profile import ProfileJobConfig, run_profile
 
     out: dict[str, Any] = {"stages": {}}
     cfg = ProfileJobConfig(
-        embedder_kind="static",
+        embedder_kind=embedder_kind,
         cache=tmp / "vectors.sqlite" if cache else None,
         epochs=epochs,
         work_dir=tmp / "runs",
@@ -144,19 +144,41 @@ def main() -> None:
     ap.add_argument(
         "--no-cache", action="store_true", help="Run without the on-disk text-vector cache."
     )
+    ap.add_argument(
+        "--embedder-kind",
+        default="static",
+        help="The job's text model kind: static (the fast CPU mode, default here) or "
+        "sentence-transformers (the job's own default: the transformer, on the GPU when there "
+        "is one).",
+    )
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     if args.load_child is not None:
         print(json.dumps(load_phase(args.load_child, args.dir)))
         return
     if args.job_child is not None:
-        print(json.dumps(job_phase(args.dir, args.job_child, cache=not args.no_cache)))
+        print(
+            json.dumps(
+                job_phase(
+                    args.dir,
+                    args.job_child,
+                    cache=not args.no_cache,
+                    embedder_kind=args.embedder_kind,
+                )
+            )
+        )
         return
     run = _provenance.start("e2e", args.results_dir)
     sizes = [int(s) for s in args.sizes.split(",")]
     epochs = [int(e) for e in args.epochs.split(",")]
     runs = []
-    config = {"sizes": sizes, "epochs": epochs, "cache": not args.no_cache, "seed": 7}
+    config = {
+        "sizes": sizes,
+        "epochs": epochs,
+        "cache": not args.no_cache,
+        "seed": 7,
+        "embedder_kind": args.embedder_kind,
+    }
     for i, (n, ep) in enumerate(zip(sizes, epochs, strict=True)):
         print(f"== {n:,} users (epochs <= {ep})", flush=True)
         res: dict[str, Any] = {"users": n, "epochs_cap": ep, "cache": not args.no_cache}
@@ -164,7 +186,7 @@ def main() -> None:
             loaded = _child(["--load-child", str(n), "--dir", tmp])
             job = (
                 _child(
-                    ["--job-child", str(ep), "--dir", tmp]
+                    ["--job-child", str(ep), "--dir", tmp, "--embedder-kind", args.embedder_kind]
                     + (["--no-cache"] if args.no_cache else [])
                 )
                 if "error" not in loaded
