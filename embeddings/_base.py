@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
@@ -39,3 +40,15 @@ class Embedder(ABC):
     def encode_counted(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Vectors and pre-truncation token counts in one call (one tokenisation where possible)."""
         return self.encode(texts), self.token_counts(texts)
+
+    def prepare(self, texts: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """``(items, tokens, truncated)`` for length-sorted batching: one item per text for
+        :meth:`encode_prepared`, its token count after truncation and whether it was truncated.
+        By default the items are the texts themselves; an embedder that can tokenise once for
+        both counting and encoding returns its tokens instead."""
+        tokens = self.token_counts(texts)
+        return list(texts), np.minimum(tokens, self.max_tokens), tokens > self.max_tokens
+
+    def encode_prepared(self, items: list[Any]) -> np.ndarray:
+        """Vectors of items from :meth:`prepare` (the same as :meth:`encode` of their texts)."""
+        return self.encode(items)

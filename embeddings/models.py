@@ -109,6 +109,114 @@ def _settings_id(kind: str, name: str, prefix: str, max_tokens: int, precision: 
     return f"{kind}:{name}:{digest}:{precision}"
 
 
+# Texts the Rust tokenisation is checked on at load: empty, short, mixed scripts, an emoji,
+# and one longer than any model's limit (truncation).
+_PROBE = ["", "ok", "Hello, World! 你好，世界 café 🙂 @user #tag https://x.co/a", "word " * 700]
+_FEATURES = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+
+
+class _RustTokens:
+    """Tokenisation straight through a fast tokenizer's Rust backend (``tokenizers``).
+
+    transformers' tokenizer call converts every text's encoding in Python (two such calls per
+    text counting and batching, plus sentence-transformers' own per-text work): on a GPU that
+    Python work, not the model, set the pace (14k posts/s on an H200 with the model at 0.5% of
+    its bf16 peak; BENCHMARKS.md "Post embedding"). Here one Rust call encodes a whole batch,
+    padded and truncated as the model's own preprocessing does."""
+
+    def __init__(self, tok: Any, max_tokens: int, keys: list[str], extra: dict[str, Any]) -> None:
+        from tokenizers import Tokenizer
+
+        raw = tok.backend_tokenizer.to_str()
+        self._count = Tokenizer.from_str(raw)
+        self._count.no_truncation()
+        self._count.no_padding()
+        self._batch = Tokenizer.from_str(raw)
+        self._batch.no_padding()
+        self._batch.enable_truncation(max_length=max_tokens)
+        self._pad = {
+            "direction": tok.padding_side,
+            "pad_id": tok.pad_token_id,
+            "pad_type_id": getattr(tok, "pad_token_type_id", 0),
+            "pad_token": tok.pad_token,
+        }
+        self.keys, self.extra = keys, extra
+        #: one-sequence inputs whose type ids are all zero (BERT's), set from the probe
+        self.zero_types = False
+
+    @staticmethod
+    def _encode(tok: Any, texts: list[str]) -> list[Any]:
+        fn = getattr(tok, "encode_batch_fast", None) or tok.encode_batch
+        return list(fn(texts, add_special_tokens=True))
+
+    def counts(self, texts: list[str]) -> np.ndarray:
+        encs = self._encode(self._count, texts)
+        return np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(texts))
+
+    def tokenize(self, texts: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        """Truncated encodings, their lengths and whether each was truncated (one Rust call)."""
+        encs = self._encode(self._batch, texts)
+        lengths = np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(encs))
+        cut = np.fromiter((bool(e.overflowing) for e in encs), dtype=bool, count=len(encs))
+        return encs, lengths, cut
+
+    def features(self, texts: list[str]) -> dict[str, Any]:
+        return self.features_of(self._encode(self._batch, texts))
+
+    def features_of(self, encs: list[Any]) -> dict[str, Any]:
+        """The model's input tensors of truncated encodings, padded to the longest (as the
+        library pads a batch)."""
+        import torch
+
+        lengths = np.fromiter((len(e) for e in encs), dtype=np.int64, count=len(encs))
+        longest = int(lengths.max(initial=0))
+        for e in encs:
+            e.pad(longest, **self._pad)
+        out: dict[str, Any] = {}
+        for k in self.keys:
+            if k == "attention_mask":  # ones over each text's tokens, zeros over the padding
+                real = np.arange(longest)[None, :] < lengths[:, None]
+                if self._pad["direction"] == "left":
+                    real = real[:, ::-1]
+                arr = real.astype(np.int64)
+            elif k == "token_type_ids" and self.zero_types:
+                arr = np.zeros((len(encs), longest), dtype=np.int64)
+            else:
+                arr = np.array([getattr(e, _FEATURES[k]) for e in encs], dtype=np.int64)
+            out[k] = torch.from_numpy(np.ascontiguousarray(arr))
+        return {**out, **self.extra}
+
+
+def _rust_tokens(model: Any, max_tokens: int, prefix: str) -> _RustTokens | None:
+    """A :class:`_RustTokens` for ``model`` when it gives exactly the features the model's own
+    preprocessing gives on :data:`_PROBE` (same tensors, same other entries), else None: slow
+    tokenizers, processors with more inputs, lower-casing modules and anything unforeseen keep
+    sentence-transformers' own path."""
+    import torch
+
+    try:
+        tok = model.tokenizer
+        if not getattr(tok, "is_fast", False) or tok.pad_token_id is None:
+            return None
+        probe = [prefix + t for t in _PROBE]
+        prep = getattr(model, "preprocess", None) or model.tokenize
+        ref = dict(prep(probe))
+        keys = [k for k, v in ref.items() if isinstance(v, torch.Tensor)]
+        extra = {k: v for k, v in ref.items() if not isinstance(v, torch.Tensor)}
+        if not set(keys) <= set(_FEATURES) or "input_ids" not in keys:
+            return None
+        if any(not isinstance(v, str | int | float | bool | None) for v in extra.values()):
+            return None
+        fast = _RustTokens(tok, max_tokens, keys, extra)
+        if "token_type_ids" in keys:
+            fast.zero_types = not bool(ref["token_type_ids"].any())
+        got = fast.features(probe)
+        same = all(torch.equal(got[k], ref[k]) for k in keys)
+        return fast if same and got.keys() == ref.keys() else None
+    except Exception:  # an optimisation only: any surprise keeps the library's own path
+        return None
+
+
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model (its own pooling and normalisation).
 
@@ -161,12 +269,19 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimension = int(dim) if dim else int(self.encode(["x"]).shape[1])
         canonical = DEFAULT_MODEL if name in _DEFAULT_ALIASES else name
         self.model_id = _settings_id("st", canonical, prefix, self.max_tokens, self.precision)
+        self.model.eval()
+        self._rust = _rust_tokens(self.model, self.max_tokens, prefix)
+        #: whether texts are tokenised by the Rust backend in one call per batch (same features
+        #: as the library's own path, checked at load) rather than through transformers
+        self.rust_tokens = self._rust is not None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         if self.prefix:
             texts = [self.prefix + t for t in texts]
+        if self._rust is not None:
+            return self._forward(self._rust.features(texts)) if texts else self._none()
         with torch.inference_mode():
             out = self.model.encode(
                 texts,
@@ -178,7 +293,33 @@ class SentenceTransformerEmbedder(Embedder):
             out = torch.nn.functional.normalize(out.float(), dim=-1)
         return np.asarray(out.cpu().numpy(), dtype=np.float32)
 
+    def _none(self) -> np.ndarray:
+        return np.zeros((0, self.dimension), dtype=np.float32)
+
+    def _forward(self, features: dict[str, Any]) -> np.ndarray:
+        import torch
+
+        feats = {
+            k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()
+        }
+        with torch.inference_mode():
+            out = self.model(feats)["sentence_embedding"]
+            out = torch.nn.functional.normalize(out.float(), dim=-1)
+        return np.asarray(out.cpu().numpy(), dtype=np.float32)
+
+    def prepare(self, texts: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        if self._rust is None:
+            return super().prepare(texts)
+        return self._rust.tokenize([self.prefix + t for t in texts])
+
+    def encode_prepared(self, items: list[Any]) -> np.ndarray:
+        if self._rust is None:
+            return self.encode(items)
+        return self._forward(self._rust.features_of(items)) if items else self._none()
+
     def token_counts(self, texts: list[str]) -> np.ndarray:
+        if self._rust is not None:
+            return self._rust.counts([self.prefix + t for t in texts])
         tok = self.model.tokenizer
         enc = tok([self.prefix + t for t in texts], add_special_tokens=True, truncation=False)
         return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))

@@ -92,6 +92,7 @@ class EmbedReport:
 
 MIN_LANGUAGE_POSTS = 20  # a language with fewer posts gets no mean of its own (too noisy)
 _UNPADDED_SLICE = 20_000  # texts per call for models without padding (bounds temporaries)
+_PREPARED_SLICE = 100_000  # texts tokenised ahead at a time for length-sorted batching
 
 Encode = Callable[[list[str]], tuple[np.ndarray, int]]  # texts -> (vectors, number truncated)
 
@@ -119,13 +120,13 @@ def encode_texts(
             part = texts[start : start + _UNPADDED_SLICE]
             vecs[start : start + len(part)], counts = embedder.encode_counted(part)
             truncated += int((counts > embedder.max_tokens).sum())
-    else:
-        tokens = embedder.token_counts(texts)
-        truncated += int((tokens > embedder.max_tokens).sum())
-        capped = np.minimum(tokens, embedder.max_tokens)
-        order = np.argsort(capped, kind="stable")
-        for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
-            vecs[batch] = embedder.encode([texts[i] for i in batch])
+    else:  # slices bound the memory of tokens prepared ahead (an embedder's prepare)
+        for first in range(0, len(texts), _PREPARED_SLICE):
+            items, capped, cut = embedder.prepare(texts[first : first + _PREPARED_SLICE])
+            truncated += int(cut.sum())
+            order = np.argsort(capped, kind="stable")
+            for batch in _batches(order, capped, max(batch_tokens, embedder.max_tokens)):
+                vecs[first + batch] = embedder.encode_prepared([items[i] for i in batch])
     return vecs, truncated
 
 

@@ -142,6 +142,50 @@ def test_dedupe_and_batching_match_embedding_each_text_alone(minilm: Embedder) -
     assert np.allclose(together, alone, atol=1e-5)
 
 
+def test_rust_tokenisation_gives_the_librarys_vectors_and_counts(minilm: Embedder) -> None:
+    """The default model tokenises batches through the Rust backend (the GPU's pace was set by
+    transformers' per-text Python work); it must give bit-for-bit what sentence-transformers'
+    own encode gives, truncation counts included, and fall back when it cannot."""
+    from graphsona.embeddings.models import SentenceTransformerEmbedder
+    from graphsona.embeddings.pipeline import encode_texts
+
+    assert isinstance(minilm, SentenceTransformerEmbedder) and minilm.rust_tokens
+    texts = [
+        "goal goal striker",
+        "",
+        "  spaced   out  ",
+        "中文的帖子 很好 🙂 café @user https://x.co/a",
+        "word " * 254,  # 256 tokens with [CLS] and [SEP]: the limit, not truncated
+        "word " * 255,  # one over
+        "a much longer post " * 80,
+    ]
+    fast, cut_fast = encode_texts(texts, minilm, batch_tokens=512)
+    counts_fast = minilm.token_counts(texts)
+    rust, minilm._rust = minilm._rust, None  # type: ignore[attr-defined]
+    try:
+        slow, cut_slow = encode_texts(texts, minilm, batch_tokens=512)
+        counts_slow = minilm.token_counts(texts)
+        library = minilm.encode(texts)
+    finally:
+        minilm._rust = rust  # type: ignore[attr-defined]
+    assert np.array_equal(counts_fast, counts_slow) and counts_fast[4] == 256
+    assert cut_fast == cut_slow == 2
+    assert np.allclose(fast, slow, atol=1e-6) and np.allclose(fast, library, atol=1e-5)
+    prefixed = load_embedder("default", device="cpu", precision="fp32", prefix="query: ")
+    assert prefixed.rust_tokens  # a prefix keeps the fast path; its vectors differ from none
+    assert not np.allclose(prefixed.encode(texts[:1]), minilm.encode(texts[:1]), atol=1e-3)
+    # whatever the fast path cannot reproduce keeps the library's own path
+    from types import SimpleNamespace
+
+    from graphsona.embeddings.models import _rust_tokens
+
+    model: Any = minilm.model  # type: ignore[attr-defined]
+    slow_tok = SimpleNamespace(tokenizer=SimpleNamespace(is_fast=False))
+    assert _rust_tokens(slow_tok, 256, "") is None
+    assert _rust_tokens(model, 256, "") is not None
+    assert _rust_tokens(model, 128, "") is None  # the library truncates at 256: not the same
+
+
 def test_truncation_and_empty_accounting(minilm: Embedder) -> None:
     short = load_embedder("default", device="cpu", max_tokens=16, precision="fp32")
     assert short.model_id != minilm.model_id  # truncation length is part of the cache key
