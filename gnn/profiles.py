@@ -114,6 +114,44 @@ def node_share(rank: int, world: int, n: int) -> tuple[int, int]:
     return rank * n // world, (rank + 1) * n // world
 
 
+def non_edges(edge_index: torch.Tensor, n: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    """``k`` distinct random pairs ``(u, v)``, ``u != v``, that are not edges of
+    ``edge_index`` (directed), drawn from ``gen``: the validation split's negatives.
+
+    PyG's ``negative_sampling`` does this with ``random.sample`` and ``np.isin`` on the CPU,
+    which took most of the set-up of a 1M-user, 50M-edge fit on a GPU (about 85 s outside
+    the epochs, BENCHMARKS.md "GPU: one H200"). Here: one sort of the edge keys, then
+    ``searchsorted`` for each batch of candidates. Fewer than ``k`` only on graphs so dense
+    that 20 rounds of drawing do not find them (PyG likewise returns what it found)."""
+    keys = torch.sort(edge_index[0].long() * n + edge_index[1].long()).values
+    found = torch.empty(0, dtype=torch.long)
+    for _ in range(20):
+        need = k - len(found)
+        if need <= 0 or n < 2:
+            break
+        draw = int(need * 1.2) + 64
+        u = torch.randint(0, n, (draw,), generator=gen)
+        v = torch.randint(0, n, (draw,), generator=gen)
+        cand = u * n + v
+        if len(keys):
+            at = torch.searchsorted(keys, cand).clamp(max=len(keys) - 1)
+            cand = cand[(keys[at] != cand) & (u != v)]
+        else:
+            cand = cand[u != v]
+        # distinct, in the order drawn (not sorted: a short last round keeps a random subset)
+        fresh, first = _first_occurrences(torch.cat([found, cand]))
+        found = fresh[torch.argsort(first)][:k]
+    return torch.stack([found // n, found % n]) if n else torch.zeros(2, 0, dtype=torch.long)
+
+
+def _first_occurrences(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct ``values`` and the position where each first occurs."""
+    uniq, inverse = torch.unique(values, return_inverse=True)
+    first = torch.full((len(uniq),), len(values), dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(len(values)), reduce="amin")
+    return uniq, first
+
+
 def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
     """Probability a random positive scores above a random negative (ties count half)."""
     scores = torch.cat([pos, neg])
@@ -343,7 +381,7 @@ class ProfileModel:
         perm = torch.randperm(m, generator=gen)
         n_val = max(1, int(self.val_fraction * m))
         val_pos, train_pos = edge_index[:, perm[:n_val]], edge_index[:, perm[n_val:]]
-        val_neg = negative_sampling(edge_index, num_nodes=n, num_neg_samples=n_val)
+        val_neg = non_edges(edge_index, n, n_val, gen)
         msg, msg_w = self.messages(n, train_pos, w[perm[n_val:]])
         return EdgeSplit(val_pos, val_neg, train_pos, msg, msg_w)
 

@@ -222,7 +222,7 @@ def train_on_ray(
     n = x.shape[0]
     if n < cluster.workers:
         raise ValueError(f"{cluster.workers} workers need at least as many users (got {n})")
-    torch.manual_seed(model.seed)  # negative_sampling draws from torch's global generator
+    torch.manual_seed(model.seed)  # for anything drawing from torch's global generator
     split = model.split(n, edge_index, edge_weight, torch.Generator().manual_seed(model.seed))
     fingerprint = (
         data_fingerprint(x, edge_index, model.edge_weights(edge_index, edge_weight))

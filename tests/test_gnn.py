@@ -160,3 +160,22 @@ def test_chunked_loss_matches_one_chunk(planted, monkeypatch) -> None:  # type: 
     monkeypatch.setattr(profiles, "_LOSS_CHUNK", 997)
     chunked = ProfileModel(**kw).fit(x, ei).get_embedding()  # type: ignore[arg-type]
     assert torch.allclose(whole, chunked, atol=1e-4)
+
+
+def test_validation_negatives_are_distinct_non_edges_drawn_from_the_split_generator() -> None:
+    from graphsona.gnn.profiles import non_edges
+
+    g = torch.Generator().manual_seed(0)
+    n = 2_000
+    ei = torch.randint(0, n, (2, 40_000), generator=g)
+    neg = non_edges(ei, n, 5_000, torch.Generator().manual_seed(1))
+    again = non_edges(ei, n, 5_000, torch.Generator().manual_seed(1))
+    keys = set((ei[0] * n + ei[1]).tolist())
+    drawn = (neg[0] * n + neg[1]).tolist()
+    assert neg.shape == (2, 5_000) and torch.equal(neg, again)
+    assert not keys & set(drawn) and len(set(drawn)) == len(drawn)
+    assert bool((neg[0] != neg[1]).all())
+    # a graph with every pair but two: exactly those two are found, and no more than exist
+    full = torch.tensor([[u, v] for u in range(4) for v in range(4) if u != v][2:]).T
+    few = non_edges(full, 4, 10, torch.Generator().manual_seed(2))
+    assert sorted(map(tuple, few.T.tolist())) == [(0, 1), (0, 2)]
