@@ -843,14 +843,23 @@ class EmbeddedStore(GraphStore):
         )
 
 
+#: Aggregates whose length varies by row (the top topics of a community or a user and their
+#: shares): always stored as lists. A first write whose rows all happen to have one length
+#: (every community with five topics) must not fix the column as FLOAT[5]: the next row with
+#: fewer could then not be written (a stream's update failed so: "Unsupported casting LIST
+#: with incorrect list entry to ARRAY. Expected: 5, Actual: 1").
+LIST_PROPERTIES = frozenset({"top_topics", "topic_shares"})
+
+
 def _vectors_fixed(frame: pl.DataFrame, stored: dict[str, str] | None = None) -> pl.DataFrame:
     """Lists of floats with one common length become Array(Float32, d) (stored as FLOAT[d]),
-    except where ``stored`` (the table's column types) already holds the column as a list: a
-    few rows of a list column (an update's changed rows) can all have one length by chance."""
+    except :data:`LIST_PROPERTIES` and where ``stored`` (the table's column types) already
+    holds the column as a list: a few rows of a list column (an update's changed rows) can all
+    have one length by chance."""
     out = []
     stored = stored or {}
     for name, dtype in frame.schema.items():
-        as_list = stored.get(name, "").endswith("[]")
+        as_list = stored.get(name, "").endswith("[]") or name in LIST_PROPERTIES
         if isinstance(dtype, pl.List) and dtype.inner.is_numeric() and not as_list:
             lengths = frame[name].list.len().drop_nulls().unique()
             if lengths.len() == 1 and int(lengths[0]) > 0:  # FLOAT[0] is no type

@@ -159,6 +159,43 @@ def test_communities_written_idempotently_and_replaced(
     assert list(terms["t"][0]) == ["recipe", "oven"]
 
 
+def test_topic_lists_of_one_length_at_first_stay_lists(
+    store: GraphStore, small_dataset: Dataset
+) -> None:
+    """Every community (and user) written first with five topics, then one with a single
+    topic: the topic columns are lists, not FLOAT[5] vectors (a stream's update failed so)."""
+    store.load(small_dataset)
+    ids = small_dataset.users["user_id"]
+    five = [[0.2] * 5, [0.2] * 5]
+    comms = pl.DataFrame(
+        {"community_id": [0, 1], "top_topics": [[1, 2, 3, 4, 5]] * 2, "topic_shares": five}
+    )
+    members = pl.DataFrame({"user_id": ids, "community_id": np.arange(ids.len()) % 2})
+    store.write_communities(comms, members)
+    store.write_communities(
+        pl.DataFrame({"community_id": [1], "top_topics": [[7]], "topic_shares": [[1.0]]}),
+        members.head(0),
+        keep=[0, 1],
+    )
+    got = store.run(
+        "MATCH (c:Community) RETURN c.community_id AS id, c.topic_shares AS s ORDER BY id"
+    )
+    assert [list(v) for v in got["s"]] == [[0.2] * 5, [1.0]]
+    users = pl.DataFrame(
+        {"user_id": ids.head(2), "top_topics": [[1, 2]] * 2, "topic_shares": [[0.5, 0.5]] * 2}
+    )
+    store.write_user_properties(users)
+    store.write_user_properties(
+        pl.DataFrame({"user_id": ids.head(1), "top_topics": [[3]], "topic_shares": [[1.0]]})
+    )
+    got = store.run(
+        "MATCH (u:User) WHERE u.user_id IN $ids RETURN u.user_id AS id, u.topic_shares AS s",
+        {"ids": ids.head(2).to_list()},
+    )
+    shares = dict(zip(got["id"].to_list(), [list(v) for v in got["s"]], strict=True))
+    assert shares == {ids[0]: [1.0], ids[1]: [0.5, 0.5]}
+
+
 def test_writing_only_changed_communities_keeps_the_others(
     store: GraphStore, small_dataset: Dataset
 ) -> None:
