@@ -151,6 +151,8 @@ class EmbeddedStore(GraphStore):
         # LadybugDB's default buffer pool is most of the machine's RAM; graphsona trains a
         # GNN in the same process, so the pool gets a quarter of RAM unless told otherwise.
         self._pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
+        #: how the last :meth:`compact` rebuilt the file (and why, when not table by table)
+        self.last_compaction = ""
         self._open()
         if read_only:
             return
@@ -309,11 +311,14 @@ class EmbeddedStore(GraphStore):
 
         copied = False
         dropped: dict[str, int] = {}
+        self.last_compaction = "export and import: the schema has what a table copy cannot rebuild"
         if plan is not None:
             try:
                 rebuild(lambda conn: dropped.update(self._copy_into(conn, *plan, drop=drop)))
                 copied = True
-            except Exception:  # a type the Arrow round trip does not carry: the engine's way
+                self.last_compaction = "table by table"
+            except Exception as e:  # a type the Arrow round trip does not carry: the engine's way
+                self.last_compaction = f"export and import: the table copy failed: {e}"
                 for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
                     if leftover.exists():
                         leftover.unlink()

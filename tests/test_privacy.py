@@ -318,7 +318,10 @@ def test_forget_leaves_nothing_of_the_person_anywhere(
     cache.close()
     if isinstance(store, EmbeddedStore):  # compacted: not even deleted bytes stay in the file
         raw = store.path.read_bytes().decode("latin-1")
-        assert not [n for n in needles[:2] if n in raw]
+        found = {n: raw.index(n) for n in needles[:2] if n in raw}
+        assert not found, f"compacted {store.last_compaction}; the file still holds " + "; ".join(
+            f"{n!r} at byte {at}: {raw[max(0, at - 120) : at + 120]!r}" for n, at in found.items()
+        )
     # aggregates: sizes recounted, communities that held them marked stale
     sizes = store.run(
         "MATCH (c:Community) OPTIONAL MATCH (u:User)-[:IN_COMMUNITY]->(c) "
