@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 from graphsona.errors import ConfigError, StoreError, UnsafeIdentifierError
-from graphsona.graph import GraphStore, SchemaMapping
+from graphsona.graph import EmbeddedStore, GraphStore, SchemaMapping
 from graphsona.loaders import Dataset
 
 
@@ -251,6 +251,45 @@ def test_vector_search_finds_the_nearest_users(store: GraphStore, small_dataset:
     hits = store.vector_search(index, list(target["profile"]), k=3)
     assert hits["user_id"][0] == target["user_id"]
     assert hits["score"][0] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_rewritten_vectors_read_back_and_the_file_stays_bounded(
+    embedded_store: EmbeddedStore, small_dataset: Dataset
+) -> None:
+    """Small vector updates (a stream's micro-batches) replace rows instead of setting them in
+    place; after many of them every user still has exactly one vector, the latest, and the
+    table's dead slots were reclaimed (rebuilt once they outnumbered the live rows)."""
+    store = embedded_store
+    store.load(small_dataset)
+    ids = small_dataset.users["user_id"]
+    rng = np.random.default_rng(0)
+    latest = rng.standard_normal((ids.len(), 8)).astype(np.float32)
+
+    def write(rows: np.ndarray) -> None:
+        store.write_user_properties(
+            pl.DataFrame(
+                {
+                    "user_id": ids.gather(rows),
+                    "v": pl.Series(latest[rows]).cast(pl.Array(pl.Float32, 8)),
+                }
+            )
+        )
+
+    write(np.arange(ids.len()))  # the first write: every row
+    table = store.create_vector_index("v", 8)
+    for _ in range(12):  # 12 updates of a fifth of the users each: more than the rows again
+        rows = rng.choice(ids.len(), ids.len() // 5, replace=False)
+        latest[rows] = rng.standard_normal((len(rows), 8)).astype(np.float32)
+        write(rows)
+        live, slots = store.run(f"MATCH (v:{table}) RETURN count(*), max(offset(id(v))) + 1").row(0)
+        assert live == ids.len() and slots <= 2 * live + len(rows)
+    got = store.run(f"MATCH (v:{table}) RETURN v.user_id AS user_id, v.value AS value")
+    by_id = dict(zip(got["user_id"].to_list(), got["value"].to_list(), strict=True))
+    assert len(by_id) == ids.len()
+    stored = np.array([by_id[u] for u in ids.to_list()], dtype=np.float32)
+    np.testing.assert_array_equal(stored, latest)
+    hit = store.vector_search(table, latest[7].tolist(), k=1)
+    assert hit["user_id"][0] == ids[7]
 
 
 def test_write_back_rejects_unsafe_property_names(
