@@ -9,8 +9,14 @@ for ``--seconds`` seconds by a producer thread, each message's Kafka timestamp b
 batch: messages, update seconds, the latency from a message's send to the end of the batch that
 made it queryable (store written, offsets committed), and this process's resident memory.
 
+``--replay-after S``: only the first ``S`` seconds' worth of messages are new; after them the
+producer sends the same messages again, from the start, until ``--seconds`` are over. The
+replayed messages are upserts of what the store holds (the same ids and values), so the graph
+stops growing and the process's memory over the replay shows whether the stream itself holds
+on to memory batch after batch (with new data, memory follows the growing graph).
+
 Run: ``python bench/bench_stream.py [--users 10000] [--rate 1000] [--seconds 600]
-[--batch-seconds 2]``; writes ``bench/results/stream-<UTC time>.json`` with the provenance.
+[--batch-seconds 2] [--replay-after S]``; writes ``bench/results/stream-<UTC time>.json`` with the provenance.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ def main() -> None:
     ap.add_argument("--batch-seconds", type=float, default=2.0)
     ap.add_argument("--batch-messages", type=int, default=5000)
     ap.add_argument("--full-every", type=float, default=600.0)
+    ap.add_argument("--replay-after", type=float, default=None)
     ap.add_argument("--epochs", type=int, default=20)
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
@@ -115,6 +122,10 @@ def main() -> None:
         out["messages_available"] = len(messages)
         if len(messages) < needed:
             _say(f"only {len(messages):,} messages for {needed:,}: the run is shorter")
+        if args.replay_after is not None:  # the same messages again after the first ones
+            first = messages[: int(args.rate * args.replay_after)]
+            messages = (first * (needed // max(1, len(first)) + 1))[:needed]
+            out["messages_new"] = len(first)
         messages = messages[:needed]
         cfg = ProfileJobConfig(
             embedder_kind="static",
