@@ -16,7 +16,7 @@ stops growing and the process's memory over the replay shows whether the stream 
 on to memory batch after batch (with new data, memory follows the growing graph).
 
 Run: ``python bench/bench_stream.py [--users 10000] [--rate 1000] [--seconds 600]
-[--batch-seconds 2] [--replay-after S]``; writes ``bench/results/stream-<UTC time>.json`` with the provenance.
+[--batch-seconds 2] [--replay-after S] [--store embedded|neo4j]``; writes ``bench/results/stream-<UTC time>.json`` with the provenance.
 """
 
 from __future__ import annotations
@@ -80,14 +80,20 @@ def main() -> None:
     ap.add_argument("--batch-messages", type=int, default=5000)
     ap.add_argument("--full-every", type=float, default=600.0)
     ap.add_argument("--replay-after", type=float, default=None)
+    ap.add_argument(
+        "--store",
+        choices=["embedded", "neo4j"],
+        default="embedded",
+        help="the stream's store (neo4j: a fresh scripts/neo4j_test_server.py, as bench_update)",
+    )
     ap.add_argument("--epochs", type=int, default=20)
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     run = _provenance.start("stream", args.results_dir)
 
     import polars as pl
+    from bench_update import _store
     from confluent_kafka import Producer
-    from graphsona.graph import open_store
     from graphsona.jobs.profile import run_profile
     from graphsona.jobs.settings import ProfileJobConfig
     from graphsona.loaders import SyntheticConfig, generate, load_dataset
@@ -133,7 +139,7 @@ def main() -> None:
             epochs=args.epochs,
             work_dir=tmp / "work",
         )
-        with open_store(str(tmp / "g.lbdb"), create=True) as store:
+        with _store(args.store, tmp / "g.lbdb") as store:
             store.load(load_dataset(tmp / "base")[0])
             _say("full job on the base")
             t = time.perf_counter()
