@@ -156,6 +156,7 @@ class EmbeddedStore(GraphStore):
         self._pool = buffer_pool_bytes if buffer_pool_bytes is not None else _quarter_of_ram()
         #: how the last :meth:`compact` rebuilt the file (and why, when not table by table)
         self.last_compaction = ""
+        self._writing_rows = 0  # rows of the user-property write in progress
         self._open()
         if read_only:
             return
@@ -691,6 +692,7 @@ class EmbeddedStore(GraphStore):
 
     # ------------------------------------------------------------------ write-back hooks
     def _prepare_user_properties(self, sample: pl.DataFrame) -> None:
+        self._writing_rows = sample.height  # the whole write's rows (see _update_vectors)
         frame = _vectors_fixed(sample, self._columns(self.mapping.user_label))
         scalars = [c for c, t in frame.schema.items() if not isinstance(t, pl.Array)]
         self._add_columns(self.mapping.user_label, frame.select(scalars))
@@ -746,10 +748,12 @@ class EmbeddedStore(GraphStore):
         cost of a stream's micro-batch; deleting and appending 3,000 rows and the checkpoint
         after it take 0.23 s. Deleted rows keep their slots in the file, so once the table
         holds more dead slots than live rows it is rebuilt (:meth:`_rebuild_vector_table`).
-        More rows (a full run's) are set in place, 500 per transaction (in-place updates slow
-        down with transaction size)."""
+        A larger write (a full run's, counted over all its batches) sets them in place, 500
+        per transaction (in-place updates slow down with transaction size)."""
         live, slots = self.run(self._q("vector_slots", table=table)).row(0)
-        if rows.height > VECTOR_APPEND_SHARE * live:
+        # the share is the whole write's (write_user_properties writes in batches): a full
+        # run's rewrite of every vector stays in place, batch after batch
+        if max(rows.height, self._writing_rows) > VECTOR_APPEND_SHARE * live:
             q = self._q("write_vectors", table=table)
             for start in range(0, rows.height, VECTOR_ROWS_PER_TX):
                 self._transaction([(q, {"frame": rows.slice(start, VECTOR_ROWS_PER_TX)})])

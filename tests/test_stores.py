@@ -283,6 +283,13 @@ def test_rewritten_vectors_read_back_and_the_file_stays_bounded(
         write(rows)
         live, slots = store.run(f"MATCH (v:{table}) RETURN count(*), max(offset(id(v))) + 1").row(0)
         assert live == ids.len() and slots <= 2 * live + len(rows)
+    # a rewrite of every vector (a full run's, in several batches) sets them in place
+    latest = rng.standard_normal((ids.len(), 8)).astype(np.float32)
+    store.write_user_properties(
+        pl.DataFrame({"user_id": ids, "v": pl.Series(latest).cast(pl.Array(pl.Float32, 8))}),
+        batch_size=50,
+    )
+    assert store.run(f"MATCH (v:{table}) RETURN max(offset(id(v))) + 1").item() == slots
     got = store.run(f"MATCH (v:{table}) RETURN v.user_id AS user_id, v.value AS value")
     by_id = dict(zip(got["user_id"].to_list(), got["value"].to_list(), strict=True))
     assert len(by_id) == ids.len()
