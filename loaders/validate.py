@@ -414,10 +414,11 @@ def _users(root: _Root, opts: LoadOptions, report: LoadReport) -> pl.DataFrame:
     report.rows_kept["users"] = df.height
     df = df.drop(ROW)
     if opts.privacy is not None:
-        opts.privacy.reidentification(df)
+        raw = df
         df = opts.privacy.ids(df, ("user_id",))
         counts: dict[str, int] = {}
         df = opts.privacy.users(df, counts)
+        opts.privacy.reidentification(raw, df)
         _privacy_counts(report, counts)
     return df
 

@@ -110,7 +110,7 @@ class PrivacyPolicy:
         p = self.pseudonyms
         if p is None:
             return frame
-        return frame.with_columns(p.users(frame[c]) for c in columns if c in frame.columns)
+        return p.user_columns(frame, [c for c in columns if c in frame.columns])
 
     def users(self, frame: pl.DataFrame, counts: dict[str, int]) -> pl.DataFrame:
         """Handles pseudonymised (the raw ones kept for the re-identification table), bios
@@ -143,15 +143,15 @@ class PrivacyPolicy:
             counts[f"{table}.scrubbed_{kind}"] = counts.get(f"{table}.scrubbed_{kind}", 0) + n
         return frame
 
-    def reidentification(self, raw: pl.DataFrame) -> None:
-        """Keep raw ``user_id``/``handle`` with their pseudonyms for :meth:`write_reid`."""
-        p = self.pseudonyms
-        if p is None:
+    def reidentification(self, raw: pl.DataFrame, stored: pl.DataFrame) -> None:
+        """Keep raw ``user_id``/``handle`` (``raw``) beside their pseudonyms (``stored``, the
+        same rows after :meth:`ids` and :meth:`users`) for :meth:`write_reid`."""
+        if self.pseudonyms is None:
             return
-        cols = [pl.col("user_id").alias("raw_user_id"), p.users(raw["user_id"]).alias("user_id")]
+        cols = [raw["user_id"].alias("raw_user_id"), stored["user_id"]]
         if "handle" in raw.columns:
-            cols += [pl.col("handle").alias("raw_handle"), p.handles(raw["handle"]).alias("handle")]
-        self.reid.append(raw.select(cols))
+            cols += [raw["handle"].alias("raw_handle"), stored["handle"]]
+        self.reid.append(pl.DataFrame(cols))
 
     def write_reid(self, path: Path) -> int:
         """Merge what this load saw into the re-identification table ``path`` (written to a

@@ -118,6 +118,55 @@ def test_scrubbing_replaces_and_counts_each_kind_and_leaves_dates() -> None:
     assert none.equals(frame) and counts == {}
 
 
+def test_scrubbing_and_mentions_reach_texts_the_fast_prefilters_could_miss() -> None:
+    """The cheap tests that pick which texts the full patterns run on must not skip one: a
+    phone in full-width or Arabic-Indic digits, a phone beside emoji, a mention right after
+    a non-ASCII letter or at the very start, an e-mail address that is no mention."""
+    frame = pl.DataFrame(
+        {
+            "t": [
+                "电话 １３８ ００１３ ８０００ 谢谢",
+                "call ٠٢٠ ٧٩٤٦ ٠٩٥٨",
+                "😂 ring 555 123 4567 🚀",
+                "😂 no digits here",
+                None,
+            ]
+        }
+    )
+    out, counts = scrub_column(frame, "t", ("phone",))
+    assert counts == {"phone": 3}
+    assert out["t"].to_list() == [
+        "电话 [phone] 谢谢",
+        "call [phone]",
+        "😂 ring [phone] 🚀",
+        "😂 no digits here",
+        None,
+    ]
+    p = Pseudonymizer(b"k" * 32)
+    texts = pl.Series(["@Alice first", "你好@bob", "mail carol@example.org", "é@dave", None])
+    got, n = p.mentions(texts)
+    assert n == 3
+    assert got.to_list() == [
+        f"@{p.handle('alice')} first",
+        f"你好@{p.handle('bob')}",
+        "mail carol@example.org",
+        f"é@{p.handle('dave')}",
+        None,
+    ]
+
+
+def test_edge_columns_map_known_and_unseen_ids_alike() -> None:
+    p = Pseudonymizer(b"k" * 32)
+    users = p.users(pl.Series("user_id", ["a", "b"]))
+    edges = pl.DataFrame({"src": ["a", "b", "x", None], "dst": ["b", "a", "a", "y"], "w": [1] * 4})
+    out = p.user_columns(edges, ["src", "dst"])
+    assert out["src"].to_list() == [users[0], users[1], p.user("x"), None]
+    assert out["dst"].to_list() == [users[1], users[0], users[0], p.user("y")]
+    assert out["w"].to_list() == [1] * 4
+    with pytest.raises(ConfigError, match="UTF-8"):
+        Pseudonymizer(b"\xff" * 32)
+
+
 def test_key_comes_from_env_then_key_file_then_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
