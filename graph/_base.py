@@ -282,6 +282,15 @@ class GraphStore(ABC):
         had_data = "load_state" in meta
         stored_key = (stored or {}).get("key_check")
         given_key = (given or {}).get("key_check")
+        stored_format = (stored or {}).get("pseudonym_format", 1) if stored_key else None
+        given_format = (given or {}).get("pseudonym_format", 1) if given_key else None
+        if had_data and stored_key and stored_key == given_key and stored_format != given_format:
+            raise StoreError(
+                f"this store's pseudonyms are of format {stored_format} and this load's of format "
+                f"{given_format} (graphsona.privacy.pseudonyms): the same person would become "
+                "two users. `graphsona update` and `graphsona stream` follow the store's format "
+                "by themselves; use one of them to add to this store"
+            )
         if had_data and stored_key != given_key:
             if stored_key and not given_key:
                 why = "this store holds pseudonyms and the data comes with raw ids"
@@ -329,13 +338,16 @@ class GraphStore(ABC):
             got = self._optional("forget_communities_of", found, None)
             communities = [] if got is None else sorted(got["community_id"].to_list())
             got = self._optional("forget_handles", found, None)
-            # pseudonyms are matched as they are; raw handles as @mentions
+            # pseudonyms are matched as they are (in names and lists, and as @mentions in
+            # text); raw handles as @mentions only
+            meta = self.read_meta().get("privacy")
+            pseudonymised = bool(meta and json.loads(meta).get("key_check"))
             handles = (
                 []
                 if got is None
                 else sorted(
                     {
-                        h if h.startswith("h_") else "@" + h.lstrip("@")
+                        h if pseudonymised else "@" + h.lstrip("@")
                         for h in got["handle"].cast(pl.String).to_list()
                     }
                 )

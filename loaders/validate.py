@@ -342,6 +342,24 @@ def _drop_unknown(
     opts: LoadOptions,
     report: LoadReport,
 ) -> pl.DataFrame:
+    id_map = opts.privacy.users_map if opts.privacy is not None else None
+    if id_map is not None:
+        # pseudonyms, and ``known`` is this load's users: one lookup of the raw ids in their
+        # table both pseudonymises and checks (null: not a user); errors name the raw id
+        mapped = df.with_columns(
+            pl.col(c).replace_strict(
+                id_map["raw"], id_map["p"], default=None, return_dtype=pl.String
+            )
+            for c in cols
+        )
+        if opts.strict:
+            for c in cols:
+                flagged = df.with_columns(mapped[c].is_null().alias("__unknown"))
+                _fail_first(flagged, pl.col("__unknown"), path, c, "names a user not in users")
+        n = df.height
+        df = mapped.filter(~pl.any_horizontal([pl.col(c).is_null() for c in cols]))
+        report.count(f"{table}.unknown_user", n - df.height)
+        return df
     if opts.privacy is not None:  # pseudonyms before the check: ``known`` holds pseudonyms
         df = opts.privacy.ids(df, cols)
     unknown = pl.any_horizontal([~pl.col(c).is_in(known.implode()) for c in cols])
@@ -718,6 +736,8 @@ def _validate(
     report = LoadReport()
     users = _users(root, opts, report) if has_users else pl.DataFrame(schema={"user_id": pl.String})
     known_given = known is not None
+    if opts.privacy is not None and known_given:  # rows may name users of the store too
+        opts.privacy.users_map = None
     if known is not None:  # a delta: rows may also name users the store already holds
         known = pl.concat([known.cast(pl.String), users["user_id"]]).unique()
     else:

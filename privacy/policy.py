@@ -19,8 +19,8 @@ from typing import Any
 import polars as pl
 from graphsona.errors import StoreError
 from graphsona.privacy.keys import key_check, resolve_key
-from graphsona.privacy.pseudonyms import Pseudonymizer
-from graphsona.privacy.scrub import DEFAULT_SCRUB, SCRUB_KINDS, scrub_column
+from graphsona.privacy.pseudonyms import MAY_MENTION, Pseudonymizer
+from graphsona.privacy.scrub import DEFAULT_SCRUB, SCRUB_KINDS, may_hold, scrub_series
 
 __all__ = ["META_KEY", "PrivacyPolicy", "PrivacySettings", "store_policy", "text_file_of"]
 
@@ -83,7 +83,13 @@ class PrivacyPolicy:
     key: bytes | None = None
     scrub: tuple[str, ...] = DEFAULT_SCRUB
     text_file: Path | None = None  # set: post text kept there, not in the store
+    # how pseudonyms are written (graphsona.privacy.pseudonyms): 2 for new stores, a store's
+    # own for loads into it
+    pseudonym_format: int = 2
     reid: list[pl.DataFrame] = field(default_factory=list)  # filled by the users table
+    # this load's users, raw id -> pseudonym (``raw``, ``p``), for the tables that name them
+    # (None: no pseudonyms, or a delta whose rows may name users of the store too)
+    users_map: pl.DataFrame | None = field(default=None, repr=False, compare=False)
     _pseudonyms: Pseudonymizer | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -93,7 +99,7 @@ class PrivacyPolicy:
         if self.key is None:
             return None
         if self._pseudonyms is None:
-            self._pseudonyms = Pseudonymizer(self.key)
+            self._pseudonyms = Pseudonymizer(self.key, self.pseudonym_format)
         return self._pseudonyms
 
     def meta(self) -> dict[str, Any]:
@@ -101,6 +107,8 @@ class PrivacyPolicy:
             "key_check": key_check(self.key) if self.key is not None else None,
             "scrub": sorted(self.scrub),
         }
+        if self.key is not None:
+            out["pseudonym_format"] = self.pseudonym_format
         if self.text_file is not None:
             out["text_file"] = str(self.text_file.resolve())
         return out
@@ -131,16 +139,25 @@ class PrivacyPolicy:
     def _text(
         self, frame: pl.DataFrame, col: str, counts: dict[str, int], table: str
     ) -> pl.DataFrame:
+        """Mentions to pseudonyms, then the PII kinds scrubbed. Both work on the texts that
+        may hold anything for them (cheap tests over the column), gathered once and put back
+        once: most posts hold nothing of the kind."""
         p = self.pseudonyms
+        texts = frame[col]
+        rows = may_hold(texts, self.scrub)
         if p is not None:
-            texts, n = p.mentions(frame[col])
-            frame = frame.with_columns(texts.alias(col))
-            counts[f"{table}.mentions_pseudonymised"] = (
-                counts.get(f"{table}.mentions_pseudonymised", 0) + n
-            )
-        frame, found = scrub_column(frame, col, self.scrub)
+            rows = rows | texts.str.contains(MAY_MENTION).fill_null(False)
+        idx = rows.arg_true()
+        part = texts.gather(idx)
+        if p is not None:
+            part, n = p.mentions(part)
+            key = f"{table}.mentions_pseudonymised"
+            counts[key] = counts.get(key, 0) + n
+        part, found = scrub_series(part, self.scrub)
         for kind, n in found.items():
             counts[f"{table}.scrubbed_{kind}"] = counts.get(f"{table}.scrubbed_{kind}", 0) + n
+        if idx.len():
+            frame = frame.with_columns(texts.scatter(idx, part).alias(col))
         return frame
 
     def reidentification(self, raw: pl.DataFrame, stored: pl.DataFrame) -> None:
@@ -148,6 +165,7 @@ class PrivacyPolicy:
         same rows after :meth:`ids` and :meth:`users`) for :meth:`write_reid`."""
         if self.pseudonyms is None:
             return
+        self.users_map = pl.DataFrame({"raw": raw["user_id"], "p": stored["user_id"]})
         cols = [raw["user_id"].alias("raw_user_id"), stored["user_id"]]
         if "handle" in raw.columns:
             cols += [raw["handle"].alias("raw_handle"), stored["handle"]]
@@ -190,7 +208,13 @@ def store_policy(
                 "[privacy] key_file to the store's key)"
             )
     text_file = Path(stored["text_file"]) if stored.get("text_file") else None
-    return PrivacyPolicy(key=key, scrub=tuple(stored.get("scrub", ())), text_file=text_file)
+    return PrivacyPolicy(
+        key=key,
+        scrub=tuple(stored.get("scrub", ())),
+        text_file=text_file,
+        # a store pseudonymised before formats were recorded holds format 1
+        pseudonym_format=int(stored.get("pseudonym_format", 1)),
+    )
 
 
 def text_file_of(meta: dict[str, str]) -> Path | None:

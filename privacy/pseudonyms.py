@@ -1,26 +1,37 @@
 """Keyed pseudonyms: HMAC-SHA256 of an id under a secret key, so the same key always gives the
 same pseudonym (reloads, updates and streams line up) and nobody without the key can go back.
 
-========== ================================= ==========================================
-what       input                             pseudonym
-========== ================================= ==========================================
-user id    ``user_id`` (and ``src``/``dst``)  ``u_`` + 20 hex digits (80 bits)
-handle     ``handle``, ``@handle`` mentions   ``h_`` + 20 hex digits; matched without the
-                                             ``@`` and case (``@Alice`` = ``alice``)
-post id    ``post_id``                        ``p_`` + 20 hex digits (a platform's post
-                                             id would lead back to its author)
-========== ================================= ==========================================
+The MAC of a value ``v`` of kind ``label`` (``user``, ``handle``, ``post``) is
+HMAC-SHA256(key, label || 0x00 || v) (RFC 2104), the key being the UTF-8 bytes of the key text
+(:mod:`graphsona.privacy.keys`). Each kind is hashed under its own label, so a user id and a
+handle that happen to be equal get different pseudonyms. Handles are matched without the
+``@`` and case (``@Alice`` = ``alice``). Post ids are pseudonymised too: a platform's post id
+would lead back to its author.
 
-80 bits keep the chance that two of 100 million ids collide below one in 10^7. Each kind is
-hashed under its own label, so a user id and a handle that happen to be equal get different
-pseudonyms: the MAC of a value ``v`` of kind ``label`` is HMAC-SHA256(key, label || 0x00 || v)
-(RFC 2104), the key being the UTF-8 bytes of the key text (:mod:`graphsona.privacy.keys`).
+Two formats; a store keeps the one it was first loaded with (``pseudonym_format`` in its
+bookkeeping, :func:`graphsona.privacy.store_policy`):
+
+====== ============================================= ======== ============================
+format pseudonym                                     bits     two of N ids collide
+====== ============================================= ======== ============================
+2      ``u``/``h``/``p`` + the MAC's first 66 bits   66       ~N^2 / 2^67: 10^-10 at 100k,
+       in 11 URL-safe base64 characters (12 chars)            7*10^-5 at 100 million
+1      ``u_``/``h_``/``p_`` + 20 hex digits          80       ~N^2 / 2^81: 4*10^-9 at 100
+       (22 chars; stores made before format 2)                million
+====== ============================================= ======== ============================
+
+Format 2 is the default for new stores because of the graph stores' string keys: LadybugDB
+keeps a string of up to 12 bytes inside its key slot and a longer one in overflow pages, and
+22-character ids made the bulk load of a million posts about 1.1 s slower (BENCHMARKS
+"Privacy"). A collision between two ids of one load is refused with an error naming both
+(they would otherwise become one user or one post); one with an id stored by an earlier load
+cannot be seen, which the table's odds keep negligible below a few hundred million ids.
 
 The MACs are computed column-wise by ``polars-hash``'s compiled ``hmac_sha256`` (Rust's
 ``hmac``/``sha2`` crates), not value by value in Python: at a million post ids that is about
-0.3 s against 1.2 s for the tightest ``hashlib`` loop (measured here; BENCHMARKS "Privacy").
-A test checks every pseudonym against :func:`hmac.new`, so stores pseudonymised by earlier
-versions (which used ``hashlib``) line up with loads made now.
+0.2 s against 1.2 s for the tightest ``hashlib`` loop (measured here). A test checks both
+formats against :func:`hmac.new`, so stores pseudonymised by earlier versions (which used
+``hashlib``) line up with loads made now.
 """
 
 from __future__ import annotations
@@ -29,19 +40,20 @@ import re
 
 import polars as pl
 import polars_hash  # noqa: F401  (registers the ``chash`` expression namespace)
-from graphsona.errors import ConfigError
+from graphsona.errors import ConfigError, DataValidationError
 
-__all__ = ["MENTION", "Pseudonymizer"]
+__all__ = ["FORMATS", "MAY_MENTION", "MENTION", "Pseudonymizer"]
 
-HEX_DIGITS = 20
+FORMATS = (1, 2)
+HEX_DIGITS = 20  # format 1
 # @name, or @name@instance.host (Mastodon); not inside an e-mail address or a URL: the ``@``
 # must not follow an ASCII letter, digit or ``_`` (an address's local part) or ``@ / .``. A
 # mention right after other text counts, as Weibo writes them (``你好@张三``).
 MENTION = re.compile(r"(?<![A-Za-z0-9_@/.])@(\w{1,64}(?:@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)?)")
 # the texts :data:`MENTION` is run on, searched by polars (no look-behind there); it leaves
 # out e-mail addresses, the usual other ``@``
-_MAY_MENTION = r"(?:^|[^A-Za-z0-9_@/.])@"
-_PREFIX = {"user": "u_", "handle": "h_", "post": "p_"}
+MAY_MENTION = r"(?:^|[^A-Za-z0-9_@/.])@"
+_PREFIX = {"user": "u", "handle": "h", "post": "p"}  # format 1 adds "_"
 
 
 def _handle_key(expr: pl.Expr) -> pl.Expr:
@@ -56,7 +68,10 @@ class Pseudonymizer:
     kind), so each is hashed once however many tables name it; post ids, which are unique,
     are hashed as they come."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, pseudonym_format: int = 2) -> None:
+        if pseudonym_format not in FORMATS:
+            raise ConfigError(f"unknown pseudonym format {pseudonym_format}; known: {FORMATS}")
+        self.format = pseudonym_format
         try:
             self._key = key.decode("utf-8")
         except UnicodeDecodeError:
@@ -75,9 +90,27 @@ class Pseudonymizer:
         streaming engine spreads it over the cores)."""
         msg = pl.concat_str([pl.lit(kind + "\x00"), pl.col("v")])
         hmac_hex = msg.chash.hmac_sha256(key=self._key)  # type: ignore[attr-defined]
-        pseudonym = (pl.lit(_PREFIX[kind]) + hmac_hex.str.slice(0, HEX_DIGITS)).alias("p")
+        if self.format == 1:
+            body = pl.lit("_") + hmac_hex.str.slice(0, HEX_DIGITS)
+        else:  # 9 bytes = 12 base64 characters without padding; the first 11 (66 bits) kept
+            b64 = hmac_hex.str.slice(0, 18).str.decode("hex").bin.encode("base64")
+            body = b64.str.slice(0, 11).str.replace_many(["+", "/"], ["-", "_"])
+        pseudonym = (pl.lit(_PREFIX[kind]) + body).alias("p")
         frame = pl.LazyFrame({"v": values.cast(pl.String)})
         return frame.select(pseudonym).collect(engine="streaming")["p"]
+
+    @staticmethod
+    def _refuse_collision(kind: str, values: pl.Series, pseudonyms: pl.Series) -> None:
+        """Two different values with one pseudonym would become one user (or post): refused,
+        naming both."""
+        pair = pl.DataFrame({"v": values, "p": pseudonyms}).filter(pl.col("p").is_duplicated())
+        pair = pair.unique("v").sort("p").head(2)
+        raise DataValidationError(
+            f"the {kind} ids {pair['v'][0]!r} and {pair['v'][1]!r} get the same pseudonym "
+            f"{pair['p'][0]!r} (a chance of about one in 2^66 per pair): they would become one; "
+            "rename one of them in the data",
+            column="post_id" if kind == "post" else None,
+        )
 
     def _map(self, kind: str, series: pl.Series) -> pl.Series:
         """``series`` (strings, already normalised for their kind) to pseudonyms."""
@@ -85,7 +118,11 @@ class Pseudonymizer:
         series = series.cast(pl.String)
         known = self._known.get(kind)
         if known is None:  # post ids: unique, nothing to remember
-            return self._mac(kind, series).alias(name)
+            out = self._mac(kind, series)
+            if out.is_duplicated().any():  # the loaders refuse duplicate raw post ids
+                uniq = series.drop_nulls().unique()
+                self._refuse_collision(kind, uniq, self._mac(kind, uniq))
+            return out.alias(name)
         out = series.replace_strict(known["v"], known["p"], default=None, return_dtype=pl.String)
         # values not seen before (all of them in the first table that names a kind): hash them
         # once, then look the column up again; the usual case (edges whose users are known)
@@ -93,6 +130,10 @@ class Pseudonymizer:
         missing = series.filter(out.is_null() & series.is_not_null()).unique()
         if missing.len():
             known = pl.concat([known, pl.DataFrame({"v": missing, "p": self._mac(kind, missing)})])
+            if known["p"].is_duplicated().any():
+                self._refuse_collision(kind, known["v"], known["p"])
+            if known.n_chunks() > 16:  # a stream adds a few users per batch: keep lookups flat
+                known = known.rechunk()
             self._known[kind] = known
             out = series.replace_strict(
                 known["v"], known["p"], default=None, return_dtype=pl.String
@@ -144,7 +185,7 @@ class Pseudonymizer:
         """Every ``@handle`` in the texts replaced by ``@`` + the handle's pseudonym; returns
         the texts and how many mentions were replaced. Only texts that may hold a mention are
         visited; the mentioned handles are found first and hashed together."""
-        has_at = series.str.contains(_MAY_MENTION).fill_null(False)
+        has_at = series.str.contains(MAY_MENTION).fill_null(False)
         if not has_at.any():
             return series, 0
         idx = has_at.arg_true()

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-__all__ = ["DEFAULT_SCRUB", "PATTERNS", "SCRUB_KINDS", "scrub_column"]
+__all__ = ["DEFAULT_SCRUB", "PATTERNS", "SCRUB_KINDS", "may_hold", "scrub_column", "scrub_series"]
 
 EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 PHONE = r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}\b"
@@ -68,23 +68,37 @@ SCRUB_KINDS = tuple(PATTERNS)
 DEFAULT_SCRUB = ("email", "phone", "url")
 
 
-def scrub_column(
-    frame: pl.DataFrame, column: str, kinds: tuple[str, ...]
-) -> tuple[pl.DataFrame, dict[str, int]]:
-    """``frame`` with ``column`` scrubbed of ``kinds`` (in the table's order: emails before
-    handles, so an address is never half taken for a mention); matches counted per kind."""
+def may_hold(texts: pl.Series, kinds: tuple[str, ...]) -> pl.Series:
+    """True for each text that may hold one of ``kinds`` (the union of their prefilters; null
+    texts False): the rows :func:`scrub_series` has anything to do on."""
+    out = pl.repeat(False, texts.len(), dtype=pl.Boolean, eager=True)
+    for kind in (k for k in SCRUB_KINDS if k in kinds):
+        out = out | PREFILTER[kind](texts).fill_null(False)
+    return out
+
+
+def scrub_series(texts: pl.Series, kinds: tuple[str, ...]) -> tuple[pl.Series, dict[str, int]]:
+    """``texts`` scrubbed of ``kinds`` (in the table's order: emails before handles, so an
+    address is never half taken for a mention); matches counted per kind."""
     counts: dict[str, int] = {}
-    series = frame[column]
     chosen = [k for k in SCRUB_KINDS if k in kinds]
     # every prefilter on the texts as given: a kind's replacements put in placeholders only,
     # none of which a later kind's prefilter would take
-    hits = {k: PREFILTER[k](series).fill_null(False) for k in chosen}
+    hits = {k: PREFILTER[k](texts).fill_null(False) for k in chosen}
     for kind in chosen:
         pattern, placeholder = PATTERNS[kind]
         idx = hits[kind].arg_true()
-        part = series.gather(idx)
+        part = texts.gather(idx)
         n = int(part.str.count_matches(pattern).sum() or 0)
         counts[kind] = n
         if n:
-            series = series.scatter(idx, part.str.replace_all(pattern, placeholder))
-    return frame.with_columns(series.alias(column)), counts
+            texts = texts.scatter(idx, part.str.replace_all(pattern, placeholder))
+    return texts, counts
+
+
+def scrub_column(
+    frame: pl.DataFrame, column: str, kinds: tuple[str, ...]
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """``frame`` with ``column`` scrubbed of ``kinds`` (:func:`scrub_series`)."""
+    texts, counts = scrub_series(frame[column], kinds)
+    return frame.with_columns(texts.alias(column)), counts

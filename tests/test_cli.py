@@ -48,7 +48,8 @@ def test_demo_runs_the_job_on_the_embedded_store(tmp_path: Path) -> None:
     # pseudonymised: no raw id or handle of the dataset in the output, the report or the store
     raw = pl.read_parquet(tmp_path / "demo" / "data" / "users.parquet")
     shown = out + (tmp_path / "demo" / "report.html").read_text()
-    assert summary["top_followed"][0]["user_id"].startswith("u_")
+    top = summary["top_followed"][0]["user_id"]
+    assert top.startswith("u") and len(top) == 12  # a pseudonym (format 2), not a raw id
     assert not [u for u in raw["user_id"].to_list() if u in shown]
     assert not [h for h in raw["handle"].to_list() if f"@{h}" in shown]
     stored = (tmp_path / "demo" / "graph.lbdb").read_bytes().decode("latin-1")

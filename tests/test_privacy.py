@@ -4,6 +4,7 @@ on both stores, after an update, and after a crash mid-erasure."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -15,7 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 from graphsona.embeddings.cache import VectorCache
-from graphsona.errors import ConfigError, StoreError
+from graphsona.errors import ConfigError, DataValidationError, StoreError
 from graphsona.graph import EmbeddedStore, GraphStore
 from graphsona.jobs.forget import JOURNAL, LOG, run_forget
 from graphsona.jobs.profile import run_profile
@@ -31,6 +32,7 @@ from graphsona.privacy import (
     Pseudonymizer,
     default_key_file,
     resolve_key,
+    store_policy,
 )
 from graphsona.privacy.scrub import scrub_column
 from helpers import run_cli, split_network, update_config, write_table
@@ -70,22 +72,37 @@ def _tiny() -> dict[str, pl.DataFrame]:
 
 
 # ------------------------------------------------------------------ pseudonyms and scrubbing
+def _expected(key: bytes, label: bytes, value: str, fmt: int) -> str:
+    """A pseudonym as the module docstring defines it, from :func:`hmac.new`."""
+    mac = hmac.new(key, label + b"\x00" + value.encode(), hashlib.sha256).digest()
+    if fmt == 1:
+        return label[:1].decode() + "_" + mac.hex()[:20]
+    return label[:1].decode() + base64.urlsafe_b64encode(mac[:9]).decode()[:11]
+
+
 def test_pseudonyms_are_keyed_stable_and_distinct_by_kind() -> None:
     a, b = Pseudonymizer(b"x" * 32), Pseudonymizer(b"y" * 32)
-    # exactly HMAC-SHA256 (RFC 2104), for short, block-sized and longer-than-block keys
+    # exactly HMAC-SHA256 (RFC 2104), for short, block-sized and longer-than-block keys, in
+    # both formats (format 1: stores made before format 2)
     for key in (b"k" * 16, b"x" * 64, b"y" * 100):
-        mine = Pseudonymizer(key)
-        for label, one, prefix in ((b"user", mine.user, "u_"), (b"post", mine.post, "p_")):
-            for v in ("42", "al\u00efce", ""):
-                mac = hmac.new(key, label + b"\x00" + v.encode(), hashlib.sha256).hexdigest()
-                assert one(v) == prefix + mac[:20]
-        col = mine.users(pl.Series("user_id", ["42", None, "7", "42"]))
-        assert col.to_list() == [mine.user("42"), None, mine.user("7"), mine.user("42")]
-    assert a.user("42") == a.user("42") and a.user("42").startswith("u_")
+        for fmt in (1, 2):
+            mine = Pseudonymizer(key, fmt)
+            for label, one in (
+                (b"user", mine.user),
+                (b"post", mine.post),
+                (b"handle", mine.handle),
+            ):
+                for v in ("42", "al\u00efce", "", "many" * 40):
+                    assert one(v) == _expected(key, label, v, fmt)
+            col = mine.users(pl.Series("user_id", ["42", None, "7", "42"]))
+            assert col.to_list() == [mine.user("42"), None, mine.user("7"), mine.user("42")]
+    assert a.user("42") == a.user("42") and a.user("42").startswith("u")
+    assert len(a.user("42")) == len(a.post("42")) == len(a.handle("x")) == 12  # format 2
+    assert len(Pseudonymizer(b"x" * 32, 1).user("42")) == 22
     assert a.user("42") != b.user("42")  # another key, another pseudonym
-    assert a.user("alice")[2:] != a.handle("alice")[2:]  # kinds hashed apart
+    assert a.user("alice")[1:] != a.handle("alice")[1:]  # kinds hashed apart
     assert a.handle("@Alice") == a.handle("alice")  # handles: no @, no case
-    assert a.post("42").startswith("p_") and len(a.user("42")) == 22
+    assert a.post("42").startswith("p")
     texts = pl.Series(["hi @Alice and @bob@mastodon.social", "mail a@b.co", None])
     out, n = a.mentions(texts)
     assert n == 2
@@ -247,6 +264,43 @@ def test_pseudonymised_load_keeps_no_raw_ids_and_the_store_refuses_mixing(
     )
     store.load(again)
     assert store.counts()["users"] == 3
+
+
+def test_a_store_keeps_the_pseudonym_format_it_was_made_with(
+    store: GraphStore, key_env: bytes
+) -> None:
+    """A store pseudonymised in format 1 (22-character ids, before format 2) keeps getting
+    format-1 ids from the loads that follow it (`update`, `stream`), and a plain load in
+    format 2 is refused instead of doubling everybody."""
+    old = PrivacyPolicy(key=key_env, scrub=(), pseudonym_format=1)
+    store.load(load_frames(**_tiny(), options=LoadOptions(privacy=old))[0])
+    meta = store.read_meta()
+    follow = store_policy(meta)
+    assert follow is not None and follow.pseudonym_format == 1
+    legacy = json.loads(meta["privacy"])
+    del legacy["pseudonym_format"]  # as stores made before formats were recorded
+    assert store_policy({"privacy": json.dumps(legacy)}).pseudonym_format == 1  # type: ignore[union-attr]
+    store.load(load_frames(**_tiny(), options=LoadOptions(privacy=follow))[0])
+    one = Pseudonymizer(key_env, 1)
+    assert set(store.read_users()["user_id"]) == {
+        one.user(u) for u in ("alice1", "bob22", "carol3")
+    }
+    before = store.counts()
+    new = LoadOptions(privacy=PrivacySettings(pseudonymise=True, scrub=()).policy())
+    with pytest.raises(StoreError, match="format 1 and this load's of format 2"):
+        store.load(load_frames(**_tiny(), options=new)[0])
+    assert store.counts() == before
+
+
+def test_two_ids_with_one_pseudonym_are_refused_naming_both() -> None:
+    p = Pseudonymizer(b"k" * 32)
+    real = p._mac
+    # a collision cannot be found by search at 66 bits: make every post id hash alike
+    p._mac = lambda kind, values: real(kind, values.str.slice(0, 1))  # type: ignore[method-assign]
+    with pytest.raises(DataValidationError, match="'a1' and 'a2' get the same pseudonym"):
+        p.posts(pl.Series(["a1", "a2", "b1"]))
+    with pytest.raises(DataValidationError, match="same pseudonym"):
+        p.users(pl.Series(["a1", "a2"]))
 
 
 # ------------------------------------------------------------------ erasure
