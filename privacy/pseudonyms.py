@@ -104,7 +104,7 @@ class Pseudonymizer:
         """Two different values with one pseudonym would become one user (or post): refused,
         naming both."""
         pair = pl.DataFrame({"v": values, "p": pseudonyms}).filter(pl.col("p").is_duplicated())
-        pair = pair.unique("v").sort("p").head(2)
+        pair = pair.unique("v").sort("p", "v").head(2)
         raise DataValidationError(
             f"the {kind} ids {pair['v'][0]!r} and {pair['v'][1]!r} get the same pseudonym "
             f"{pair['p'][0]!r} (a chance of about one in 2^66 per pair): they would become one; "
