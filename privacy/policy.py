@@ -118,7 +118,7 @@ class PrivacyPolicy:
         p = self.pseudonyms
         if p is None:
             return frame
-        return p.user_columns(frame, [c for c in columns if c in frame.columns])
+        return frame.with_columns(p.users(frame[c]) for c in columns if c in frame.columns)
 
     def users(self, frame: pl.DataFrame, counts: dict[str, int]) -> pl.DataFrame:
         """Handles pseudonymised (the raw ones kept for the re-identification table), bios
@@ -162,7 +162,8 @@ class PrivacyPolicy:
 
     def reidentification(self, raw: pl.DataFrame, stored: pl.DataFrame) -> None:
         """Keep raw ``user_id``/``handle`` (``raw``) beside their pseudonyms (``stored``, the
-        same rows after :meth:`ids` and :meth:`users`) for :meth:`write_reid`."""
+        same rows after :meth:`ids` and :meth:`users`) for :meth:`write_reid`, and the
+        raw -> pseudonym map of user ids as :attr:`users_map`."""
         if self.pseudonyms is None:
             return
         self.users_map = pl.DataFrame({"raw": raw["user_id"], "p": stored["user_id"]})

@@ -157,23 +157,6 @@ class Pseudonymizer:
     def users(self, series: pl.Series) -> pl.Series:
         return self._map("user", series)
 
-    def user_columns(self, frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-        """``frame`` with its user-id ``columns`` replaced by pseudonyms. The columns are
-        looked up side by side (an edge table's ``src`` and ``dst``); ids not seen before are
-        hashed first."""
-        known = self._known["user"]
-        lookup = [
-            pl.col(c)
-            .cast(pl.String)
-            .replace_strict(known["v"], known["p"], default=None, return_dtype=pl.String)
-            for c in columns
-        ]
-        out = frame.with_columns(lookup)
-        unseen = [c for c in columns if out[c].null_count() != frame[c].null_count()]
-        if not unseen:
-            return out
-        return out.with_columns(self._map("user", frame[c]) for c in unseen)
-
     def handles(self, series: pl.Series) -> pl.Series:
         keys = pl.select(_handle_key(pl.lit(series.cast(pl.String)))).to_series()
         return self._map("handle", keys.alias(series.name))

@@ -176,7 +176,7 @@ def test_edge_columns_map_known_and_unseen_ids_alike() -> None:
     p = Pseudonymizer(b"k" * 32)
     users = p.users(pl.Series("user_id", ["a", "b"]))
     edges = pl.DataFrame({"src": ["a", "b", "x", None], "dst": ["b", "a", "a", "y"], "w": [1] * 4})
-    out = p.user_columns(edges, ["src", "dst"])
+    out = edges.with_columns(p.users(edges[c]) for c in ("src", "dst"))
     assert out["src"].to_list() == [users[0], users[1], p.user("x"), None]
     assert out["dst"].to_list() == [users[1], users[0], users[0], p.user("y")]
     assert out["w"].to_list() == [1] * 4
