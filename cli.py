@@ -964,8 +964,9 @@ def sentiment(
     as_json: bool,
 ) -> None:
     """Sentiment of the posts (language per post, then VADER for English and, for Chinese,
-    zero-shot with the multilingual encoder, or the HowNet lexicon with ``--set
-    monitor.chinese_sentiment=lexicon``; other languages are not scored) and the mood it gives
+    the review model graphsona ships averaged with the multilingual encoder's zero-shot score;
+    ``--set monitor.chinese_sentiment=reviews-ngram`` for the review model alone, much faster;
+    other languages are not scored) and the mood it gives
     each community or user: mean sentiment, share of negative posts, posts scored. Read-only
     on the store: computed from its posts (Chinese posts' vectors go to the vector cache);
     ``--by community`` needs a profile run (the communities).

@@ -34,7 +34,8 @@ Example ``job.toml``::
     [monitor]
     topics = true                     # topics of the posts (BERTopic)
     bucket = "1d"                     # series and alerts: 15m, 1h, 6h, 1d, 1w
-    chinese_sentiment = "embedding"   # zero-shot, multilingual encoder; or "lexicon" (HowNet)
+    chinese_sentiment = "reviews"     # review model + multilingual encoder; "reviews-ngram"
+                                      # (fast), "embedding" (zero-shot) or "lexicon" (HowNet)
 
     [privacy]                         # see README "Privacy"
     pseudonymise = true               # keyed pseudonyms for ids, handles, post ids, mentions

@@ -35,8 +35,10 @@ class ProfileJobConfig:
         labels: train supervised heads for ``label_*`` user columns.
         topics: model the posts' topics (BERTopic over the post vectors).
         bucket: time bucket of the monitoring series and alerts (``1h``, ``6h``, ``1d``, ``1w``).
-        chinese_sentiment: how Chinese posts get their zero-label sentiment: ``embedding``
-            (zero-shot with the multilingual encoder) or ``lexicon`` (HowNet; faster, weaker);
+        chinese_sentiment: how Chinese posts get their sentiment with no labels of the user's:
+            ``reviews`` (the shipped review model averaged with the multilingual encoder's
+            zero-shot score), ``reviews-ngram`` (the review model alone; fast),
+            ``embedding`` (zero-shot with the encoder) or ``lexicon`` (HowNet; fast, weak);
             :mod:`graphsona.text.sentiment`.
         profile_property: user property for the profile vector (a vector index is made on it).
         work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
@@ -67,7 +69,7 @@ class ProfileJobConfig:
     labels: bool = True
     topics: bool = True
     bucket: str = "1d"
-    chinese_sentiment: str = "embedding"
+    chinese_sentiment: str = "reviews"
     profile_property: str = "profile"
     work_dir: Path | None = None
     ray: str | None = None

