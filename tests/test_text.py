@@ -375,3 +375,21 @@ def test_the_setting_is_read_from_the_config_and_checked(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match="chinese_sentiment"):
         load_config(None, ("monitor.chinese_sentiment=words",))
+
+
+def test_neutral_needs_the_calibrated_margin_over_both_poles() -> None:
+    from graphsona.text.sentiment import NEUTRAL_MARGIN, _nearer_neutral
+
+    m = NEUTRAL_MARGIN
+    rows = np.array(
+        [
+            [0.50, 0.50 + m + 0.005, 0.40],  # nearer neutral by more than the margin
+            [0.50, 0.50 + m - 0.005, 0.40],  # nearer neutral, by less: keeps its lean
+            [0.40, 0.50 + m - 0.005, 0.50],
+            [0.60, 0.55, 0.40],  # nearer a pole
+        ]
+    )
+    assert _nearer_neutral(rows).tolist() == [True, False, False, False]
+    # an empty post says nothing, whatever its vector is near
+    scores, _ = score_texts(["", "   "], ["zh", "zh"], chinese="embedding")
+    assert scores == [0.0, 0.0]
