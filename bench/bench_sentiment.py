@@ -242,7 +242,9 @@ def chinese() -> dict[str, Any]:
             "accuracy_where_decided": float(right[decided].mean()) if decided.any() else 0.0,
             # the target names short text: reviews of at most 140 characters (Weibo's
             # length limit), and accuracy per length band
-            "short_140": {
+            "short_140": None
+            if not short.any()
+            else {
                 "posts": int(short.sum()),
                 "accuracy": float(right[short].mean()),
                 "macro_f1": float(
