@@ -201,7 +201,8 @@ def neutral_margin() -> dict[str, Any]:
     }
 
 
-LENGTH_BANDS = ((0, 20), (20, 50), (50, 100), (100, 140), (140, 1_000_000))
+SHORT = 140  # characters: Weibo's length limit, what the target's "short text" is taken as
+LENGTH_BANDS = ((0, 20), (20, 50), (50, 100), (100, SHORT), (SHORT, 1_000_000))
 
 
 def chinese() -> dict[str, Any]:
@@ -222,7 +223,7 @@ def chinese() -> dict[str, Any]:
     texts, labels = corpus["test"]
     y = np.array(labels)
     length = np.array([len(t) for t in texts])
-    short = length <= 140
+    short = length <= SHORT
     out: dict[str, Any] = {
         "posts": len(texts),
         "source": corpus["source"],
@@ -270,9 +271,9 @@ def chinese() -> dict[str, Any]:
                 "undecided_share": float((~decided[short]).mean()),
             },
             "accuracy_by_length": {
-                f"{lo + 1}-{hi}": {"posts": int(band.sum()), "accuracy": float(right[band].mean())}
+                f"{lo + 1}-{hi}": {"posts": int(span.sum()), "accuracy": float(right[span].mean())}
                 for lo, hi in LENGTH_BANDS
-                if (band := (length > lo) & (length <= hi)).any()
+                if (span := (length > lo) & (length <= hi)).any()
             },
             "methods": scored["sentiment_method"].value_counts(sort=True).to_dicts(),
             "posts_per_second": rate,
