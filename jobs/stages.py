@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import torch
-from graphsona.errors import StoreError
+from graphsona.errors import ConfigError, StoreError
 from graphsona.graph import GraphStore
 from graphsona.jobs.runner import Context, Progress, Stage, fingerprint, save_frame
 from graphsona.jobs.settings import ProfileJobConfig
@@ -378,7 +378,7 @@ class ClassifyStage(Stage):
 
     def run(self, ctx: Context, say: Progress) -> Context:
         from graphsona.jobs.classify import post_vectors
-        from graphsona.text.classifier import POST_PROPERTIES, PostClassifier
+        from graphsona.text.classifier import POST_PROPERTIES, PostClassifier, tuned_encoder
 
         posts = _with_post_ids(ctx["posts"]).select("post_id", pl.col("text").fill_null(""))
         out = posts.select("post_id")
@@ -388,9 +388,15 @@ class ClassifyStage(Stage):
                 report[task] = {"skipped": "its name is a property graphsona writes on posts"}
                 continue
             clf = PostClassifier.from_dict(stored)
+            try:
+                encoder = tuned_encoder(clf)
+            except ConfigError as e:  # its tuned encoder's folder is gone: the rest still run
+                say("classify", f"skipped {task}: {e}")
+                report[task] = {"skipped": str(e)}
+                continue
             say("classify", f"labelling {posts.height:,} posts for {task}")
             vectors = post_vectors(
-                posts["text"].to_list(), clf.embedder, clf.embedder_kind, self.cfg.cache
+                posts["text"].to_list(), encoder, clf.embedder_kind, self.cfg.cache
             )
             labels, p = clf.predict(vectors) if posts.height else ([], np.zeros(0))
             out = out.with_columns(
