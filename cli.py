@@ -1201,17 +1201,26 @@ def finetune(
       graphsona finetune --labels stance.csv --task stance --store graph.lbdb
       graphsona finetune --labels stance.csv --task stance --method setfit
     """
-    from graphsona.jobs.classify import finetune as train
-    from graphsona.jobs.classify import models_dir_for
+    from graphsona.jobs.classify import keep_classifier, models_dir_for, train_task
 
+    if models_dir is not None and method != "setfit":
+        raise click.UsageError("--models-dir is for --method setfit (the head keeps no files)")
     cfg = _job_config(config_path, sets)
     uri = _uri(store_uri, cfg)
     if method == "setfit" and not as_json:
         console.print("tuning the encoder with SetFit (minutes on a CPU)")
+    # training reads the store, and holds no write lock while it runs (SetFit takes minutes)
+    with _open(uri, cfg, read_only=True) as store:
+        posts = store.read_posts()
+    clf = train_task(posts, labels_path, task, cfg.job, method, models_dir or models_dir_for(uri))
     with _open(uri, cfg) as store:
-        clf = train(store, labels_path, task, cfg.job, method, models_dir or models_dir_for(uri))
+        keep_classifier(store, clf)
     if as_json:
-        click.echo(json.dumps({"task": task, "classes": list(clf.classes), **clf.info}))
+        click.echo(
+            json.dumps(
+                {"task": task, "classes": list(clf.classes), "encoder": clf.embedder, **clf.info}
+            )
+        )
         return
     counts = ", ".join(f"{k} {v}" for k, v in clf.info["labels"].items())
     console.print(f"trained {task!r} on {counts}")

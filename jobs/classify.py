@@ -3,6 +3,7 @@ kept in the store, applied to its posts (see :mod:`graphsona.text.classifier`)."
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +23,15 @@ from graphsona.text.classifier import (
     tuned_encoder,
 )
 
-__all__ = ["classify_posts", "finetune", "label_shares", "models_dir_for", "post_vectors"]
+__all__ = [
+    "classify_posts",
+    "finetune",
+    "keep_classifier",
+    "label_shares",
+    "models_dir_for",
+    "post_vectors",
+    "train_task",
+]
 
 
 def post_vectors(
@@ -48,35 +57,51 @@ def finetune(
     method: str = "head",
     models_dir: Path | None = None,
 ) -> PostClassifier:
-    """Train ``task``'s classifier from the labels file and keep it in ``store``; ``method``:
-    one of :data:`~graphsona.text.classifier.METHODS` (``setfit`` saves its tuned encoder in
-    ``models_dir``: see :func:`models_dir_for`)."""
+    """Train ``task``'s classifier from the labels file and keep it in ``store``
+    (:func:`train_task`, then :func:`keep_classifier`)."""
+    clf = train_task(store.read_posts(), labels, task, cfg, method, models_dir)
+    keep_classifier(store, clf)
+    return clf
+
+
+def train_task(
+    posts: pl.DataFrame,
+    labels: Path,
+    task: str,
+    cfg: ProfileJobConfig | None = None,
+    method: str = "head",
+    models_dir: Path | None = None,
+) -> PostClassifier:
+    """``task``'s classifier from the labels file (``post_id`` labels looked up in ``posts``);
+    ``method``: one of :data:`~graphsona.text.classifier.METHODS` (``setfit`` saves its tuned
+    encoder in ``models_dir``: see :func:`models_dir_for`; the folder is removed again when a
+    later step fails)."""
     check_task(task)
     if method not in METHODS:
         raise ConfigError(f"method must be one of {list(METHODS)} (got {method!r})")
     cfg = cfg or ProfileJobConfig()
-    frame = read_labels(labels, store.read_posts())
+    frame = read_labels(labels, posts)
     texts, ys = frame["text"].to_list(), frame["label"].to_list()
     if method == "head":
         vectors = post_vectors(texts, cfg.embedder, cfg.embedder_kind, cfg.cache)
         clf = train_classifier(
             task, vectors, ys, embedder=cfg.embedder, embedder_kind=cfg.embedder_kind, seed=cfg.seed
         )
-        clf = replace(clf, info={**clf.info, "method": "head"})
-    else:
-        if models_dir is None:
-            raise ConfigError("--method setfit needs a folder for the tuned encoder")
-        t = time.perf_counter()
-        folder = train_setfit(
-            task,
-            texts,
-            ys,
-            embedder=cfg.embedder,
-            embedder_kind=cfg.embedder_kind,
-            models_dir=models_dir,
-            seed=cfg.seed,
-        )
-        tuned = str(folder.resolve())
+        return replace(clf, info={**clf.info, "method": "head"})
+    if models_dir is None:
+        raise ConfigError("--method setfit needs a folder for the tuned encoder")
+    t = time.perf_counter()
+    folder, created = train_setfit(
+        task,
+        texts,
+        ys,
+        embedder=cfg.embedder,
+        embedder_kind=cfg.embedder_kind,
+        models_dir=models_dir,
+        seed=cfg.seed,
+    )
+    tuned = str(folder.resolve())
+    try:
         vectors = post_vectors(texts, tuned, "sentence-transformers", cfg.cache)
         # no cross-validation: the encoder was tuned on every label, so folds of its vectors
         # would score the head on posts the encoder had already learnt from
@@ -89,17 +114,34 @@ def finetune(
             seed=cfg.seed,
             cross_validate=False,
         )
-        clf = replace(
-            clf,
-            info={
-                **clf.info,
-                "method": "setfit",
-                "base_encoder": cfg.embedder,
-                "train_seconds": round(time.perf_counter() - t, 1),
-            },
-        )
-    store.write_classifier(task, clf.to_dict())
-    return clf
+    except BaseException:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return replace(
+        clf,
+        info={
+            **clf.info,
+            "method": "setfit",
+            "base_encoder": cfg.embedder,
+            "train_seconds": round(time.perf_counter() - t, 1),
+        },
+    )
+
+
+def keep_classifier(store: GraphStore, clf: PostClassifier) -> None:
+    """Store ``clf`` under its task; the tuned encoder folder of the classifier it replaces
+    is then deleted (a SetFit folder no stored classifier names any more)."""
+    before = store.read_classifier(clf.task)
+    store.write_classifier(clf.task, clf.to_dict())
+    if before is None or (before.get("info") or {}).get("method") != "setfit":
+        return
+    old = Path(str(before["embedder"]))
+    named = {
+        str((store.read_classifier(t) or {}).get("embedder")) for t in store.classifier_tasks()
+    }
+    if str(old) not in named and old.is_dir() and old.name.startswith(f"{clf.task}-"):
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def models_dir_for(store_uri: str) -> Path:
@@ -110,7 +152,7 @@ def models_dir_for(store_uri: str) -> Path:
     path = embedded_path(store_uri)
     if path is None:
         return Path.home() / ".cache" / "graphsona" / "models"
-    path = path.expanduser()
+    path = path.expanduser().resolve()
     return path.parent / f"{path.name}.models"
 
 

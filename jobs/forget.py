@@ -19,7 +19,11 @@ files):
    working and their drift report asks for a full run;
 4. **outputs graphsona wrote** (the ledger :data:`~graphsona.jobs.workdir.OUTPUTS`): Parquet
    exports are rewritten without their rows and ids; a report or any other file that names
-   them is deleted (regenerate it with ``graphsona report``).
+   them is deleted (regenerate it with ``graphsona report``);
+5. **tuned encoders** (``graphsona finetune --method setfit``), before the rest: each was
+   trained on labelled posts, and which ones is not recorded, so every one is deleted; its
+   classifier stays in the store and ``classify`` asks for a retrain (the job's classify stage
+   skips it until then). Head classifiers hold no text and stay.
 
 Before step 1 a journal (``<work dir>/erasure/pending.json``) records what is to be erased: the
 stored ids, their post ids, the communities and topics involved and the cache keys of their
@@ -147,13 +151,17 @@ def run_forget(
         # the store's part (the embedded store rewrites its file without them, native code
         # with the GIL released) runs beside the rest, which touches only files: each step is
         # idempotent, so a crash anywhere is completed by the next run from the journal
+        # a SetFit classifier's tuned encoder learnt from labelled posts, and which posts is
+        # not recorded: every tuned encoder goes (classify then asks for a retrain)
+        say("forget", "removing the encoders SetFit tuned (graphsona finetune --method setfit)")
+        tuned = _tuned_encoders(store)
         say("forget", f"erasing {len(scope.user_ids)} users from the store, meanwhile:")
         store_scope = ErasureScope(scope.user_ids, scope.posts.select("post_id"),
                                    scope.communities, scope.topics, journal["handles"])  # fmt: skip
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="erase") as pool:
             erasing = pool.submit(_erase_store, store, store_scope)
             say("forget", "erasing their vectors from the cache")
-            file_counts = {"cache_entries": _delete_cache(cache, keys)}
+            file_counts = {"cache_entries": _delete_cache(cache, keys), "tuned_encoders": tuned}
             say("forget", "erasing them from the work dir")
             file_counts.update(_work_dir(work_dir, cache, scope.user_ids, journal["posts"]))
             crash_point("forget:work_dir")
@@ -167,6 +175,18 @@ def run_forget(
         journal_path.unlink()
         result.counts, result.log = counts, log
         return result
+
+
+def _tuned_encoders(store: GraphStore) -> int:
+    """Delete the tuned encoder folder of each SetFit classifier in ``store``; how many."""
+    removed = 0
+    for task in store.classifier_tasks():
+        stored = store.read_classifier(task) or {}
+        folder = Path(str(stored.get("embedder")))
+        if (stored.get("info") or {}).get("method") == "setfit" and folder.is_dir():
+            shutil.rmtree(folder)
+            removed += 1
+    return removed
 
 
 def _erase_store(store: GraphStore, scope: ErasureScope) -> dict[str, int]:

