@@ -21,6 +21,7 @@ from graphsona.text.classifier import (
     train_classifier,
     train_setfit,
     tuned_encoder,
+    tuned_folder,
 )
 
 __all__ = [
@@ -134,9 +135,9 @@ def keep_classifier(store: GraphStore, clf: PostClassifier) -> None:
     is then deleted (a SetFit folder no stored classifier names any more)."""
     before = store.read_classifier(clf.task)
     store.write_classifier(clf.task, clf.to_dict())
-    if before is None or (before.get("info") or {}).get("method") != "setfit":
+    old = tuned_folder(before) if before is not None else None
+    if old is None:
         return
-    old = Path(str(before["embedder"]))
     named = {
         str((store.read_classifier(t) or {}).get("embedder")) for t in store.classifier_tasks()
     }

@@ -148,13 +148,13 @@ def run_forget(
         tmp = journal_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(journal))
         os.replace(tmp, journal_path)
-        # the store's part (the embedded store rewrites its file without them, native code
-        # with the GIL released) runs beside the rest, which touches only files: each step is
-        # idempotent, so a crash anywhere is completed by the next run from the journal
         # a SetFit classifier's tuned encoder learnt from labelled posts, and which posts is
         # not recorded: every tuned encoder goes (classify then asks for a retrain)
         say("forget", "removing the encoders SetFit tuned (graphsona finetune --method setfit)")
         tuned = _tuned_encoders(store)
+        # the store's part (the embedded store rewrites its file without them, native code
+        # with the GIL released) runs beside the rest, which touches only files: each step is
+        # idempotent, so a crash anywhere is completed by the next run from the journal
         say("forget", f"erasing {len(scope.user_ids)} users from the store, meanwhile:")
         store_scope = ErasureScope(scope.user_ids, scope.posts.select("post_id"),
                                    scope.communities, scope.topics, journal["handles"])  # fmt: skip
@@ -179,11 +179,12 @@ def run_forget(
 
 def _tuned_encoders(store: GraphStore) -> int:
     """Delete the tuned encoder folder of each SetFit classifier in ``store``; how many."""
+    from graphsona.text.classifier import tuned_folder
+
     removed = 0
     for task in store.classifier_tasks():
-        stored = store.read_classifier(task) or {}
-        folder = Path(str(stored.get("embedder")))
-        if (stored.get("info") or {}).get("method") == "setfit" and folder.is_dir():
+        folder = tuned_folder(store.read_classifier(task) or {})
+        if folder is not None and folder.is_dir():
             shutil.rmtree(folder)
             removed += 1
     return removed

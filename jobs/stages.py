@@ -373,14 +373,13 @@ class ClassifyStage(Stage):
         self.cfg = cfg
 
     def fingerprint(self, ctx: Context) -> str:
+        from graphsona.text.classifier import tuned_folder
+
         posts = _with_post_ids(ctx["posts"]).select("post_id", "text")
         # a SetFit classifier's tuned encoder lives in a folder: whether it is there decides
         # whether the task is labelled or skipped, so a folder put back reruns the stage
-        present = {
-            task: Path(str(c.get("embedder"))).is_dir()
-            for task, c in ctx["classifiers"].items()
-            if (c.get("info") or {}).get("method") == "setfit"
-        }
+        folders = {task: tuned_folder(c) for task, c in ctx["classifiers"].items()}
+        present = {task: f.is_dir() for task, f in folders.items() if f is not None}
         return fingerprint(
             "classify-v2", json.dumps(ctx["classifiers"], sort_keys=True), present, posts
         )

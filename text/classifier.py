@@ -47,6 +47,7 @@ __all__ = [
     "train_classifier",
     "train_setfit",
     "tuned_encoder",
+    "tuned_folder",
 ]
 
 MIN_PER_CLASS = 2  # labelled posts each class needs at least
@@ -327,10 +328,19 @@ def train_setfit(
     return folder, True
 
 
+def tuned_folder(stored: dict[str, Any]) -> Path | None:
+    """The folder of a stored SetFit classifier's tuned encoder (there or not); None for a
+    head classifier, which reads the job's encoder and keeps no files."""
+    if (stored.get("info") or {}).get("method") != "setfit":
+        return None
+    return Path(str(stored.get("embedder")))
+
+
 def tuned_encoder(clf: PostClassifier) -> str:
     """The encoder ``clf`` reads: for a SetFit classifier its tuned folder, checked to be
     there (a clear error when it was moved or deleted)."""
-    if clf.info.get("method") == "setfit" and not Path(clf.embedder).is_dir():
+    folder = tuned_folder(clf.to_dict())
+    if folder is not None and not folder.is_dir():
         raise ConfigError(
             f"the tuned encoder of task {clf.task!r} was saved in {clf.embedder}, which is not "
             f"there now: train it again with graphsona finetune --method setfit --task {clf.task}"
