@@ -127,7 +127,7 @@ def test_chinese_varieties_named_by_the_detector_are_scored_as_chinese() -> None
     )
     assert methods == ["hownet", "hownet"] and scores == [1.0, 1.0]
     scores, methods = score_texts(["我喜欢这本书", "我喜欢这本书"], ["wuu", "yue"])
-    assert methods == ["zh-reviews+e5tuned"] * 2 and scores[0] == scores[1] > 0.1
+    assert methods == ["zh-reviews+e5tuned"] * 2 and scores[0] == scores[1] > 0.05
 
 
 def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
@@ -140,6 +140,7 @@ def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
         "东西不错，物流很快，下次还买。",
         "今天下午三点在二楼开会。",
         "他坐地铁去公司",
+        "这本书很好看",  # the tuned layers alone read it as a complaint (BENCHMARKS.md)
     ]
     n = len(texts)
     ngram, _ = score_texts(texts, ["zh"] * n, chinese="reviews-ngram")
@@ -147,7 +148,9 @@ def test_the_default_outvotes_the_review_bias_on_short_emotive_posts() -> None:
     assert ngram[5] > 0.5  # and the n-grams never saw a neutral sentence
     scores, methods = score_texts(texts, ["zh"] * n)
     assert methods == ["zh-reviews+e5tuned"] * n
-    assert scores[0] > 0.1 and scores[1] > 0.1 and scores[2] < -0.5 and scores[3] > 0.5
+    positive = 0.05  # the label's threshold (NEUTRAL_BAND)
+    assert scores[0] > positive and scores[1] > positive and scores[6] > positive
+    assert scores[2] < -0.5 and scores[3] > 0.5
     assert scores[4] == scores[5] == 0.0  # nearer the neutral anchors: neutral
 
 

