@@ -264,7 +264,7 @@ class SentimentStage(Stage):
         from graphsona.text.sentiment import method_fingerprint
 
         return fingerprint(
-            "sentiment-v2", method_fingerprint(self.cfg.chinese_sentiment), self._posts(ctx)
+            "sentiment-v3", method_fingerprint(self.cfg.chinese_sentiment), self._posts(ctx)
         )
 
     def run(self, ctx: Context, say: Progress) -> Context:

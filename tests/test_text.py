@@ -32,6 +32,31 @@ def test_languages_are_detected_offline_and_short_posts_are_undetermined() -> No
     assert got == ["en", "zh", "de", "und", "und", "und"]
 
 
+def test_the_script_decides_short_cjk_posts_and_mixed_ones_go_to_the_detector() -> None:
+    # two or three Han characters make a whole Chinese post; they were "und" (and scored 0 by
+    # the English lexicon) before the script rule
+    assert detect_languages(["很好", "有点贵", "赞", "2、软件", "喜欢。。。 #好评"]) == ["zh"] * 5
+    assert detect_languages(["すごい", "東京に行きました", "안녕하세요", "한국語"]) == [
+        "ja",
+        "ja",
+        "ko",
+        "ko",
+    ]
+    # another script in the post: the statistical detector decides, as before
+    assert detect_languages(["check in & check out比较快.", "I am going to 北京 tomorrow"]) == [
+        "en",
+        "en",
+    ]
+    assert detect_languages(["🚀", "123", "http://blog.zol.com.cn/1118/a.html"]) == ["und"] * 3
+
+
+def test_short_chinese_posts_are_scored_as_chinese() -> None:
+    scored = score_posts(pl.DataFrame({"post_id": [1, 2], "text": ["很好", "太差了"]}))
+    assert scored["lang"].to_list() == ["zh", "zh"]
+    assert scored["sentiment_label"].to_list() == ["positive", "negative"]
+    assert "vader" not in scored["sentiment_method"].to_list()
+
+
 def test_a_given_lang_column_wins_and_is_normalised() -> None:
     posts = pl.DataFrame(
         {"text": ["hello there my friends", "bonjour à tous mes amis"], "lang": ["zh-CN", None]}

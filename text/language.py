@@ -9,6 +9,15 @@ post with fewer than
 :data:`MIN_LETTERS` letters (an emoji, a link, a hashtag or two) is ``und`` (undetermined):
 guessing on it is noise. A given ``lang`` is normalised to its primary subtag in lower case
 (``zh-CN`` -> ``zh``, ``EN`` -> ``en``).
+
+**The script decides first** where it can. A post whose letters are all Han characters is
+``zh`` however short it is: two or three characters (很好 "very good", 有点贵 "a bit
+pricey") make a whole Chinese post, and before this rule they were ``und`` and scored by the
+English lexicon as 0; 13 of the 3,497 held-out Chinese reviews of ``bench_sentiment`` were.
+Letters all Han or kana, with some kana, are ``ja``; all Hangul (or Hangul and Han), ``ko``.
+Only posts that mix these scripts with others (Chinese with English words in it, say) go to
+the statistical detector. The price: a Japanese post written in kanji alone is read as
+Chinese, rare in posts, which nearly always carry kana.
 """
 
 from __future__ import annotations
@@ -31,6 +40,30 @@ _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 _NOT_POSTED_IN = frozenset({"la", "eo", "vo"})  # classical and constructed languages
 
+# CJK ideographs (unified, extensions A to H, compatibility), kana (with the half-width and
+# phonetic-extension forms and the prolonged sound mark) and Hangul (syllables and jamo)
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile(
+    "[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uffa0-\uffdc]"
+)
+
+
+def _by_script(letters: list[str]) -> str | None:
+    """The language the letters' script alone tells (module docstring), or None."""
+    han = sum(1 for c in letters if _HAN.match(c))
+    kana = sum(1 for c in letters if _KANA.match(c))
+    hangul = sum(1 for c in letters if _HANGUL.match(c))
+    if han + kana + hangul < len(letters):  # some other script in it: the detector decides
+        return None
+    if kana and hangul:
+        return None
+    if kana:
+        return "ja"
+    if hangul:
+        return "ko"
+    return "zh" if han else None
+
 
 @cache
 def _identifier() -> Any:
@@ -49,7 +82,12 @@ def detect_languages(texts: Iterable[str | None]) -> list[str]:
     ident = None
     for text in texts:
         body = _NOISE.sub(" ", text or "")
-        if len(_LETTER.findall(body)) < MIN_LETTERS:
+        letters = _LETTER.findall(body)
+        script = _by_script(letters) if letters else None
+        if script is not None:
+            out.append(script)
+            continue
+        if len(letters) < MIN_LETTERS:
             out.append(UNDETERMINED)
             continue
         ident = ident or _identifier()
