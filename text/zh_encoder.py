@@ -66,7 +66,7 @@ __all__ = [
 
 ARTIFACT = Path(__file__).resolve().parent / "data" / "zh_e5_tuned.npz"
 #: how many of the encoder's 12 layers (the top ones) were fine-tuned
-TUNED_LAYERS = 6
+TUNED_LAYERS = 4
 #: rank of each shipped weight change
 RANK = 32
 #: tokens per text (prefix and specials included) for the tuned score
