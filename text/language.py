@@ -51,11 +51,16 @@ _HANGUL = re.compile(
 
 def _by_script(letters: list[str]) -> str | None:
     """The language the letters' script alone tells (module docstring), or None."""
-    han = sum(1 for c in letters if _HAN.match(c))
-    kana = sum(1 for c in letters if _KANA.match(c))
-    hangul = sum(1 for c in letters if _HANGUL.match(c))
-    if han + kana + hangul < len(letters):  # some other script in it: the detector decides
-        return None
+    han = kana = hangul = False
+    for c in letters:  # stops at the first letter of another script (most posts: the first)
+        if _HAN.match(c):
+            han = True
+        elif _KANA.match(c):
+            kana = True
+        elif _HANGUL.match(c):
+            hangul = True
+        else:  # some other script in it: the detector decides
+            return None
     if kana and hangul:
         return None
     if kana:
