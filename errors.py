@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "DataValidationError",
     "GraphsonaError",
@@ -48,6 +49,10 @@ class DataValidationError(GraphsonaError):
         )
         super().__init__(f"{where}: {message}" if where else message)
         self.file, self.row, self.column = file, row, column
+
+
+class ClusterError(GraphsonaError):
+    """Distributed work (Ray) failed or made no progress for its stall timeout."""
 
 
 class StoreError(GraphsonaError):

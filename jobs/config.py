@@ -112,7 +112,11 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "text_file": ((str,), "privacy.text_file"),
         "min_group_size": ((int,), "job.min_group_size"),
     },
-    "scale": {"ray": ((str,), "job.ray"), "workers": ((int,), "job.ray_workers")},
+    "scale": {
+        "ray": ((str,), "job.ray"),
+        "workers": ((int,), "job.ray_workers"),
+        "stall_timeout": ((float, int), "job.ray_stall_timeout"),
+    },
     "output": {
         "work_dir": ((str,), "work_dir"),
         "profile_property": ((str,), "job.profile_property"),

@@ -44,7 +44,8 @@ class ProfileJobConfig:
         work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
         ray: run embedding and training on Ray (``local``, ``auto`` or a cluster address;
             ``None``: in this process). ray_workers: model actors and training workers
-            (``None``: one per CPU, or per GPU, of the cluster). See :mod:`graphsona.scale`.
+            (``None``: one per CPU, or per GPU, of the cluster). ray_stall_timeout: seconds a
+            Ray stage may make no progress before it fails. See :mod:`graphsona.scale`.
     """
 
     embedder: str = "default"
@@ -74,6 +75,7 @@ class ProfileJobConfig:
     work_dir: Path | None = None
     ray: str | None = None
     ray_workers: int | None = None
+    ray_stall_timeout: float = 600.0
 
     def ray_options(self) -> Any:
         """:class:`~graphsona.scale.RayOptions` of these settings (``None`` without ``ray``)."""
@@ -81,7 +83,9 @@ class ProfileJobConfig:
             return None
         from graphsona.scale import RayOptions
 
-        return RayOptions(address=self.ray, workers=self.ray_workers)
+        return RayOptions(
+            address=self.ray, workers=self.ray_workers, stall_timeout_s=self.ray_stall_timeout
+        )
 
     def model_kwargs(self, **extra: Any) -> dict[str, Any]:
         """:class:`~graphsona.gnn.ProfileModel` arguments from these settings (plus ``extra``)."""
@@ -99,6 +103,8 @@ class ProfileJobConfig:
             errors.append(f"ray_workers must be >= 1 (got {self.ray_workers})")
         if self.ray_workers is not None and not self.ray:
             errors.append("ray_workers needs ray (--ray local|auto|ADDRESS, [scale] ray)")
+        if not self.ray_stall_timeout > 0:
+            errors.append(f"ray_stall_timeout must be > 0 s (got {self.ray_stall_timeout})")
         if self.resolution <= 0:
             errors.append(f"resolution must be > 0 (got {self.resolution})")
         if not 0 < self.later_fraction < 1:

@@ -6,6 +6,12 @@ holds texts of similar length and pads little, then each actor runs
 :func:`~graphsona.embeddings.pipeline.encode_texts` on its blocks: the same batching by token
 budget as one process, so the vectors agree with the single-process ones up to float rounding
 (a batch's padding and the thread count change the last bits; the tests bound the difference).
+
+A pool that makes no progress for the cluster's ``stall_timeout_s`` (actors that cannot start,
+were lost and not replaced, or get no CPU: Ray runs workers at nice 15, so on a machine whose
+cores another process keeps busy they crawl) raises
+:class:`~graphsona.errors.ClusterError` rather than waiting for ever: Ray Data's own guard
+would wait 30 minutes.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from graphsona.errors import ClusterError
 from graphsona.scale.session import Cluster
 
 __all__ = ["EmbedderSpec", "RayEmbedding"]
@@ -60,6 +67,7 @@ class RayEmbedding:
         cluster: what the session found (workers, GPU, CPUs per worker).
         block_texts: texts per block sent to an actor.
         batch_tokens: token budget of one model batch inside an actor.
+        stall_timeout_s: fail when no block moves for this long (``None``: the cluster's).
     """
 
     def __init__(
@@ -69,13 +77,18 @@ class RayEmbedding:
         *,
         block_texts: int = 2048,
         batch_tokens: int = 16_384,
+        stall_timeout_s: float | None = None,
     ) -> None:
         self.spec, self.cluster = spec, cluster
         self.block_texts, self.batch_tokens = block_texts, batch_tokens
+        self.stall_timeout_s = (
+            cluster.stall_timeout_s if stall_timeout_s is None else stall_timeout_s
+        )
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, int]:
         import pyarrow as pa
         import ray.data
+        from ray.data.exceptions import ExecutionTimeoutError
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32), 0
@@ -104,13 +117,24 @@ class RayEmbedding:
             compute=ray.data.ActorPoolStrategy(size=c.workers),
             **resources,
         )
+        mapped.context.execution_no_progress_timeout_s = self.stall_timeout_s
         out: np.ndarray | None = None
-        truncated = 0
-        for block in mapped.iter_batches(batch_format="numpy", batch_size=None):
-            vec = np.asarray(block["vector"], dtype=np.float32)
-            if out is None:
-                out = np.zeros((len(texts), vec.shape[1]), dtype=np.float32)
-            out[np.asarray(block["i"], dtype=np.int64)] = vec
-            truncated += int(np.asarray(block["truncated"]).sum())
+        truncated, done = 0, 0
+        try:
+            for block in mapped.iter_batches(batch_format="numpy", batch_size=None):
+                vec = np.asarray(block["vector"], dtype=np.float32)
+                if out is None:
+                    out = np.zeros((len(texts), vec.shape[1]), dtype=np.float32)
+                out[np.asarray(block["i"], dtype=np.int64)] = vec
+                truncated += int(np.asarray(block["truncated"]).sum())
+                done += len(vec)
+        except ExecutionTimeoutError as e:
+            raise ClusterError(
+                f"Ray embedding made no progress for {self.stall_timeout_s:g} s "
+                f"({done} of {len(texts)} texts embedded, {c.workers} actors of "
+                f"{self.spec.name!r}): actors that cannot start, were lost, or get no CPU "
+                "(Ray runs its workers at nice 15, so a busy process beside a local instance "
+                "starves them). Check the cluster's resources, or raise [scale] stall_timeout"
+            ) from e
         assert out is not None
         return out, truncated

@@ -25,27 +25,37 @@ class RayOptions:
         cluster (one per GPU when it has GPUs).
     use_gpu: GPU actors and workers (NCCL); ``None``: when the cluster has GPUs.
     object_store_mb: object store size of a ``local`` instance (``None``: Ray's default).
+    stall_timeout_s: Ray embedding that makes no progress for this long (no block of texts
+        embedded: actors that cannot start, or died and were not replaced) fails with
+        :class:`~graphsona.errors.ClusterError` instead of waiting for ever. Progress resets
+        the clock, so it bounds one block's time, not the job's. Raise it for a cluster that
+        waits long for capacity (an autoscaler).
     """
 
     address: str = "local"
     workers: int | None = None
     use_gpu: bool | None = None
     object_store_mb: int | None = None
+    stall_timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
         if not self.address:
             raise ConfigError("ray address must be 'local', 'auto' or HOST:PORT")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"ray workers must be >= 1 (got {self.workers})")
+        if not self.stall_timeout_s > 0:
+            raise ConfigError(f"ray stall timeout must be > 0 s (got {self.stall_timeout_s})")
 
 
 @dataclass(frozen=True)
 class Cluster:
-    """What a session found: workers to use, GPU or not, CPUs each worker may use."""
+    """What a session found: workers to use, GPU or not, CPUs each worker may use (and the
+    options' stall timeout)."""
 
     workers: int
     use_gpu: bool
     cpus_per_worker: int
+    stall_timeout_s: float = 600.0
 
 
 def _quiet() -> None:
@@ -96,7 +106,7 @@ def ray_session(options: RayOptions) -> Iterator[Cluster]:
         if use_gpu and not gpus:
             raise ConfigError("use_gpu is set but the Ray cluster has no GPU")
         workers = options.workers or (gpus if use_gpu else cpus)
-        yield Cluster(workers, use_gpu, max(1, cpus // workers))
+        yield Cluster(workers, use_gpu, max(1, cpus // workers), options.stall_timeout_s)
     finally:
         if started:
             ray.shutdown()

@@ -43,16 +43,18 @@ def test_overrides_are_validated_like_the_file() -> None:
 
 def test_scale_section_sets_ray_and_checks_workers(tmp_path: Path) -> None:
     path = tmp_path / "job.toml"
-    path.write_text('[scale]\nray = "auto"\nworkers = 4\n')
+    path.write_text('[scale]\nray = "auto"\nworkers = 4\nstall_timeout = 1800\n')
     job = load_config(path).job
     assert job.ray == "auto" and job.ray_workers == 4
     options = job.ray_options()
-    assert options.address == "auto" and options.workers == 4
+    assert options.address == "auto" and options.workers == 4 and options.stall_timeout_s == 1800
     assert load_config(None).job.ray_options() is None  # no [scale]: one process, as before
     with pytest.raises(ConfigError, match="ray_workers must be >= 1"):
         load_config(None, ["scale.ray=local", "scale.workers=0"])
     with pytest.raises(ConfigError, match="ray_workers needs ray"):
         load_config(None, ["scale.workers=2"])
+    with pytest.raises(ConfigError, match="ray_stall_timeout must be > 0"):
+        load_config(None, ["scale.ray=local", "scale.stall_timeout=0"])
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 import torch
 from graphsona.embeddings import embed_users, load_embedder
+from graphsona.errors import ClusterError, ConfigError
 from graphsona.gnn import ProfileModel, structural_features
 from graphsona.gnn.metrics import decoder_scorer, popularity_scorer, ranking_metrics, split_edges
 from graphsona.graph import EmbeddedStore
@@ -56,6 +57,23 @@ def test_ray_embedding_equals_single_process(cluster: Cluster, small_dataset: Da
     # the same model on the same texts: equal up to float rounding (batch padding, threads)
     assert np.abs(a - b).max() < 1e-5
     assert np.count_nonzero(np.abs(a).sum(1)) == np.count_nonzero(np.abs(b).sum(1)) > 200
+
+
+def test_ray_embedding_that_makes_no_progress_fails_instead_of_hanging(
+    cluster: Cluster, small_dataset: Dataset
+) -> None:
+    texts = small_dataset.posts["text"].head(200).to_list()
+    # actors that can never start: GPU actors asked of this CPU-only instance
+    no_gpu = Cluster(cluster.workers, True, 1)
+    stalled = RayEmbedding(EmbedderSpec("default"), no_gpu, block_texts=64, stall_timeout_s=3)
+    with pytest.raises(ClusterError, match=r"no progress for 3 s \(0 of 200 texts"):
+        stalled(texts)
+    # the session is still usable, and the timeout comes from the session's options
+    assert RayEmbedding(EmbedderSpec("default"), cluster).stall_timeout_s == 600
+    vecs, _ = RayEmbedding(EmbedderSpec("default"), cluster, block_texts=64)(texts[:50])
+    assert vecs.shape == (50, 384) and np.count_nonzero(np.abs(vecs).sum(1)) > 40
+    with pytest.raises(ConfigError, match="stall timeout must be > 0"):
+        RayOptions(stall_timeout_s=0)
 
 
 def _graph() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
