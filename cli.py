@@ -1215,7 +1215,7 @@ def finetune(
     cfg = _job_config(config_path, sets)
     uri = _uri(store_uri, cfg)
     if method != "head" and not as_json:
-        what = "with SetFit (minutes" if method == "setfit" else "'s top layers (about a minute"
+        what = " with SetFit (minutes" if method == "setfit" else "'s top layers (about a minute"
         console.print(f"tuning the encoder{what} on a CPU)")
     # training reads the store, and holds no write lock while it runs (SetFit takes minutes)
     with _open(uri, cfg, read_only=True) as store:
