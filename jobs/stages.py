@@ -1149,11 +1149,16 @@ class ResultsStage(Stage):
         if labels is not None and labels.width:
             results = pl.concat([results, labels], how="horizontal")
         ranker = ctx.get("ranker")
+        # the posts' classifier labels change nothing per user, yet write-back must run when
+        # they change (a classifier trained since the last run): they join the run id, which
+        # is unchanged for jobs without classifiers
+        post_labels = ctx.get("post_labels")
         run_id = fingerprint(
             "run",
             _rounded(results),
             _rounded(names.drop("top_members", strict=False)),
             json.dumps(ranker.to_dict() if ranker else None, sort_keys=True),
+            *([_rounded(post_labels)] if post_labels is not None and post_labels.width > 1 else []),
         )
         return {"names": names, "results": results, "run_id": run_id}
 
