@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["MIN_LETTERS", "UNDETERMINED", "detect_languages", "post_languages"]
+__all__ = ["HAN_CHARS", "MIN_LETTERS", "UNDETERMINED", "detect_languages", "post_languages"]
 
 UNDETERMINED = "und"
 MIN_LETTERS = 4  # fewer letters than this (CJK characters count as letters): undetermined
@@ -42,7 +42,9 @@ _NOT_POSTED_IN = frozenset({"la", "eo", "vo"})  # classical and constructed lang
 
 # CJK ideographs (unified, extensions A to H, compatibility), kana (with the half-width and
 # phonetic-extension forms and the prolonged sound mark) and Hangul (syllables and jamo)
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+#: the CJK ideographs as a regex character-class body (also topics' Chinese word runs)
+HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN = re.compile(f"[{HAN_CHARS}]")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile(
     "[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uffa0-\uffdc]"

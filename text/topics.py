@@ -36,6 +36,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 import regex
+from graphsona.text.language import HAN_CHARS
 
 __all__ = [
     "FIT_SAMPLE",
@@ -56,12 +57,12 @@ OUTLIER = -1
 MIN_POSTS = 30  # fewer posts than this: no topics (every post -1)
 TERMS = 10
 
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_HAN = re.compile(f"[{HAN_CHARS}]+")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 # Japanese content words without a tokenizer: runs of kanji, or of katakana (loanwords); the
 # hiragana between them is mostly particles and inflections, dropped
-_JA_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+")
+_JA_RUN = re.compile(f"[{HAN_CHARS}]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+")
 # letters with their combining marks (Devanagari, Bengali, Thai vowel signs are marks, not \w
 # in Python's re: words would break at every vowel sign)
 _WORD = regex.compile(
