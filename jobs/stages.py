@@ -272,12 +272,20 @@ class SentimentStage(Stage):
 
         posts = self._posts(ctx)
         say("sentiment", f"scoring {posts.height:,} posts")
-        scored = score_posts(
-            posts,
-            chinese=self.cfg.chinese_sentiment,
-            cache=self.cfg.cache,
-            say=lambda message: say("sentiment", message),
-        ).drop("text")
+        ray = self.cfg.ray_options()
+        with contextlib.ExitStack() as stack:
+            remote = None
+            if ray is not None:  # Chinese posts' encoder pass on the job's Ray session
+                from graphsona.scale.embed import remote_on
+
+                remote = remote_on(stack, ray)
+            scored = score_posts(
+                posts,
+                chinese=self.cfg.chinese_sentiment,
+                cache=self.cfg.cache,
+                say=lambda message: say("sentiment", message),
+                remote=remote,
+            ).drop("text")
         report = {"languages": language_counts(scored)}
         return {"post_sentiment": scored, "sentiment_report": report}
 

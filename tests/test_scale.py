@@ -76,6 +76,76 @@ def test_ray_embedding_that_makes_no_progress_fails_instead_of_hanging(
         RayOptions(stall_timeout_s=0)
 
 
+def test_chinese_sentiment_encoder_on_ray_equals_single_process(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    from graphsona.scale.embed import ZH_SCORER, remote_encoder
+    from graphsona.text.sentiment import score_posts
+
+    texts = ["这本书很好看", "我喜欢这本书", "房间很脏，服务差", "他坐地铁去公司", "太开心了！"]
+    texts += ["物流很快，质量不错", "客服回复太慢了，很失望", "价格便宜，下次还会再来"]
+    posts = pl.DataFrame({"user_id": [f"u{i % 3}" for i in range(24)], "text": texts * 3})
+    local = score_posts(posts)
+    pools: list[Any] = []
+
+    def remote(model: Any) -> Any:
+        pools.append(remote_encoder(cluster, model))
+        return pools[-1]
+
+    said: list[str] = []
+    on_ray = score_posts(posts, remote=remote, say=said.append, cache=tmp_path / "cache")
+    # the tuned scorer ran on CPU actors; the same scores up to float rounding
+    assert [(p.spec.kind, p.cpu_only) for p in pools] == [(ZH_SCORER, True)]
+    assert any("on the Ray cluster's actors" in m for m in said)
+    assert "Chinese posts: 0 vectors from the cache, 8 embedded" in said
+    assert on_ray["sentiment_method"].to_list() == local["sentiment_method"].to_list()
+    assert set(local["sentiment_method"]) == {"zh-reviews+e5tuned"}
+    assert np.abs(on_ray["sentiment"].to_numpy() - local["sentiment"].to_numpy()).max() < 1e-5
+    assert on_ray["sentiment_label"].to_list() == local["sentiment_label"].to_list()
+    # all in the cache: no pool is asked for
+    again = score_posts(posts, remote=remote, say=said.append, cache=tmp_path / "cache")
+    assert len(pools) == 1 and again["sentiment"].equals(on_ray["sentiment"])
+    # an actor that loads another model than the driver's fails with the reason, in one line
+    wrong = RayEmbedding(EmbedderSpec("zh", ZH_SCORER, model_id="not-this"), cluster)
+    with pytest.raises(ClusterError, match=r"died .* every node needs the same graphsona"):
+        wrong(texts)
+
+
+def test_sentiment_command_with_scale_ray(
+    cluster: Cluster, small_dataset: Dataset, tmp_path: Path
+) -> None:
+    import dataclasses
+    import json
+
+    from click.testing import CliRunner
+    from graphsona.cli import main
+
+    posts = small_dataset.posts.head(40)
+    texts = posts["text"].to_list()
+    texts[:3] = ["这本书很好看", "房间很脏，服务差", "物流很快，质量不错"]
+    posts = posts.with_columns(
+        text=pl.Series(texts), lang=pl.Series(["zh"] * 3 + posts["lang"].to_list()[3:])
+    )
+    store = EmbeddedStore(tmp_path / "graph.lbdb")
+    try:
+        store.load(dataclasses.replace(small_dataset, posts=posts))
+    finally:
+        store.close()
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[store]\nuri = "{tmp_path / "graph.lbdb"}"\n[model]\ncache = "{tmp_path / "v.sqlite"}"\n'
+        '[scale]\nray = "local"\nworkers = 2\n'
+    )
+    result = CliRunner().invoke(
+        main, ["sentiment", "--config", str(config), "--by", "post", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "3 Chinese posts (3 distinct) with the multilingual encoder on the Ray" in result.stderr
+    rows = {r["text"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["物流很快，质量不错"]["sentiment_label"] == "positive"
+    assert rows["房间很脏，服务差"]["sentiment_label"] == "negative"
+
+
 def _graph() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     net = generate(SyntheticConfig(n_users=1500, seed=1))
     g = to_pyg_frames(net.users["user_id"], net.follows, None)
@@ -127,9 +197,18 @@ def test_ray_training_resumes_from_its_checkpoint(cluster: Cluster, tmp_path: Pa
 
 
 def test_profile_job_on_ray(cluster: Cluster, small_dataset: Dataset, tmp_path: Path) -> None:
+    import dataclasses
+
     store = EmbeddedStore(tmp_path / "graph.lbdb")
     try:
-        store.load(small_dataset)
+        # a few Chinese posts: their sentiment encoder pass runs on the Ray actors too
+        posts = small_dataset.posts
+        texts = posts["text"].to_list()
+        texts[:4] = ["这本书很好看", "房间很脏，服务差", "物流很快，质量不错", "客服回复太慢了"]
+        langs = posts["lang"].to_list()
+        langs[:4] = ["zh"] * 4
+        posts = posts.with_columns(pl.Series("text", texts), pl.Series("lang", langs))
+        store.load(dataclasses.replace(small_dataset, posts=posts))
         cfg = ProfileJobConfig(
             embedder_kind="static",
             cache=None,
@@ -143,6 +222,7 @@ def test_profile_job_on_ray(cluster: Cluster, small_dataset: Dataset, tmp_path: 
         said: list[str] = []
         first = run_profile(store, cfg, progress=lambda stage, msg: said.append(msg))
         assert "training on Ray: 2 workers" in said
+        assert any("4 Chinese posts" in m and "on the Ray cluster's actors" in m for m in said)
         users = store.read_users()
         assert users["profile"].null_count() == 0 and users["community_id"].null_count() == 0
         assert first.best_val_auc > 0.6

@@ -50,6 +50,12 @@ beyond +-:data:`NEUTRAL_BAND`, VADER's documented thresholds) and ``sentiment_me
 * **other languages**: no score (null, ``sentiment_method`` null): an English lexicon on
   Spanish text would be a guess dressed as a measurement. They are counted in the report.
 
+**Beyond one machine.** The encoder pass is what costs (tens of posts a second per 2 cores).
+Given ``remote`` (the profiling job passes it when it runs with Ray, ``[scale] ray``), the
+Chinese posts the vector cache lacks are embedded by a pool of actors that each load the same
+encoder (:class:`graphsona.scale.RayEmbedding`); everything else (the cache, the n-grams, the
+anchors, the vote) stays in this process, and the scores are the same up to float rounding.
+
 How good these zero-label defaults are, measured on real labelled posts, is in BENCHMARKS.md
 ("Sentiment"); with a few labels of your own, ``graphsona finetune`` trains a classifier
 (:mod:`graphsona.text.classifier`).
@@ -78,6 +84,7 @@ __all__ = [
     "LABELS",
     "NEUTRAL_BAND",
     "NEUTRAL_MARGIN",
+    "Remote",
     "community_mood",
     "label_of",
     "language_counts",
@@ -88,6 +95,10 @@ __all__ = [
 ]
 
 LABELS = ("negative", "neutral", "positive")
+#: ``remote(encoder) -> encode``: given the encoder about to embed Chinese posts (the tuned
+#: scorer or the multilingual encoder), a function ``texts -> (vectors, number truncated)``
+#: that embeds them elsewhere with the same encoder (the job's Ray pool)
+Remote = Callable[[Any], Callable[[list[str]], tuple[np.ndarray, int]]]
 # Chinese and the Chinese varieties the detector may name for Chinese script (Wu, Cantonese,
 # classical, ...): all written with the same characters, scored the same way
 CHINESE = frozenset({"zh", "cmn", "wuu", "yue", "lzh", "gan", "hak", "nan"})
@@ -307,13 +318,15 @@ def _zero_shot(
     say: Callable[[str], None] | None = None,
     with_head: bool = False,
     model: Any = None,
+    remote: Remote | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None] | None:
     """(zero-shot score, nearer the neutral anchors, the review model's encoder-head score,
     the tuned score) per text of ``texts`` (see the module docstring); None when the encoder
     cannot load. ``model``: the multilingual encoder (default) or the tuned scorer
     (:mod:`graphsona.text.zh_encoder`, whose vectors end with its score). The head score is
     None without ``with_head`` or when the head was fitted on another encoder; the tuned
-    score is None for the multilingual encoder."""
+    score is None for the multilingual encoder. ``remote``: see :data:`Remote` (asked for
+    its ``encode`` only when the cache lacks a text)."""
     model = model if model is not None else _multilingual()
     if model is None:
         return None
@@ -327,13 +340,19 @@ def _zero_shot(
     review_model = load_model() if with_head else None
     distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
+        where = (
+            "on the Ray cluster's actors"
+            if remote is not None
+            else "(tens of posts a second for those not in the vector cache; [monitor] "
+            'chinese_sentiment = "reviews-ngram" is much faster)'
+        )
         say(
             f"sentiment of {len(texts):,} Chinese posts ({len(distinct):,} distinct) "
-            "with the multilingual encoder (tens of posts a second for those not in the "
-            'vector cache; [monitor] chinese_sentiment = "reviews-ngram" is much faster)'
+            f"with the multilingual encoder {where}"
         )
     store = VectorCache(cache) if cache else None
     report = EmbedReport()
+    encode = None if remote is None else _lazy(remote, model)
     scores: list[np.ndarray] = []
     neutrals: list[np.ndarray] = []
     heads: list[np.ndarray] = []
@@ -341,7 +360,9 @@ def _zero_shot(
     try:
         for start in range(0, len(distinct), ZH_CHUNK):
             part = distinct[start : start + ZH_CHUNK]
-            v = np.asarray(embed_texts(part, model, cache=store, report=report), np.float32)
+            v = np.asarray(
+                embed_texts(part, model, cache=store, report=report, encode=encode), np.float32
+            )
             x = _unit(v[:, :_E5_DIMENSION])
             scores.append(np.tanh(x @ direction / scale))
             neutrals.append(_nearer_neutral(x @ centroids.T))
@@ -398,8 +419,25 @@ def _tuned_id() -> str | None:
         return None
 
 
+def _lazy(remote: Remote, model: Any) -> Callable[[list[str]], tuple[np.ndarray, int]]:
+    """An ``encode`` that asks ``remote`` for the real one on its first call (a job whose
+    Chinese posts are all cached never starts a pool)."""
+    made: list[Callable[[list[str]], tuple[np.ndarray, int]]] = []
+
+    def encode(texts: list[str]) -> tuple[np.ndarray, int]:
+        if not made:
+            made.append(remote(model))
+        return made[0](texts)
+
+    return encode
+
+
 def _chinese_scores(
-    texts: list[str], chinese: str, cache: Path | None, say: Callable[[str], None] | None
+    texts: list[str],
+    chinese: str,
+    cache: Path | None,
+    say: Callable[[str], None] | None,
+    remote: Remote | None = None,
 ) -> tuple[list[float], str]:
     """Scores of the Chinese ``texts`` under ``chinese``, and the method that gave them."""
     if chinese == "lexicon":
@@ -410,7 +448,11 @@ def _chinese_scores(
         return load_model().scores(texts).tolist(), "zh-reviews"
     if chinese == "reviews":
         scorer = _tuned_scorer()
-        parts = None if scorer is None else _zero_shot(texts, cache, say, True, model=scorer)
+        parts = (
+            None
+            if scorer is None
+            else _zero_shot(texts, cache, say, True, model=scorer, remote=remote)
+        )
         tuned = None if parts is None else parts[3]
         if parts is not None and tuned is not None:
             z, neutral, head, _ = parts
@@ -424,7 +466,7 @@ def _chinese_scores(
             return np.where(neutral, 0.0, mean).tolist(), "zh-reviews+e5tuned"
         if _multilingual() is not None:
             _tell(f"{TUNED_UNAVAILABLE}: the default scores without it", say)
-    zero_shot = _zero_shot(texts, cache, say, with_head=chinese == "reviews")
+    zero_shot = _zero_shot(texts, cache, say, with_head=chinese == "reviews", remote=remote)
     if zero_shot is None:
         if chinese == "reviews":
             _tell(f"{CANNOT_LOAD}: Chinese posts are scored with the review model alone", say)
@@ -455,10 +497,12 @@ def score_texts(
     chinese: str = DEFAULT_CHINESE,
     cache: Path | None = None,
     say: Callable[[str], None] | None = None,
+    remote: Remote | None = None,
 ) -> tuple[list[float | None], list[str | None]]:
     """(score, method) per text for its language (see the module docstring); ``chinese``:
     one of :data:`CHINESE_METHODS`; ``cache``: the vector cache for the ways that use the
-    multilingual encoder; ``say``: progress messages (the encoder can take minutes)."""
+    multilingual encoder; ``say``: progress messages (the encoder can take minutes);
+    ``remote``: where the encoder runs (:data:`Remote`; ``None``: here)."""
     if chinese not in CHINESE_METHODS:
         raise ValueError(f"chinese must be one of {list(CHINESE_METHODS)} (got {chinese!r})")
     scores: list[float | None] = []
@@ -476,7 +520,7 @@ def score_texts(
             scores.append(None)
             methods.append(None)
     if zh:
-        got, method = _chinese_scores([texts[i] or "" for i in zh], chinese, cache, say)
+        got, method = _chinese_scores([texts[i] or "" for i in zh], chinese, cache, say, remote)
         for i, score in zip(zh, got, strict=True):
             scores[i], methods[i] = float(score), method
     return scores, methods
@@ -500,13 +544,19 @@ def score_posts(
     chinese: str = DEFAULT_CHINESE,
     cache: Path | None = None,
     say: Callable[[str], None] | None = None,
+    remote: Remote | None = None,
 ) -> pl.DataFrame:
     """``posts`` (``user_id``, ``text``, optional ``lang``, ...) with ``lang``, ``sentiment``,
     ``sentiment_label`` and ``sentiment_method`` added (other columns kept); ``chinese``,
-    ``cache`` and ``say`` as in :func:`score_texts`."""
+    ``cache``, ``say`` and ``remote`` as in :func:`score_texts`."""
     langs = post_languages(posts)
     scores, methods = score_texts(
-        posts["text"].to_list(), langs.to_list(), chinese=chinese, cache=cache, say=say
+        posts["text"].to_list(),
+        langs.to_list(),
+        chinese=chinese,
+        cache=cache,
+        say=say,
+        remote=remote,
     )
     return posts.with_columns(
         langs.alias("lang"),
