@@ -187,8 +187,8 @@ def remote_encoder(cluster: Cluster, model: Any) -> RayEmbedding:
     Blocks of :data:`ZH_BLOCK_TEXTS` texts, not the default 2,048: the encoder reads tens of
     posts a second per core, so a block still takes seconds, and an actor that finishes
     loading after the others still finds blocks left. With 2,048-text blocks, 2,000 posts
-    on 2 one-core workers took 92 s against 52 s on one two-core worker (the first actor
-    took both blocks); with 256, 55 s (``bench/bench_scale.py --chinese``)."""
+    on 2 one-core workers took 92 s (the first actor took both blocks); with 256, 57 s, as
+    one two-core worker (BENCHMARKS.md, "Chinese sentiment on Ray")."""
     from graphsona.text.zh_encoder import ZhSentimentEncoder
 
     if isinstance(model, ZhSentimentEncoder):
