@@ -42,7 +42,8 @@ class ProfileJobConfig:
             :mod:`graphsona.text.sentiment`.
         profile_property: user property for the profile vector (a vector index is made on it).
         work_dir: where stage outputs, manifest and checkpoints live (``None``: not kept).
-        ray: run embedding and training on Ray (``local``, ``auto`` or a cluster address;
+        ray: run embedding, training and the Chinese sentiment's encoder on Ray (``local``,
+            ``auto`` or a cluster address;
             ``None``: in this process). ray_workers: model actors and training workers
             (``None``: one per CPU, or per GPU, of the cluster). ray_stall_timeout: seconds a
             Ray stage may make no progress before it fails. See :mod:`graphsona.scale`.

@@ -28,8 +28,9 @@ class RayOptions:
     stall_timeout_s: Ray embedding that makes no progress for this long (no block of texts
         embedded: actors that cannot start, or died and were not replaced) fails with
         :class:`~graphsona.errors.ClusterError` instead of waiting for ever. Progress resets
-        the clock, so it bounds one block's time, not the job's. Raise it for a cluster that
-        waits long for capacity (an autoscaler).
+        the clock, so it bounds one block's time, not the job's. Ray training whose workers
+        have not all started after this long (more workers than the cluster can place) fails
+        the same way. Raise it for a cluster that waits long for capacity (an autoscaler).
     """
 
     address: str = "local"

@@ -25,21 +25,71 @@ The recipe is :class:`~graphsona.gnn.ProfileModel`'s mini-batch one, spread over
 
 The driver keeps the result in the :class:`~graphsona.gnn.ProfileModel` it was given, so the
 rest of the job cannot tell the difference.
+
+Workers that cannot start (more workers or CPUs asked than the cluster has, a node lost while
+they start) fail the run with :class:`~graphsona.errors.ClusterError` after the cluster's
+``stall_timeout_s``: Ray Train's own way is to wait 60 s, give up, and try again for ever
+(its controller failures are retried without limit by default), so a ``--ray-workers`` larger
+than the cluster hung the job silently. The wait is Ray Train's worker-group start timeout
+(``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``, set for the run unless the environment already
+sets it) and its controller failures are not retried.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from graphsona.errors import ClusterError
 from graphsona.gnn.profiles import ProfileModel, node_share
 from graphsona.scale.session import Cluster
 
 __all__ = ["train_on_ray"]
+
+
+_START_TIMEOUT = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"
+
+
+@contextlib.contextmanager
+def _start_timeout(seconds: float) -> Iterator[float]:
+    """Ray Train's worker-group start timeout set to ``seconds`` for the duration, unless the
+    environment sets it already; yields the timeout in force."""
+    if _START_TIMEOUT in os.environ:
+        yield float(os.environ[_START_TIMEOUT])
+        return
+    os.environ[_START_TIMEOUT] = str(seconds)
+    try:
+        yield seconds
+    finally:
+        os.environ.pop(_START_TIMEOUT, None)
+
+
+def _startup_failure(error: BaseException) -> bool:
+    """Whether Ray Train failed because its workers could not start (its exception, or one in
+    its chain, is a worker-group start timeout or failure, or too few resources)."""
+    names = {
+        "WorkerGroupStartupTimeoutError",
+        "WorkerGroupStartupFailedError",
+        "InsufficientClusterResourcesError",
+    }
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if type(e).__name__ in names:
+            return True
+        todo += [e.__cause__, e.__context__, getattr(e, "controller_failure", None)]
+    return False
 
 
 def _tag(world: int) -> str:
@@ -215,7 +265,7 @@ def train_on_ray(
     import ray
     from graphsona.gnn.checkpoints import data_fingerprint
     from graphsona.gnn.encoder import Encoder
-    from ray.train import RunConfig, ScalingConfig
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -257,9 +307,31 @@ def train_on_ray(
                         None if cluster.use_gpu else {"CPU": cluster.cpus_per_worker}
                     ),
                 ),
-                run_config=RunConfig(storage_path=str(storage or tmp), name="graphsona-train"),
+                run_config=RunConfig(
+                    storage_path=str(storage or tmp),
+                    name="graphsona-train",
+                    # a worker group that cannot start fails the run (see the module docstring)
+                    failure_config=FailureConfig(controller_failure_limit=0),  # type: ignore[call-arg]
+                ),
             )
-            trainer.fit()
+            with _start_timeout(cluster.stall_timeout_s) as timeout:
+                try:
+                    trainer.fit()
+                except Exception as e:
+                    if not _startup_failure(e):
+                        raise
+                    need = "1 GPU" if cluster.use_gpu else f"{cluster.cpus_per_worker} CPU"
+                    have = {
+                        k: v
+                        for k, v in ray.cluster_resources().items()  # type: ignore[no-untyped-call]
+                        if k in ("CPU", "GPU")
+                    }
+                    raise ClusterError(
+                        f"Ray training workers did not start within {timeout:g} s: "
+                        f"{cluster.workers} workers x {need} asked of a cluster with {have}. "
+                        "Ask for fewer workers (--ray-workers, [scale] workers), or raise "
+                        "[scale] stall_timeout for a cluster that waits for capacity"
+                    ) from e
         blob: dict[str, Any] | None = ray.get(keeper.get_result.remote())
     finally:
         ray.kill(keeper)

@@ -177,6 +177,20 @@ def test_ray_training_reaches_single_process_quality(cluster: Cluster) -> None:
     assert (again * z).sum(1).mean() > 0.99
 
 
+def test_ray_training_whose_workers_cannot_start_fails_instead_of_hanging(
+    cluster: Cluster,
+) -> None:
+    import os
+
+    x, train, _, _ = _graph()
+    # twice the workers this instance has CPUs for: Ray Train alone would retry for ever
+    too_many = Cluster(cluster.workers * 2, False, 1, stall_timeout_s=5)
+    model = ProfileModel(epochs=2, **MODEL)  # type: ignore[arg-type]
+    with pytest.raises(ClusterError, match=r"did not start within 5 s: 4 workers x 1 CPU"):
+        train_on_ray(model, x, train, None, too_many)
+    assert "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S" not in os.environ  # set for the run only
+
+
 def test_ray_training_resumes_from_its_checkpoint(cluster: Cluster, tmp_path: Path) -> None:
     x, train, _, _ = _graph()
     ckpt = tmp_path / "train.ckpt"
