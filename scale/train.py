@@ -26,13 +26,17 @@ The recipe is :class:`~graphsona.gnn.ProfileModel`'s mini-batch one, spread over
 The driver keeps the result in the :class:`~graphsona.gnn.ProfileModel` it was given, so the
 rest of the job cannot tell the difference.
 
-Workers that cannot start (more workers or CPUs asked than the cluster has, a node lost while
-they start) fail the run with :class:`~graphsona.errors.ClusterError` after the cluster's
-``stall_timeout_s``: Ray Train's own way is to wait 60 s, give up, and try again for ever
-(its controller failures are retried without limit by default), so a ``--ray-workers`` larger
-than the cluster hung the job silently. The wait is Ray Train's worker-group start timeout
-(``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``, set for the run unless the environment already
-sets it) and its controller failures are not retried.
+Workers that cannot start fail the run with :class:`~graphsona.errors.ClusterError`: when the
+cluster cannot place them (more workers or CPUs asked than it has), after the cluster's
+``stall_timeout_s``; when one dies while starting (a node lost, out of memory) or the
+cluster's configured maximum is too small, at once, with Ray's reason. Ray Train's own way is
+to wait 60 s, give up, and try again for ever (its controller failures are retried without
+limit by default), so a ``--ray-workers`` larger than the cluster hung the job silently. The
+wait is Ray Train's worker-group start timeout (``RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S``,
+set for the run unless the environment already sets it: a process-wide setting, so two
+trainings in threads of one process would share it) and its controller failures are not
+retried: a node lost while the workers start fails the run, and running the job again
+resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -58,27 +62,29 @@ _START_TIMEOUT = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"
 
 
 @contextlib.contextmanager
-def _start_timeout(seconds: float) -> Iterator[float]:
+def _start_timeout(seconds: float) -> Iterator[str]:
     """Ray Train's worker-group start timeout set to ``seconds`` for the duration, unless the
-    environment sets it already; yields the timeout in force."""
+    environment sets it already; yields the timeout in force, as written."""
     if _START_TIMEOUT in os.environ:
-        yield float(os.environ[_START_TIMEOUT])
+        yield os.environ[_START_TIMEOUT]
         return
-    os.environ[_START_TIMEOUT] = str(seconds)
+    os.environ[_START_TIMEOUT] = f"{seconds:g}"
     try:
-        yield seconds
+        yield f"{seconds:g}"
     finally:
         os.environ.pop(_START_TIMEOUT, None)
 
 
-def _startup_failure(error: BaseException) -> bool:
-    """Whether Ray Train failed because its workers could not start (its exception, or one in
-    its chain, is a worker-group start timeout or failure, or too few resources)."""
-    names = {
-        "WorkerGroupStartupTimeoutError",
-        "WorkerGroupStartupFailedError",
-        "InsufficientClusterResourcesError",
-    }
+_STARTUP_ERRORS = (
+    "WorkerGroupStartupTimeoutError",
+    "WorkerGroupStartupFailedError",
+    "InsufficientClusterResourcesError",
+)
+
+
+def _startup_failure(error: BaseException) -> BaseException | None:
+    """The error in ``error``'s chain (itself, its causes and contexts, a controller error's
+    failure) that says Ray Train's workers could not start, or None."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [error]
     while todo:
@@ -86,10 +92,27 @@ def _startup_failure(error: BaseException) -> bool:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if type(e).__name__ in names:
-            return True
+        if type(e).__name__ in _STARTUP_ERRORS:
+            return e
         todo += [e.__cause__, e.__context__, getattr(e, "controller_failure", None)]
-    return False
+    return None
+
+
+def _startup_message(cause: BaseException, cluster: Cluster, timeout: str, have: Any) -> str:
+    """What to tell the user for Ray Train's startup error ``cause``."""
+    need = "1 GPU" if cluster.use_gpu else f"{cluster.cpus_per_worker} CPU"
+    asked = f"{cluster.workers} workers x {need} asked of a cluster with {have}"
+    if type(cause).__name__ == "WorkerGroupStartupTimeoutError":
+        return (
+            f"Ray training workers did not start within {timeout} s: {asked}. Ask for fewer "
+            "workers (--ray-workers, [scale] workers), or raise [scale] stall_timeout for a "
+            "cluster that waits for capacity"
+        )
+    why = [line for line in str(cause).splitlines() if line.strip()]
+    return (
+        f"Ray training workers could not start ({asked}): "
+        f"{' '.join(why[:2]) if why else repr(cause)}"
+    )
 
 
 def _tag(world: int) -> str:
@@ -318,20 +341,15 @@ def train_on_ray(
                 try:
                     trainer.fit()
                 except Exception as e:
-                    if not _startup_failure(e):
+                    cause = _startup_failure(e)
+                    if cause is None:
                         raise
-                    need = "1 GPU" if cluster.use_gpu else f"{cluster.cpus_per_worker} CPU"
                     have = {
                         k: v
                         for k, v in ray.cluster_resources().items()  # type: ignore[no-untyped-call]
                         if k in ("CPU", "GPU")
                     }
-                    raise ClusterError(
-                        f"Ray training workers did not start within {timeout:g} s: "
-                        f"{cluster.workers} workers x {need} asked of a cluster with {have}. "
-                        "Ask for fewer workers (--ray-workers, [scale] workers), or raise "
-                        "[scale] stall_timeout for a cluster that waits for capacity"
-                    ) from e
+                    raise ClusterError(_startup_message(cause, cluster, timeout, have)) from e
         blob: dict[str, Any] | None = ray.get(keeper.get_result.remote())
     finally:
         ray.kill(keeper)

