@@ -45,7 +45,10 @@ ZH_BLOCK_TEXTS = 256
 class EmbedderSpec:
     """What each actor loads: :func:`graphsona.embeddings.load_embedder` arguments (or the
     tuned Chinese scorer, kind :data:`ZH_SCORER`); ``model_id``: the id the loaded model must
-    have (``None``: not checked)."""
+    have (``None``: not checked). The profile embedding leaves it unset: GPU actors may
+    resolve ``precision="auto"`` to bf16 where a CPU driver's model is fp32, so their ids
+    differ by design (their vectors are cached under the driver's id, within bf16 rounding
+    of the fp32 ones)."""
 
     name: str = "default"
     kind: str = "sentence-transformers"
