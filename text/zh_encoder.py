@@ -60,6 +60,7 @@ __all__ = [
     "RANK",
     "TUNED_LAYERS",
     "E5Model",
+    "TopTrainer",
     "TunedTopEmbedder",
     "ZhSentimentEncoder",
     "load_scorer",
@@ -338,6 +339,79 @@ class _Layer(nn.Module):
         return out
 
 
+class TopTrainer:
+    """The top layers and a linear head as both trainers tune them: copies of ``model``'s
+    layers from ``first`` on, a head of ``classes`` outputs, AdamW (weight decay 0.01; ``lr``
+    for the layers, ``head_lr`` for the head), a linear warm-up over ``warmup`` of ``steps``
+    then linear decay, dropout before the head, gradients clipped at norm 1."""
+
+    def __init__(
+        self,
+        model: E5Model,
+        first: int,
+        classes: int,
+        steps: int,
+        *,
+        lr: float,
+        head_lr: float,
+        warmup: float = 0.06,
+        dropout: float = 0.1,
+    ) -> None:
+        import math
+
+        self.model, self.first = model, first
+        self.top = nn.ModuleList(copy.deepcopy(layer) for layer in model.layers[first:])
+        self.top.requires_grad_(True).train()
+        self.head = nn.Linear(model.config["H"], classes)
+        self.dropout = nn.Dropout(dropout)
+        self.params = list(self.top.parameters()) + list(self.head.parameters())
+        self.opt = torch.optim.AdamW(
+            [
+                {"params": self.top.parameters(), "lr": lr},
+                {"params": self.head.parameters(), "lr": head_lr},
+            ],
+            weight_decay=0.01,
+        )
+        warm = max(1, math.ceil(warmup * steps))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+        )
+
+    def step(self, states: list[torch.Tensor], y: torch.Tensor) -> float:
+        """One optimisation step on a batch (hidden states after layer ``first``, classes);
+        returns its loss."""
+        x, mask = stack_states(states)
+        attend = mask[:, None, None, :]
+        for layer in self.top:
+            x = layer(x, attend)
+        loss = F.cross_entropy(self.head(self.dropout(mean_pool(x, mask))), y)
+        self.opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        return float(loss.item())
+
+    def arrays(
+        self, matrix: Callable[[torch.Tensor, torch.Tensor], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Each tuned layer's arrays: ``matrix(tuned, base)`` per weight matrix (entries
+        named ``l<i>.<name>.<key>``), its biases and layer norms in full."""
+        arrays: dict[str, np.ndarray] = {}
+        for j, layer in enumerate(self.top):
+            i = self.first + j
+            base = self.model.layers[i]
+            for name in _MATRICES:
+                tuned_w = getattr(layer, name).weight.detach()
+                for key, value in matrix(tuned_w, getattr(base, name).weight.detach()).items():
+                    arrays[f"l{i}.{name}.{key}"] = value
+                arrays[f"l{i}.{name}.b"] = getattr(layer, name).bias.detach().numpy().copy()
+            for name in _NORMS:
+                arrays[f"l{i}.{name}.w"] = getattr(layer, name).weight.detach().numpy().copy()
+                arrays[f"l{i}.{name}.b"] = getattr(layer, name).bias.detach().numpy().copy()
+        return arrays
+
+
 def _low_rank_change(
     tuned: np.ndarray, base: np.ndarray, rank: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -382,7 +456,6 @@ def _tune(
     say: Any,
     model: E5Model | None,
 ) -> dict[str, np.ndarray]:
-    import math
     import random
 
     rng = random.Random(seed)
@@ -391,55 +464,23 @@ def _tune(
     hidden = lower_states(model, texts, first, torch.float16)
     order = np.argsort([len(h) for h in hidden], kind="stable")
     say(f"lower {first} layers run once over {len(hidden):,} texts")
-    top = nn.ModuleList(copy.deepcopy(layer) for layer in model.layers[first:])
-    top.requires_grad_(True).train()
-    h = model.config["H"]
-    head = nn.Linear(h, 2)
-    dropout = nn.Dropout(0.1)
-    params = list(top.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(
-        [{"params": top.parameters(), "lr": lr}, {"params": head.parameters(), "lr": head_lr}],
-        weight_decay=0.01,
-    )
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-    steps = epochs * len(batches)
-    warm = max(1, math.ceil(0.06 * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
-    )
+    trainer = TopTrainer(model, first, 2, epochs * len(batches), lr=lr, head_lr=head_lr)
     y = torch.from_numpy(np.asarray(positive, dtype=np.int64))
     for epoch in range(epochs):
         rng.shuffle(batches)
         total = 0.0
         for rows in batches:
-            x, mask = stack_states([hidden[j] for j in rows])
-            attend = mask[:, None, None, :]
-            for layer in top:
-                x = layer(x, attend)
-            loss = F.cross_entropy(head(dropout(mean_pool(x, mask))), y[rows])
-            opt.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            total += loss.item()
+            total += trainer.step([hidden[j] for j in rows], y[rows])
         say(f"epoch {epoch + 1}/{epochs}: mean training loss {total / len(batches):.4f}")
-    arrays: dict[str, np.ndarray] = {}
-    for j, layer in enumerate(top):
-        i = first + j
-        base = model.layers[i]
-        for name in _MATRICES:
-            tuned_w = getattr(layer, name).weight.detach().numpy()
-            base_w = getattr(base, name).weight.detach().numpy()
-            arrays[f"l{i}.{name}.u"], arrays[f"l{i}.{name}.v"] = _low_rank_change(
-                tuned_w, base_w, RANK
-            )
-            arrays[f"l{i}.{name}.b"] = getattr(layer, name).bias.detach().numpy().copy()
-        for name in _NORMS:
-            arrays[f"l{i}.{name}.w"] = getattr(layer, name).weight.detach().numpy().copy()
-            arrays[f"l{i}.{name}.b"] = getattr(layer, name).bias.detach().numpy().copy()
-    arrays["head.w"] = head.weight.detach().numpy().copy()
-    arrays["head.b"] = head.bias.detach().numpy().copy()
+
+    def low_rank(tuned: torch.Tensor, base: torch.Tensor) -> dict[str, np.ndarray]:
+        u, v = _low_rank_change(tuned.numpy(), base.numpy(), RANK)
+        return {"u": u, "v": v}
+
+    arrays = trainer.arrays(low_rank)
+    arrays["head.w"] = trainer.head.weight.detach().numpy().copy()
+    arrays["head.b"] = trainer.head.bias.detach().numpy().copy()
     return arrays
 
 
