@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from graphsona.text.topics import HANDLE_PATTERN, URL_PATTERN, WORD_PATTERN
 
 __all__ = ["MIN_LIFT", "name_communities"]
 
@@ -92,7 +93,9 @@ def name_communities(
         .with_columns(
             pl.col("text")
             .str.to_lowercase()
-            .str.extract_all(r"#?[\p{L}][\p{L}\p{N}_']+")
+            .str.replace_all(URL_PATTERN, " ")
+            .str.replace_all(HANDLE_PATTERN, " ")
+            .str.extract_all(WORD_PATTERN)
             .alias("term")
         )
         .explode("term")

@@ -118,3 +118,21 @@ def test_words_used_everywhere_do_not_name_a_community() -> None:
         terms = set(out["terms"][c].to_list())
         assert terms and terms <= set(words), terms
         assert not set(out["name"][c].split(" · ")) & set(common)
+
+
+def test_links_and_handles_never_name_a_community_and_words_keep_their_marks() -> None:
+    # real tweets: nearly every one ends in a link, which privacy scrubbing turns into
+    # https://t.co/[path]; "https" and "path" named communities before
+    users = [f"u{i}" for i in range(4)]
+    posts = pl.DataFrame(
+        {
+            "user_id": users,
+            "text": [
+                f"@newsdesk सरकार budget vote https://t.co/[path] www.example.org/x{i}"
+                for i in range(4)
+            ],
+        }
+    )
+    out = name_communities(np.zeros(4, dtype=np.int64), users, posts, min_members=3)
+    terms = set(out["terms"][0].to_list())
+    assert terms == {"सरकार", "budget", "vote"}  # the Devanagari word whole, vowel sign included

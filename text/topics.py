@@ -40,8 +40,11 @@ from graphsona.text.language import HAN_CHARS
 
 __all__ = [
     "FIT_SAMPLE",
+    "HANDLE_PATTERN",
     "OUTLIER",
     "SAME_TOPIC",
+    "URL_PATTERN",
+    "WORD_PATTERN",
     "TopicResult",
     "assign_topics",
     "fit_topics",
@@ -65,11 +68,15 @@ _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 _JA_RUN = re.compile(f"[{HAN_CHARS}]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+")
 # letters with their combining marks (Devanagari, Bengali, Thai vowel signs are marks, not \w
 # in Python's re: words would break at every vowel sign)
-_WORD = regex.compile(
-    r"#?\p{L}[\p{L}\p{M}\p{N}_'-]*[\p{L}\p{M}\p{N}]|#?\p{L}\p{M}+|#[\p{L}\p{M}\p{N}_]+"
-)
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_HANDLE = re.compile(r"@\w+")
+# The patterns are strings too: community naming (graphsona.gnn.naming) runs them in polars, so
+# a community's name and a topic's terms are cut from the same words
+WORD_PATTERN = r"#?\p{L}[\p{L}\p{M}\p{N}_'-]*[\p{L}\p{M}\p{N}]|#?\p{L}\p{M}+|#[\p{L}\p{M}\p{N}_]+"
+# links (whole, with what privacy scrubbing leaves of them: https://t.co/[path]) and @handles
+URL_PATTERN = r"https?://\S+|www\.\S+"
+HANDLE_PATTERN = r"@\w+"
+_WORD = regex.compile(WORD_PATTERN)
+_URL = re.compile(URL_PATTERN)
+_HANDLE = re.compile(HANDLE_PATTERN)
 
 
 def _words(text: str) -> list[str]:
