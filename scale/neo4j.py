@@ -12,6 +12,14 @@ own batched write. Setting a property is idempotent, so a task that is retried, 
 after a crash, ends in the same state. Only a store opened from a URI
 (:func:`graphsona.graph.open_store`, the CLI) can be reached this way; a store around a driver
 you built yourself is written from the driver process as before.
+
+**Failures** (:func:`gather`): a task whose store refuses it (a wrong password, a server that
+went away) raises the store's own error in the driver, once, and the other ranges' tasks are
+cancelled. Tasks that all make no progress for the cluster's ``stall_timeout_s`` (tasks Ray
+cannot place, a server that stopped answering) fail with
+:class:`~graphsona.errors.ClusterError` instead of waiting for ever; each finished range resets
+the clock. A write-back stopped this way has written some ranges, not others: a rerun
+writes them all again (idempotent).
 """
 
 from __future__ import annotations
@@ -21,10 +29,17 @@ import os
 from typing import Any
 
 import polars as pl
+from graphsona.errors import ClusterError, GraphsonaError
 from graphsona.graph.mapping import SchemaMapping
 from graphsona.scale.session import Cluster
 
-__all__ = ["id_bounds", "read_graph_on_ray", "user_ranges", "write_user_properties_on_ray"]
+__all__ = [
+    "gather",
+    "id_bounds",
+    "read_graph_on_ray",
+    "user_ranges",
+    "write_user_properties_on_ray",
+]
 
 _CREDENTIALS = ("NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE")
 
@@ -73,20 +88,58 @@ def _tasks(fn: Any, cluster: Cluster) -> Any:
     return task
 
 
+def gather(refs: list[Any], stall_timeout_s: float, what: str) -> list[Any]:
+    """The results of Ray tasks ``refs``, in order (``what``: the work, for messages, e.g.
+    "reading Neo4j"). A task that fails raises its own graphsona error (else
+    :class:`~graphsona.errors.ClusterError` with its error's last line) as soon as it fails;
+    no task finishing for ``stall_timeout_s`` raises ClusterError. Either way the tasks not
+    yet finished are cancelled."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError
+
+    pending = list(refs)
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1, timeout=stall_timeout_s)
+            if not ready:
+                raise ClusterError(
+                    f"Ray tasks {what} made no progress for {stall_timeout_s:g} s "
+                    f"({len(refs) - len(pending)} of {len(refs)} user ranges done): tasks "
+                    "the cluster cannot place, or a server that stopped answering. Check the "
+                    "cluster's resources and the server, or raise [scale] stall_timeout"
+                )
+            try:
+                ray.get(ready)
+            except RayTaskError as e:
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, GraphsonaError):  # the store's own one-line error
+                    raise cause from None
+                why = [line for line in str(cause or e).splitlines() if line.strip()]
+                raise ClusterError(f"a Ray task {what} failed: {why[-1] if why else e!r}") from e
+            except RayError as e:  # the task's worker died, or the task was lost
+                why = [line for line in str(e).splitlines() if line.strip()]
+                raise ClusterError(f"a Ray task {what} died: {why[-1] if why else e!r}") from e
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+    return list(ray.get(refs))
+
+
 def read_graph_on_ray(
     store: Any, cluster: Cluster, ids: pl.Series | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(posts, follows, interactions) of a Neo4j store opened from a URI, read by
     ``cluster.workers`` Ray tasks, one user id range each (``ids``: the store's user ids when
     the caller has already read them)."""
-    import ray
 
     if getattr(store, "uri", None) is None:
         raise ValueError("the store was not opened from a URI: read from this process")
     task = _tasks(_read_range, cluster)
     bounds = id_bounds(store.read_user_ids() if ids is None else ids, cluster.workers)
-    parts = ray.get(
-        [task.remote(store.uri, store.database, store.mapping, lo, hi) for lo, hi in bounds]
+    parts = gather(
+        [task.remote(store.uri, store.database, store.mapping, lo, hi) for lo, hi in bounds],
+        cluster.stall_timeout_s,
+        "reading Neo4j",
     )
     posts, follows, interactions = (
         pl.concat([p[name] for p in parts], how="vertical_relaxed")
@@ -111,7 +164,6 @@ def write_user_properties_on_ray(store: Any, frame: pl.DataFrame, cluster: Clust
     """:meth:`~graphsona.graph.GraphStore.write_user_properties` by ``cluster.workers`` Ray
     tasks, one user id range each (``store``: a Neo4j store opened from a URI); returns the
     rows written."""
-    import ray
 
     if getattr(store, "uri", None) is None:
         raise ValueError("the store was not opened from a URI: write from this process")
@@ -120,4 +172,4 @@ def write_user_properties_on_ray(store: Any, frame: pl.DataFrame, cluster: Clust
         task.remote(store.uri, store.database, store.mapping, part)
         for part in user_ranges(frame, cluster.workers)
     ]
-    return int(sum(ray.get(refs)))
+    return int(sum(gather(refs, cluster.stall_timeout_s, "writing to Neo4j")))

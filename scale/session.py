@@ -30,7 +30,9 @@ class RayOptions:
         :class:`~graphsona.errors.ClusterError` instead of waiting for ever. Progress resets
         the clock, so it bounds one block's time, not the job's. Ray training whose workers
         have not all started after this long (more workers than the cluster can place) fails
-        the same way. Raise it for a cluster that waits long for capacity (an autoscaler).
+        the same way, as do the tasks that read and write Neo4j by user id range when none of
+        them finishes for this long. Raise it for a cluster that waits long for capacity (an
+        autoscaler).
     """
 
     address: str = "local"

@@ -292,6 +292,43 @@ def test_profile_job_on_ray(cluster: Cluster, small_dataset: Dataset, tmp_path: 
         store.close()
 
 
+def test_range_tasks_raise_the_store_error_and_do_not_wait_for_ever(cluster: Cluster) -> None:
+    """What the Neo4j range tasks go through (:func:`graphsona.scale.neo4j.gather`): results in
+    order; a refused store's own one-line error; other failures as ClusterError; and tasks
+    that stop making progress fail after the stall timeout instead of hanging the job."""
+    import time
+
+    import ray
+    from graphsona.errors import StoreError
+    from graphsona.scale.neo4j import gather
+
+    @ray.remote(num_cpus=1)
+    def double(x: int) -> int:
+        return 2 * x
+
+    @ray.remote(num_cpus=1)
+    def refused() -> None:
+        raise StoreError("Neo4j at bolt://db:7687 refused the credentials")
+
+    @ray.remote(num_cpus=1)
+    def broken() -> None:
+        raise KeyError("no column 'user_id'")
+
+    @ray.remote(num_cpus=1)
+    def stuck() -> None:
+        time.sleep(120)
+
+    assert gather([double.remote(i) for i in range(4)], 60, "reading Neo4j") == [0, 2, 4, 6]
+    with pytest.raises(StoreError, match=r"^Neo4j at bolt://db:7687 refused the credentials$"):
+        gather([double.remote(1), refused.remote()], 60, "reading Neo4j")
+    with pytest.raises(ClusterError, match=r"a Ray task writing to Neo4j failed: .*no column"):
+        gather([broken.remote()], 60, "writing to Neo4j")
+    with pytest.raises(ClusterError, match=r"no progress for 5 s \(1 of 2 user ranges done\)"):
+        gather([double.remote(1), stuck.remote()], 5, "reading Neo4j")
+    # the stuck task was cancelled: both CPUs are free again for the next work
+    assert gather([double.remote(i) for i in range(2)], 60, "reading Neo4j") == [0, 2]
+
+
 @pytest.mark.neo4j
 def test_neo4j_reads_and_write_back_by_user_ranges(
     cluster: Cluster, neo4j_server: Any, small_dataset: Dataset
