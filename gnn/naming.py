@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from graphsona.text.topics import HANDLE_PATTERN, URL_PATTERN, WORD_PATTERN
+from graphsona.text.topics import CURLY_APOSTROPHE, HANDLE_PATTERN, URL_PATTERN, WORD_PATTERN
 
 __all__ = ["MIN_LIFT", "name_communities"]
 
@@ -93,6 +93,7 @@ def name_communities(
         .with_columns(
             pl.col("text")
             .str.to_lowercase()
+            .str.replace_all(CURLY_APOSTROPHE, "'", literal=True)
             .str.replace_all(URL_PATTERN, " ")
             .str.replace_all(HANDLE_PATTERN, " ")
             .str.extract_all(WORD_PATTERN)

@@ -177,6 +177,26 @@ def test_topics_are_found_named_and_keep_their_ids() -> None:
     assert both.mean() > 0.85 and (again[both] == first.post_topic[both] + 10).all()
 
 
+def test_umap_gets_each_posts_exact_neighbours_itself_first() -> None:
+    from graphsona.text.topics import exact_knn
+
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(300, 8)).astype(np.float32)
+    unit[7] = unit[3]  # the same post twice: each is still its own first neighbour
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    idx, dist = exact_knn(unit, 15, block=64)  # blocks that do not divide the rows
+    assert idx.shape == dist.shape == (300, 15)
+    sim = unit @ unit.T
+    np.fill_diagonal(sim, np.inf)
+    want = np.argsort(-sim, axis=1, kind="stable")[:, :15]
+    assert (idx[:, 0] == np.arange(300)).all() and (dist[:, 0] == 0).all()
+    assert idx[3, 1] == 7 and idx[7, 1] == 3 and dist[3, 1] < 1e-6
+    assert (np.sort(idx, axis=1) == np.sort(want, axis=1)).all()  # exactly the nearest 15
+    assert (np.diff(dist, axis=1) >= 0).all()  # nearest first
+    true = 1.0 - np.take_along_axis(unit @ unit.T, idx, axis=1)
+    assert np.allclose(dist[:, 1:], np.maximum(true[:, 1:], 0), atol=1e-6)
+
+
 def test_too_few_posts_give_no_topics() -> None:
     result = fit_topics(["a post"] * 5, np.ones((5, 4)))
     assert result.topics.is_empty() and (result.post_topic == -1).all()

@@ -128,7 +128,7 @@ def test_links_and_handles_never_name_a_community_and_words_keep_their_marks() -
         {
             "user_id": users,
             "text": [
-                f"@newsdesk सरकार budget vote https://t.co/[path] www.example.org/x{i}"
+                f"@newsdesk सरकार budget vote don’t https://t.co/[path] www.example.org/x{i}"
                 for i in range(4)
             ],
         }

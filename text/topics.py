@@ -8,7 +8,14 @@ class-based TF-IDF terms. The sub-models are chosen to run offline and fast on C
 * reduction: UMAP to :data:`REDUCED_DIMS` dimensions (BERTopic's own choice, cosine, seeded,
   so single-threaded and repeatable). PCA was tried first for speed and is much worse: on real
   tweets it left 4 topics where UMAP finds 54, and the topics' agreement with the tweets'
-  hashtags fell from NMI 0.55 to 0.14 (BENCHMARKS.md, "Topics and monitoring");
+  hashtags fell from NMI 0.55 to 0.14 (BENCHMARKS.md, "Topics and monitoring"). UMAP is given
+  the posts' exact cosine neighbours (:func:`exact_knn`, one matrix product by blocks, about
+  2 s for 10,000 posts) instead of finding approximate ones with pynndescent, whose search
+  numba compiled anew in every process (12 s of each job here: it takes the metric as an
+  argument, which numba cannot cache), and it runs :data:`UMAP_EPOCHS` layout epochs. Numba
+  also keeps UMAP's own compiled functions on disk (:func:`_cache_umap_jit`). A fresh
+  process fitted 17,372 real tweets in 8 s instead of 39, with the same agreement with their
+  hashtags within the spread between seeds (BENCHMARKS.md);
 * clustering: scikit-learn's HDBSCAN on a sample of at most :data:`FIT_SAMPLE` posts, with a
   minimum topic size that grows with the sample (:func:`min_topic_size`): the number of topics is
   the data's, not a setting;
@@ -39,6 +46,7 @@ import regex
 from graphsona.text.language import HAN_CHARS
 
 __all__ = [
+    "CURLY_APOSTROPHE",
     "FIT_SAMPLE",
     "HANDLE_PATTERN",
     "OUTLIER",
@@ -55,6 +63,10 @@ __all__ = [
 
 FIT_SAMPLE = 10_000
 REDUCED_DIMS = 5
+#: UMAP's layout epochs: UMAP's own choice above 10,000 points (it runs 500 at or below, where
+#: the fit sample sits; 200 took less than half the time with the same agreement on real tweets)
+UMAP_EPOCHS = 200
+NEIGHBOURS = 15  # UMAP's n_neighbors (its default and BERTopic's)
 SAME_TOPIC = 0.8
 OUTLIER = -1
 MIN_POSTS = 30  # fewer posts than this: no topics (every post -1)
@@ -74,6 +86,8 @@ WORD_PATTERN = r"#?\p{L}[\p{L}\p{M}\p{N}_'-]*[\p{L}\p{M}\p{N}]|#?\p{L}\p{M}+|#[\
 # links (whole, with what privacy scrubbing leaves of them: https://t.co/[path]) and @handles
 URL_PATTERN = r"https?://\S+|www\.\S+"
 HANDLE_PATTERN = r"@\w+"
+#: read as ' before words are cut: don’t is the stop word don't, not "don" and "t"
+CURLY_APOSTROPHE = "\u2019"
 _WORD = regex.compile(WORD_PATTERN)
 _URL = re.compile(URL_PATTERN)
 _HANDLE = re.compile(HANDLE_PATTERN)
@@ -87,7 +101,8 @@ _OTHER_STOP = _words(
     "el la los las de que y en un una por con para es muy hoy gracias der die das und ist nicht "
     "mit auf ein eine heute sehr danke le les des et est une pour avec très merci aujourd'hui "
     "rt amp via just really today new day time using based use used im dont thats it's i'm "
-    "don't can't"
+    "don't can't won't didn't doesn't isn't wasn't aren't you're we're they're i've you've "
+    "i'll we'll let's that's there's what's he's she's"
 )
 _CHINESE_STOP = _words(
     "的 了 是 我 你 他 她 它 们 在 有 和 就 不 也 都 这 那 还 说 要 会 着 吧 啊 呢 吗 很 太 "
@@ -108,7 +123,7 @@ def tokenize(text: str) -> list[str]:
     recognised by its kana: runs of kanji and of katakana), other runs split
     on word characters (hashtags kept with their ``#``), URLs, @handles, numbers, one-letter
     words and stop words dropped."""
-    text = _HANDLE.sub(" ", _URL.sub(" ", text.lower()))
+    text = _HANDLE.sub(" ", _URL.sub(" ", text.lower().replace(CURLY_APOSTROPHE, "'")))
     stop = stop_words()
     out: list[str] = []
     pos = 0
@@ -178,6 +193,53 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def exact_knn(unit: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows of ``unit`` (unit vectors) by cosine, itself first, and
+    their cosine distances (``1 - cosine``, itself 0), as UMAP's ``precomputed_knn`` takes
+    them: ``(indices, distances)``, both ``(n, k)``, nearest first. Exact, by blocks of
+    ``block`` rows (a block's similarities: ``block x n`` floats)."""
+    n = len(unit)
+    k = min(k, n)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for lo in range(0, n, block):
+        sim = unit[lo : lo + block] @ unit.T
+        rows = np.arange(len(sim))
+        sim[rows, lo + rows] = np.inf  # itself first, also beside an identical post
+        near = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        near_sim = np.take_along_axis(sim, near, axis=1)
+        order = np.argsort(-near_sim, axis=1, kind="stable")
+        indices[lo : lo + block] = np.take_along_axis(near, order, axis=1)
+        dist = 1.0 - np.take_along_axis(near_sim, order, axis=1)
+        dist[:, 0] = 0.0
+        distances[lo : lo + block] = np.maximum(dist, 0.0)
+    return indices, distances
+
+
+@cache
+def _cache_umap_jit() -> None:
+    """Let numba keep UMAP's compiled functions on disk (UMAP does not ask it to, so every
+    process compiled them again: seconds of each job). numba writes them beside UMAP's
+    modules, or under its user-wide cache when those are read-only, and keys them by the
+    source and the CPU; a function it cannot cache is compiled as before, with no error. This
+    reaches into numba's dispatchers: on a numba without them, nothing changes."""
+    import sys
+
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:  # pragma: no cover - another numba: UMAP compiles as it always did
+        return
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "umap" or name.startswith("umap.")):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and isinstance(
+                getattr(value, "_cache", None), NullCache
+            ):
+                value.enable_caching()
+
+
 def _bertopic(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:  # type: ignore[type-arg]
     """Cluster labels of the fitted posts and BERTopic's terms per cluster."""
     import warnings
@@ -193,15 +255,21 @@ def _bertopic(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndar
         warnings.simplefilter("ignore")
         from umap import UMAP
 
+    _cache_umap_jit()
+    neighbours = min(NEIGHBOURS, len(texts) - 1)
     model = BERTopic(
         embedding_model=None,
         umap_model=UMAP(
-            n_neighbors=min(15, len(texts) - 1),
+            n_neighbors=neighbours,
             n_components=min(REDUCED_DIMS, vectors.shape[1]),
             min_dist=0.0,
             metric="cosine",
+            n_epochs=UMAP_EPOCHS,
             random_state=seed,  # deterministic (and single-threaded)
             low_memory=True,
+            # no search index: UMAP cannot transform new posts (never asked: new posts take
+            # the nearest topic centroid)
+            precomputed_knn=exact_knn(_unit(vectors), neighbours),
         ),
         hdbscan_model=HDBSCAN(min_cluster_size=min_topic_size(len(texts)), copy=True),
         vectorizer_model=CountVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False),
@@ -216,6 +284,7 @@ def _bertopic(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndar
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP: 1 thread
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")  # no transform: above
         labels, _ = model.fit_transform(texts, embeddings=vectors)
     return np.asarray(labels, dtype=np.int64), model.get_topics()
 
