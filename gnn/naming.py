@@ -21,7 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from graphsona.text.topics import CURLY_APOSTROPHE, HANDLE_PATTERN, URL_PATTERN, WORD_PATTERN
+from graphsona.text.topics import (
+    APOSTROPHE_PATTERN,
+    HANDLE_PATTERN,
+    URL_PATTERN,
+    WORD_PATTERN,
+    stop_words,
+    tokenize,
+)
 
 __all__ = ["MIN_LIFT", "name_communities"]
 
@@ -31,8 +38,6 @@ CJK = r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]"
 
 
 def _stop_words() -> list[str]:
-    from graphsona.text.topics import stop_words
-
     return sorted(stop_words())
 
 
@@ -93,7 +98,7 @@ def name_communities(
         .with_columns(
             pl.col("text")
             .str.to_lowercase()
-            .str.replace_all(CURLY_APOSTROPHE, "'", literal=True)
+            .str.replace_all(APOSTROPHE_PATTERN, "'")
             .str.replace_all(URL_PATTERN, " ")
             .str.replace_all(HANDLE_PATTERN, " ")
             .str.extract_all(WORD_PATTERN)
@@ -106,8 +111,6 @@ def name_communities(
     )
     with_cjk = rows.filter(cjk)
     if with_cjk.height:  # Chinese and Japanese: no spaces between words, cut into words first
-        from graphsona.text.topics import tokenize
-
         words = with_cjk.with_columns(
             pl.Series(
                 "term", [tokenize(t) for t in with_cjk["text"].to_list()], dtype=pl.List(pl.String)

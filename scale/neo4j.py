@@ -1,12 +1,12 @@
 """Neo4j as the shared store of a Ray job: reads and write-back partitioned by user id ranges.
 
-**Reads** (:func:`read_graph_on_ray`): the sorted user ids are cut into one range per worker;
-each Ray task opens its own connection and reads the posts written by, and the follows and
+**Reads** (:func:`read_graph_on_ray`): the sorted user ids are cut into
+:data:`RANGES_PER_WORKER` ranges per worker; each Ray task opens its own connection and reads the posts written by, and the follows and
 interactions leaving, the users of its range (``Neo4jStore.only_users``); the driver joins
 the parts. Every post and edge has one author or source, so the parts add up to the whole.
 
-**Write-back**: the users' results are sorted by user id and cut into one contiguous range per worker; each
-Ray task opens its own connection (the store's URI; credentials from ``NEO4J_USERNAME`` /
+**Write-back**: the users' results are sorted by user id and cut into contiguous ranges the same
+way; each Ray task opens its own connection (the store's URI; credentials from ``NEO4J_USERNAME`` /
 ``NEO4J_PASSWORD``, passed to the task's environment) and writes its range with the store's
 own batched write. Setting a property is idempotent, so a task that is retried, or a rerun
 after a crash, ends in the same state. Only a store opened from a URI
@@ -18,7 +18,8 @@ went away) raises the store's own error in the driver, once, and the other range
 cancelled. Tasks that all make no progress for the cluster's ``stall_timeout_s`` (tasks Ray
 cannot place, a server that stopped answering) fail with
 :class:`~graphsona.errors.ClusterError` instead of waiting for ever; each finished range resets
-the clock. A write-back stopped this way has written some ranges, not others: a rerun
+the clock, so the timeout bounds one range (an eighth of a worker's share), not the whole read
+or write. A write-back stopped this way has written some ranges, not others: a rerun
 writes them all again (idempotent).
 """
 
@@ -34,6 +35,7 @@ from graphsona.graph.mapping import SchemaMapping
 from graphsona.scale.session import Cluster
 
 __all__ = [
+    "RANGES_PER_WORKER",
     "gather",
     "id_bounds",
     "read_graph_on_ray",
@@ -42,6 +44,9 @@ __all__ = [
 ]
 
 _CREDENTIALS = ("NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE")
+#: ranges per Ray worker: the tasks queue for the workers' CPUs, and each one that finishes
+#: shows progress, so a healthy read of a large store is not taken for a stalled one
+RANGES_PER_WORKER = 8
 
 
 def user_ranges(frame: pl.DataFrame, parts: int) -> list[pl.DataFrame]:
@@ -98,6 +103,8 @@ def gather(refs: list[Any], stall_timeout_s: float, what: str) -> list[Any]:
     from ray.exceptions import RayError, RayTaskError
 
     pending = list(refs)
+    position = {ref: i for i, ref in enumerate(refs)}
+    results: list[Any] = [None] * len(refs)
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1, timeout=stall_timeout_s)
@@ -109,40 +116,46 @@ def gather(refs: list[Any], stall_timeout_s: float, what: str) -> list[Any]:
                     "cluster's resources and the server, or raise [scale] stall_timeout"
                 )
             try:
-                ray.get(ready)
+                results[position[ready[0]]] = ray.get(ready[0])
             except RayTaskError as e:
                 cause = getattr(e, "cause", None)
                 if isinstance(cause, GraphsonaError):  # the store's own one-line error
                     raise cause from None
-                why = [line for line in str(cause or e).splitlines() if line.strip()]
-                raise ClusterError(f"a Ray task {what} failed: {why[-1] if why else e!r}") from e
+                raise ClusterError(f"a Ray task {what} failed: {_last_line(cause)}") from e
             except RayError as e:  # the task's worker died, or the task was lost
-                why = [line for line in str(e).splitlines() if line.strip()]
-                raise ClusterError(f"a Ray task {what} died: {why[-1] if why else e!r}") from e
+                raise ClusterError(f"a Ray task {what} died: {_last_line(e)}") from e
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-    return list(ray.get(refs))
+    return results
+
+
+def _last_line(error: BaseException | None) -> str:
+    """``Type: last line of the message`` (a remote traceback's last line is its error)."""
+    if error is None:
+        return "unknown error"
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1].strip()}" if lines else type(error).__name__
 
 
 def read_graph_on_ray(
     store: Any, cluster: Cluster, ids: pl.Series | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(posts, follows, interactions) of a Neo4j store opened from a URI, read by
-    ``cluster.workers`` Ray tasks, one user id range each (``ids``: the store's user ids when
-    the caller has already read them)."""
-
+    Ray tasks by user id range (:data:`RANGES_PER_WORKER` per worker; ``ids``: the store's user
+    ids when the caller has already read them)."""
     if getattr(store, "uri", None) is None:
         raise ValueError("the store was not opened from a URI: read from this process")
     task = _tasks(_read_range, cluster)
-    bounds = id_bounds(store.read_user_ids() if ids is None else ids, cluster.workers)
-    parts = gather(
+    parts = cluster.workers * RANGES_PER_WORKER
+    bounds = id_bounds(store.read_user_ids() if ids is None else ids, parts)
+    read = gather(
         [task.remote(store.uri, store.database, store.mapping, lo, hi) for lo, hi in bounds],
         cluster.stall_timeout_s,
         "reading Neo4j",
     )
     posts, follows, interactions = (
-        pl.concat([p[name] for p in parts], how="vertical_relaxed")
+        pl.concat([p[name] for p in read], how="vertical_relaxed")
         for name in ("posts", "follows", "interactions")
     )
     return posts, follows, interactions
@@ -161,15 +174,14 @@ def _write_range(
 
 
 def write_user_properties_on_ray(store: Any, frame: pl.DataFrame, cluster: Cluster) -> int:
-    """:meth:`~graphsona.graph.GraphStore.write_user_properties` by ``cluster.workers`` Ray
-    tasks, one user id range each (``store``: a Neo4j store opened from a URI); returns the
-    rows written."""
-
+    """:meth:`~graphsona.graph.GraphStore.write_user_properties` by Ray tasks, one contiguous
+    user id range each (:data:`RANGES_PER_WORKER` per worker; ``store``: a Neo4j store opened
+    from a URI); returns the rows written."""
     if getattr(store, "uri", None) is None:
         raise ValueError("the store was not opened from a URI: write from this process")
     task = _tasks(_write_range, cluster)
     refs = [
         task.remote(store.uri, store.database, store.mapping, part)
-        for part in user_ranges(frame, cluster.workers)
+        for part in user_ranges(frame, cluster.workers * RANGES_PER_WORKER)
     ]
     return int(sum(gather(refs, cluster.stall_timeout_s, "writing to Neo4j")))

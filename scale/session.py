@@ -31,7 +31,7 @@ class RayOptions:
         the clock, so it bounds one block's time, not the job's. Ray training whose workers
         have not all started after this long (more workers than the cluster can place) fails
         the same way, as do the tasks that read and write Neo4j by user id range when none of
-        them finishes for this long. Raise it for a cluster that waits long for capacity (an
+        them finishes for this long (one range: an eighth of a worker's share of the users). Raise it for a cluster that waits long for capacity (an
         autoscaler).
     """
 

@@ -197,6 +197,13 @@ def test_umap_gets_each_posts_exact_neighbours_itself_first() -> None:
     assert np.allclose(dist[:, 1:], np.maximum(true[:, 1:], 0), atol=1e-6)
 
 
+def test_topic_words_skip_links_handles_and_typographic_apostrophes() -> None:
+    from graphsona.text.topics import tokenize
+
+    text = "@नमस्ते I don’t ‘like’ #Budget-day https://t.co/[path] www.example.org/a"
+    assert tokenize(text) == ["like", "#budget-day"]
+
+
 def test_too_few_posts_give_no_topics() -> None:
     result = fit_topics(["a post"] * 5, np.ones((5, 4)))
     assert result.topics.is_empty() and (result.post_topic == -1).all()

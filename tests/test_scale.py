@@ -301,6 +301,7 @@ def test_range_tasks_raise_the_store_error_and_do_not_wait_for_ever(cluster: Clu
     import ray
     from graphsona.errors import StoreError
     from graphsona.scale.neo4j import gather
+    from ray.exceptions import TaskCancelledError, WorkerCrashedError
 
     @ray.remote(num_cpus=1)
     def double(x: int) -> int:
@@ -321,11 +322,14 @@ def test_range_tasks_raise_the_store_error_and_do_not_wait_for_ever(cluster: Clu
     assert gather([double.remote(i) for i in range(4)], 60, "reading Neo4j") == [0, 2, 4, 6]
     with pytest.raises(StoreError, match=r"^Neo4j at bolt://db:7687 refused the credentials$"):
         gather([double.remote(1), refused.remote()], 60, "reading Neo4j")
-    with pytest.raises(ClusterError, match=r"a Ray task writing to Neo4j failed: .*no column"):
+    with pytest.raises(ClusterError, match=r"a Ray task writing to Neo4j failed: KeyError: .*no"):
         gather([broken.remote()], 60, "writing to Neo4j")
+    stuck_ref = stuck.remote()
     with pytest.raises(ClusterError, match=r"no progress for 5 s \(1 of 2 user ranges done\)"):
-        gather([double.remote(1), stuck.remote()], 5, "reading Neo4j")
-    # the stuck task was cancelled: both CPUs are free again for the next work
+        gather([double.remote(1), stuck_ref], 5, "reading Neo4j")
+    # the stuck task was cancelled (killed), not left running for its two minutes
+    with pytest.raises((TaskCancelledError, WorkerCrashedError)):
+        ray.get(stuck_ref, timeout=60)
     assert gather([double.remote(i) for i in range(2)], 60, "reading Neo4j") == [0, 2]
 
 

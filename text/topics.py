@@ -13,9 +13,11 @@ class-based TF-IDF terms. The sub-models are chosen to run offline and fast on C
   2 s for 10,000 posts) instead of finding approximate ones with pynndescent, whose search
   numba compiled anew in every process (12 s of each job here: it takes the metric as an
   argument, which numba cannot cache), and it runs :data:`UMAP_EPOCHS` layout epochs. Numba
-  also keeps UMAP's own compiled functions on disk (:func:`_cache_umap_jit`). A fresh
-  process fitted 17,372 real tweets in 8 s instead of 39, with the same agreement with their
-  hashtags within the spread between seeds (BENCHMARKS.md);
+  also keeps UMAP's own compiled functions on disk (:func:`_cache_umap_jit`; the first run
+  after installing still compiles them). On 17,372 real tweets the fit took 9.8 s
+  (``monitor-20261206T155902Z.json``), against 39 s in a fresh process before (side runs),
+  with the same agreement with their hashtags within the spread between seeds
+  (BENCHMARKS.md);
 * clustering: scikit-learn's HDBSCAN on a sample of at most :data:`FIT_SAMPLE` posts, with a
   minimum topic size that grows with the sample (:func:`min_topic_size`): the number of topics is
   the data's, not a setting;
@@ -46,7 +48,7 @@ import regex
 from graphsona.text.language import HAN_CHARS
 
 __all__ = [
-    "CURLY_APOSTROPHE",
+    "APOSTROPHE_PATTERN",
     "FIT_SAMPLE",
     "HANDLE_PATTERN",
     "OUTLIER",
@@ -63,8 +65,9 @@ __all__ = [
 
 FIT_SAMPLE = 10_000
 REDUCED_DIMS = 5
-#: UMAP's layout epochs: UMAP's own choice above 10,000 points (it runs 500 at or below, where
-#: the fit sample sits; 200 took less than half the time with the same agreement on real tweets)
+#: UMAP's layout epochs on a full fit sample (:data:`FIT_SAMPLE` posts): UMAP's own choice
+#: above 10,000 points (it runs 500 at or below, where the full sample sits; 200 took less than
+#: half the time with the same agreement on real tweets); smaller samples keep UMAP's choice
 UMAP_EPOCHS = 200
 NEIGHBOURS = 15  # UMAP's n_neighbors (its default and BERTopic's)
 SAME_TOPIC = 0.8
@@ -85,12 +88,16 @@ _JA_RUN = re.compile(f"[{HAN_CHARS}]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+")
 WORD_PATTERN = r"#?\p{L}[\p{L}\p{M}\p{N}_'-]*[\p{L}\p{M}\p{N}]|#?\p{L}\p{M}+|#[\p{L}\p{M}\p{N}_]+"
 # links (whole, with what privacy scrubbing leaves of them: https://t.co/[path]) and @handles
 URL_PATTERN = r"https?://\S+|www\.\S+"
-HANDLE_PATTERN = r"@\w+"
-#: read as ' before words are cut: don’t is the stop word don't, not "don" and "t"
-CURLY_APOSTROPHE = "\u2019"
+HANDLE_PATTERN = r"@[\p{L}\p{M}\p{N}_]+"
+#: typographic apostrophes, read as ' before words are cut: don’t is the stop word don't, not
+#: "don" and "t"
+APOSTROPHE_PATTERN = "[\u2018\u2019]"
+# compiled with ``regex``, whose classes agree with polars' (Rust) engine; Python's ``re``
+# leaves combining marks out of \w, so "@नमस्ते" would lose only part of the handle
 _WORD = regex.compile(WORD_PATTERN)
-_URL = re.compile(URL_PATTERN)
-_HANDLE = re.compile(HANDLE_PATTERN)
+_URL = regex.compile(URL_PATTERN)
+_HANDLE = regex.compile(HANDLE_PATTERN)
+_APOSTROPHE = regex.compile(APOSTROPHE_PATTERN)
 
 
 def _words(text: str) -> list[str]:
@@ -123,7 +130,7 @@ def tokenize(text: str) -> list[str]:
     recognised by its kana: runs of kanji and of katakana), other runs split
     on word characters (hashtags kept with their ``#``), URLs, @handles, numbers, one-letter
     words and stop words dropped."""
-    text = _HANDLE.sub(" ", _URL.sub(" ", text.lower().replace(CURLY_APOSTROPHE, "'")))
+    text = _HANDLE.sub(" ", _URL.sub(" ", _APOSTROPHE.sub("'", text.lower())))
     stop = stop_words()
     out: list[str] = []
     pos = 0
@@ -206,7 +213,7 @@ def exact_knn(unit: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, 
         sim = unit[lo : lo + block] @ unit.T
         rows = np.arange(len(sim))
         sim[rows, lo + rows] = np.inf  # itself first, also beside an identical post
-        near = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        near = np.argpartition(sim, n - k, axis=1)[:, n - k :]  # the k largest, unordered
         near_sim = np.take_along_axis(sim, near, axis=1)
         order = np.argsort(-near_sim, axis=1, kind="stable")
         indices[lo : lo + block] = np.take_along_axis(near, order, axis=1)
@@ -221,7 +228,8 @@ def _cache_umap_jit() -> None:
     """Let numba keep UMAP's compiled functions on disk (UMAP does not ask it to, so every
     process compiled them again: seconds of each job). numba writes them beside UMAP's
     modules, or under its user-wide cache when those are read-only, and keys them by the
-    source and the CPU; a function it cannot cache is compiled as before, with no error. This
+    source and the CPU. Where it has nowhere writable to keep them (a read-only install and no
+    writable home), or cannot cache a function, UMAP compiles as before, with no error. This
     reaches into numba's dispatchers: on a numba without them, nothing changes."""
     import sys
 
@@ -237,7 +245,10 @@ def _cache_umap_jit() -> None:
             if isinstance(value, Dispatcher) and isinstance(
                 getattr(value, "_cache", None), NullCache
             ):
-                value.enable_caching()
+                try:
+                    value.enable_caching()
+                except RuntimeError:  # nowhere writable to keep it: compiled in memory
+                    return
 
 
 def _bertopic(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:  # type: ignore[type-arg]
@@ -264,7 +275,8 @@ def _bertopic(texts: list[str], vectors: np.ndarray, seed: int) -> tuple[np.ndar
             n_components=min(REDUCED_DIMS, vectors.shape[1]),
             min_dist=0.0,
             metric="cosine",
-            n_epochs=UMAP_EPOCHS,
+            # measured on a full fit sample; smaller samples keep UMAP's own 500 (cheap there)
+            n_epochs=UMAP_EPOCHS if len(texts) >= FIT_SAMPLE else None,
             random_state=seed,  # deterministic (and single-threaded)
             low_memory=True,
             # no search index: UMAP cannot transform new posts (never asked: new posts take
