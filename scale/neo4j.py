@@ -1,14 +1,15 @@
 """Neo4j as the shared store of a Ray job: reads and write-back partitioned by user id ranges.
 
 **Reads** (:func:`read_graph_on_ray`): the sorted user ids are cut into
-:data:`RANGES_PER_WORKER` ranges per worker; each Ray task opens its own connection and reads the posts written by, and the follows and
-interactions leaving, the users of its range (``Neo4jStore.only_users``); the driver joins
-the parts. Every post and edge has one author or source, so the parts add up to the whole.
+:data:`RANGES_PER_WORKER` ranges per worker; each Ray task opens its own connection and reads
+the posts written by, and the follows and interactions leaving, the users of its range
+(``Neo4jStore.only_users``); the driver joins the parts. Every post and edge has one author or
+source, so the parts add up to the whole.
 
-**Write-back**: the users' results are sorted by user id and cut into contiguous ranges the same
-way; each Ray task opens its own connection (the store's URI; credentials from ``NEO4J_USERNAME`` /
-``NEO4J_PASSWORD``, passed to the task's environment) and writes its range with the store's
-own batched write. Setting a property is idempotent, so a task that is retried, or a rerun
+**Write-back**: the users' results are sorted by user id and cut into contiguous ranges the
+same way; each Ray task opens its own connection (the store's URI; credentials from
+``NEO4J_USERNAME`` / ``NEO4J_PASSWORD``, passed to the task's environment) and writes its range
+with the store's own batched write. Setting a property is idempotent, so a task that is retried, or a rerun
 after a crash, ends in the same state. Only a store opened from a URI
 (:func:`graphsona.graph.open_store`, the CLI) can be reached this way; a store around a driver
 you built yourself is written from the driver process as before.
